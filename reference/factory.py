@@ -1,0 +1,165 @@
+"""LinuxFactory: creates containers (starting their init through a monitor) and loads them.
+
+Sources: the seed era's Factory contract (create starts the initial process
+and is atomic; load returns an existing container), SPEC.md LC-FACTORY-*.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+
+from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factory, IdInUse, LibcontainerError,
+                               Process, SystemFailure, validate, validate_id)
+
+from . import linux as L
+from . import state as S
+from .cgroups import CgroupV1, driver_for
+from .container import LinuxContainer, _rmtree
+
+DEFAULT_ROOT = "/run/libcontainer"
+START_TIMEOUT = 30.0
+
+
+class LinuxFactory(Factory):
+    """Containers on this Linux host, their state under ``root`` (default /run/libcontainer)."""
+
+    def __init__(self, root: str = DEFAULT_ROOT):
+        self.root = os.path.abspath(root)
+
+    def _dir(self, container_id: str) -> str:
+        return os.path.join(self.root, S.dir_name(container_id))
+
+    def load(self, container_id: str) -> LinuxContainer:
+        validate_id(container_id)
+        state_dir = self._dir(container_id)
+        try:
+            state = S.read_json(os.path.join(state_dir, S.STATE))
+        except FileNotFoundError:
+            raise ContainerDestroyed(f"container {container_id!r} does not exist") from None
+        except (OSError, ValueError) as e:
+            raise SystemFailure(f"load {container_id!r}: {e}") from e
+        if state.get("id") != container_id or "init_pid" not in state:
+            raise ContainerDestroyed(f"container {container_id!r} does not exist")
+        return LinuxContainer(container_id, state_dir, state)
+
+    def create(self, container_id: str, config: Config) -> LinuxContainer:
+        validate_id(container_id)
+        validate(config)
+        state_dir = self._dir(container_id)
+        try:
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
+            os.mkdir(state_dir, 0o700)
+        except FileExistsError:
+            raise IdInUse(f"container id {container_id!r} is in use") from None
+        except OSError as e:
+            raise SystemFailure(f"create state directory: {e}", errno=e.errno) from e
+        cgroup = None
+        monitor = None
+        try:
+            cgroup = driver_for(config.cgroup_parent, S.dir_name(container_id))
+            if cgroup.exists():
+                raise SystemFailure(f"cgroup {cgroup.paths()[0]} already exists")
+            cgroup.create(config.resources)
+            state = {"id": container_id, "config": config.to_dict(), "cgroup": _cgroup_info(cgroup),
+                     "created": time.time()}
+            monitor, started = self._start_monitor(state_dir, config.process, state)
+            state.update(started)
+            state["monitor_pid"] = monitor.pid
+            state["monitor_start"] = L.process_start_time(monitor.pid)
+            S.write_json(os.path.join(state_dir, S.STATE), state)
+            return LinuxContainer(container_id, state_dir, state, monitor)
+        except BaseException as e:
+            self._undo(state_dir, cgroup, monitor)
+            if isinstance(e, LibcontainerError):
+                raise
+            if isinstance(e, OSError):
+                raise SystemFailure(f"create {container_id!r}: {e}", errno=e.errno) from e
+            raise
+
+    def _start_monitor(self, state_dir: str, process: Process, state: dict):
+        # the monitor reads its config from state.json: give it the pre-start state under that name
+        S.write_json(os.path.join(state_dir, S.STATE), state)
+        r, w = os.pipe2(os.O_CLOEXEC)
+        stdio = {name: getattr(process, name) for name in Process.STDIO}
+        stdio = {k: (subprocess.DEVNULL if v is None else v) for k, v in stdio.items()}
+        try:
+            monitor = subprocess.Popen(
+                [sys.executable, "-m", "libcontainer.reference.monitor", state_dir, str(w)],
+                pass_fds=[w], close_fds=True, start_new_session=True, cwd="/", **stdio)
+        finally:
+            os.close(w)
+        try:
+            data = _read_all(r, START_TIMEOUT)
+        finally:
+            os.close(r)
+        if not data:
+            monitor.kill()
+            monitor.wait()
+            raise SystemFailure("the container's monitor exited before starting init")
+        msg = json.loads(data)
+        if "error" in msg:
+            monitor.wait()
+            err = msg["error"]
+            cls = ConfigInvalid if err.get("kind") == "config" else SystemFailure
+            if cls is SystemFailure:
+                raise SystemFailure(f"start init: {err['message']}", errno=err.get("errno"))
+            raise cls(err["message"])
+        return monitor, msg
+
+    def _undo(self, state_dir: str, cgroup, monitor) -> None:
+        """Remove whatever a failed create made: processes, cgroup, state directory."""
+        if cgroup is not None:
+            try:
+                for _ in range(1000):
+                    pids = cgroup.pids()
+                    if not pids:
+                        break
+                    for pid in pids:
+                        try:
+                            os.kill(pid, 9)
+                        except ProcessLookupError:
+                            pass
+                    cgroup.thaw()
+                    time.sleep(0.001)
+            except OSError:
+                pass
+        if monitor is not None and monitor.poll() is None:
+            monitor.kill()
+            monitor.wait()
+        if cgroup is not None:
+            try:
+                cgroup.destroy()
+            except OSError:
+                pass
+        try:
+            _rmtree(state_dir)
+        except OSError:
+            pass
+
+
+def _cgroup_info(cgroup) -> dict:
+    info = {"version": cgroup.version, "parent": cgroup.parent, "name": cgroup.name,
+            "procs_files": cgroup.procs_files()}
+    if isinstance(cgroup, CgroupV1):
+        info["hierarchies"] = cgroup.hierarchies
+    else:
+        info["root"] = cgroup.root
+    return info
+
+
+def _read_all(fd: int, timeout: float) -> bytes:
+    deadline = time.monotonic() + timeout
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise SystemFailure("timed out waiting for the container's init to start")
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)

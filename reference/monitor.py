@@ -1,0 +1,221 @@
+"""The per-container monitor: parent and child subreaper of every container process.
+
+Started by ``LinuxFactory.create`` as ``python -m libcontainer.reference.monitor
+STATE_DIR SYNC_FD`` with the init's stdio as its own. It creates the pid
+namespace, forks the init, reports ``{"init_pid", "init_start"}`` (or an
+error) on SYNC_FD, then serves its unix socket:
+
+* ``{"op": "exec", "process": {...}}`` with stdin/stdout/stderr passed as
+  SCM_RIGHTS fds: start a process in the container, answer ``{"pid": N}``.
+* ``{"op": "wait", "pid": N}``: answer ``{"status": S}`` when N is reaped.
+
+Every reaped process's exit status (code, or 128+signal) goes to
+``exits/<pid>``. When init exits the kernel kills the rest of the pid
+namespace; the monitor reaps them all and exits, so no zombie remains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+
+from libcontainer.spec import Config, Process
+
+from . import linux as L
+from . import process as P
+from . import state as S
+
+
+class Monitor:
+    def __init__(self, state_dir: str):
+        self.state_dir = state_dir
+        st = S.read_json(S.STATE)
+        self.config = Config.from_dict(st["config"])
+        self.procs_files = st["cgroup"]["procs_files"]
+        self.init_pid = 0
+        self.children: set[int] = set()
+        self.waiters: dict[int, list[socket.socket]] = {}
+        self.sel = selectors.DefaultSelector()
+
+    # -- start-up ------------------------------------------------------
+    def start_init(self, sync_fd: int) -> bool:
+        os.makedirs(S.EXITS, exist_ok=True)
+        L.prctl(L.PR_SET_CHILD_SUBREAPER, 1)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        self.listener.bind(S.SOCK)
+        self.listener.listen(64)
+        if "pid" in self.config.namespaces:
+            L.unshare(L.CLONE_NEWPID)
+        pid, err = self._spawn(lambda errfd: P.run_init(self.config, self.procs_files, errfd))
+        if err is not None:
+            os.write(sync_fd, json.dumps({"error": err}).encode())
+            return False
+        self.init_pid = pid
+        os.write(sync_fd, json.dumps({"init_pid": pid, "init_start": L.process_start_time(pid)}).encode())
+        return True
+
+    def _spawn(self, child) -> tuple[int, dict | None]:
+        """Fork ``child(errfd)``; return (pid, None) once it has exec'd, or (pid, error)."""
+        r, w = os.pipe2(os.O_CLOEXEC)
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            raise
+        if pid == 0:
+            os.close(r)
+            child(w)  # never returns
+        os.close(w)
+        with os.fdopen(r, "rb") as f:
+            data = f.read()
+        if data:
+            _, status = os.waitpid(pid, 0)
+            return pid, json.loads(data)
+        self.children.add(pid)
+        return pid, None
+
+    # -- the loop -------------------------------------------------------
+    def serve(self) -> None:
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.sel.register(wake_r, selectors.EVENT_READ, "sigchld")
+        self.sel.register(self.listener, selectors.EVENT_READ, "accept")
+        self.reap()
+        while self.children:
+            for key, _ in self.sel.select():
+                if key.data == "sigchld":
+                    try:
+                        os.read(wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                    self.reap()
+                elif key.data == "accept":
+                    conn, _ = self.listener.accept()
+                    self.sel.register(conn, selectors.EVENT_READ, "conn")
+                else:
+                    self.handle(key.fileobj)
+        self.shutdown()
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                self.children.clear()
+                return
+            if pid == 0:
+                return
+            code = L.exit_status(status)
+            S.write_exit(".", pid, code)
+            self.children.discard(pid)
+            for conn in self.waiters.pop(pid, []):
+                self._reply(conn, {"status": code})
+
+    def shutdown(self) -> None:
+        for pid, conns in self.waiters.items():
+            code = S.read_exit(".", pid)
+            for conn in conns:
+                self._reply(conn, {"status": code} if code is not None else
+                            {"error": "ProcessNotFound", "message": f"pid {pid} is not in the container"})
+        try:
+            os.unlink(S.SOCK)
+        except FileNotFoundError:
+            pass
+        self.listener.close()
+
+    def _reply(self, conn: socket.socket, msg: dict) -> None:
+        try:
+            S.send_msg(conn, msg)
+        except OSError:
+            pass
+        try:
+            self.sel.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        conn.close()
+
+    # -- requests -------------------------------------------------------
+    def handle(self, conn: socket.socket) -> None:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(conn, 65536, 3)
+        except OSError:
+            data, fds = b"", []
+        if not data:
+            self._reply(conn, {})
+            return
+        try:
+            msg = json.loads(data)
+            if msg["op"] == "exec":
+                self._reply(conn, self.exec(Process.from_dict(msg["process"]), fds))
+            elif msg["op"] == "wait":
+                self.wait(conn, int(msg["pid"]))
+            else:
+                self._reply(conn, {"error": "SystemError", "message": f"unknown op {msg['op']!r}"})
+        except Exception as e:  # noqa: BLE001 - a bad request must not end the monitor
+            self._reply(conn, {"error": "SystemError", "message": f"{type(e).__name__}: {e}"})
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def exec(self, process: Process, fds: list[int]) -> dict:
+        if self.init_pid not in self.children:
+            return {"error": "ContainerNotRunning", "message": "the container's init has exited"}
+        with open(os.devnull, "r+b") as null:
+            stdio = [fds[i] if i < len(fds) else null.fileno() for i in range(3)]
+            pid, err = self._spawn(lambda errfd: P.run_exec(
+                self.init_pid, self.config.namespaces, self.procs_files, process, stdio, errfd))
+        if err is not None:
+            code = "ConfigInvalid" if err["kind"] == "config" else "SystemError"
+            return {"error": code, "message": err["message"], "errno": err["errno"]}
+        return {"pid": pid}
+
+    def wait(self, conn: socket.socket, pid: int) -> None:
+        code = S.read_exit(".", pid)
+        if code is not None:
+            self._reply(conn, {"status": code})
+        elif pid in self.children:
+            self.waiters.setdefault(pid, []).append(conn)
+        else:
+            self._reply(conn, {"error": "ProcessNotFound", "message": f"pid {pid} is not in the container"})
+
+
+def main(argv: list[str]) -> int:
+    state_dir, sync_fd = argv[1], int(argv[2])
+    os.chdir(state_dir)
+    try:
+        monitor = Monitor(state_dir)
+        ok = monitor.start_init(sync_fd)
+    except BaseException as e:  # noqa: BLE001
+        try:
+            os.write(sync_fd, json.dumps({"error": {"kind": "system", "errno": getattr(e, "errno", None),
+                                                    "message": f"monitor: {e}"}}).encode())
+        except OSError:
+            pass
+        return 1
+    os.close(sync_fd)
+    # the init has its stdio; the monitor keeps none, so readers see EOF when the container's copies close
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    if not ok:
+        return 1
+    log = os.open("monitor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    os.dup2(log, 2)
+    os.close(log)
+    try:
+        monitor.serve()
+    except Exception as e:  # noqa: BLE001
+        print(f"monitor failed: {e!r}", file=sys.stderr)
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

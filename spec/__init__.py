@@ -1,0 +1,19 @@
+"""The container lifecycle API: interface, data classes, states and errors.
+
+The executable specification lives in :mod:`libcontainer.spec.tests`; the
+normative text, with clause IDs, in ``SPEC.md`` beside this file.
+"""
+
+from .config import DEFAULT_NAMESPACES, NAMESPACES, Config, Mount, Process, Resources, validate
+from .errors import (ConfigInvalid, ContainerDestroyed, ContainerNotRunning, ContainerPaused, ErrorCode,
+                     IdInUse, InvalidIdFormat, LibcontainerError, NotSupported, ProcessNotFound, SystemFailure)
+from .interface import Container, Factory, validate_id
+from .stats import ContainerStats, CpuStats, MemoryStats, PidsStats
+from .status import Status
+
+__all__ = [
+    "Config", "Process", "Mount", "Resources", "validate", "NAMESPACES", "DEFAULT_NAMESPACES",
+    "ErrorCode", "LibcontainerError", "IdInUse", "InvalidIdFormat", "ConfigInvalid", "ContainerDestroyed",
+    "ContainerPaused", "SystemFailure", "ContainerNotRunning", "ProcessNotFound", "NotSupported",
+    "Container", "Factory", "validate_id", "ContainerStats", "CpuStats", "MemoryStats", "PidsStats", "Status",
+]
