@@ -193,3 +193,11 @@ def config(rootfs, cgroup_parent) -> Config:
     """A minimal valid config: the busybox rootfs, init ``sleep 86400``, the test's cgroup parent."""
     return Config(rootfs=rootfs, process=Process(args=["sleep", "86400"]), hostname="spec",
                   cgroup_parent=cgroup_parent)
+
+
+@pytest.fixture
+def container(factory, config):
+    """A RUNNING container made from ``config`` (id ``spec-c``); destroyed after the test, before the leak check."""
+    c = factory.create("spec-c", config)
+    yield c
+    c.destroy()

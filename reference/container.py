@@ -210,9 +210,16 @@ class LinuxContainer(Container):
         except OSError as e:
             raise SystemFailure(f"connect to monitor: {e}", errno=e.errno) from e
         with sock:
-            with _system("monitor request"):
+            try:
                 S.send_msg(sock, msg, fds)
                 reply = S.recv_msg(sock)
+            except (ConnectionResetError, BrokenPipeError):
+                reply = None  # the monitor exited with the container's last process
+            except OSError as e:
+                raise SystemFailure(f"monitor request: {e}", errno=e.errno) from e
+        if reply is None and msg["op"] == "exec":
+            self._check()
+            raise ContainerNotRunning(f"container {self._id!r} is stopped")
         if reply is None:
             self._check()
             raise _MonitorGone()

@@ -1,0 +1,49 @@
+"""The specification is whole: every SPEC.md clause has a test, every test names known clauses."""
+
+import importlib
+import pkgutil
+
+import pytest
+from _pytest.mark.structures import ParameterSet
+
+import libcontainer.spec.tests as spec_tests
+from libcontainer.conformance.report import clause_titles
+
+
+def _marked_clauses() -> dict[str, list[str]]:
+    """Clause ID -> test names, read from the markers of every test module."""
+    found: dict[str, list[str]] = {}
+    for info in pkgutil.iter_modules(spec_tests.__path__):
+        if not info.name.startswith("test_"):
+            continue
+        module = importlib.import_module(f"{spec_tests.__name__}.{info.name}")
+        for name, fn in vars(module).items():
+            if not name.startswith("test_") or not callable(fn):
+                continue
+            for mark in getattr(fn, "pytestmark", []):
+                ids = list(mark.args) if mark.name == "clause" else []
+                if mark.name == "parametrize":
+                    for value in mark.args[1]:
+                        if isinstance(value, ParameterSet):
+                            ids += [c for m in value.marks if m.name == "clause" for c in m.args]
+                for clause in ids:
+                    found.setdefault(clause, []).append(f"{info.name}::{name}")
+    return found
+
+
+def test_every_clause_has_a_test():
+    spec = set(clause_titles())
+    assert spec, "SPEC.md has no clauses"
+    untested = sorted(spec - set(_marked_clauses()))
+    assert not untested, f"clauses without a test: {untested}"
+
+
+def test_every_test_names_a_known_clause():
+    spec = set(clause_titles())
+    unknown = {c: t for c, t in _marked_clauses().items() if c not in spec}
+    assert not unknown, f"tests name clauses SPEC.md does not define: {unknown}"
+
+
+@pytest.mark.parametrize("clause", ["LC-FACTORY-01", "LC-DESTROY-02"])
+def test_clause_titles_are_read(clause):
+    assert clause_titles()[clause]
