@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian 12 machine (as root) for this project: Debian packages,
+# a virtualenv in .venv, the project installed (editable) with its test extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then echo "run as root: containers need it" >&2; exit 1; fi
+need=()
+for pkg in busybox-static python3-venv runc crun; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -c "import libcontainer.spec, libcontainer.reference, libcontainer.conformance"

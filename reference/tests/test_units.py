@@ -1,0 +1,79 @@
+"""Unit tests of the reference's pieces that need no container."""
+
+import os
+
+import pytest
+
+from libcontainer.reference import linux as L
+from libcontainer.reference import state as S
+from libcontainer.reference.cgroups import v1, v2
+from libcontainer.reference.cgroups.driver import read_int, read_keyed
+
+
+def test_dir_name_keeps_short_ids_and_hashes_long_ones():
+    assert S.dir_name("web") == "web"
+    long_a, long_b = "a" * 1024, "a" * 1023 + "b"
+    assert len(S.dir_name(long_a)) <= 255
+    assert S.dir_name(long_a) != S.dir_name(long_b)
+    assert S.dir_name(long_a).startswith("a" * 64)
+
+
+def test_exit_status_is_code_or_128_plus_signal():
+    assert L.exit_status(3 << 8) == 3
+    assert L.exit_status(9) == 137
+    assert L.exit_status(15) == 143
+
+
+def test_process_start_time_names_this_process_and_none_when_gone():
+    assert L.process_start_time(os.getpid()) > 0
+    assert L.process_start_time(2**22 + 1) is None
+
+
+def test_v1_mounts_parses_combined_and_named_hierarchies(tmp_path):
+    mounts = tmp_path / "mounts"
+    mounts.write_text(
+        "cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,nosuid,cpu,cpuacct 0 0\n"
+        "cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n"
+        "cgroup /sys/fs/cgroup/systemd cgroup rw,name=systemd 0 0\n"
+        "cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n")
+    found = v1.mounts(str(mounts))
+    assert found == {"cpu": "/sys/fs/cgroup/cpu,cpuacct", "cpuacct": "/sys/fs/cgroup/cpu,cpuacct",
+                     "memory": "/sys/fs/cgroup/memory"}
+    assert v2.mount_point(str(mounts)) == "/sys/fs/cgroup/unified"
+
+
+def test_v1_paths_put_freezer_first_and_dedupe_combined(tmp_path):
+    d = v1.CgroupV1("libcontainer", "c1", {"cpu": "/x/cpu,cpuacct", "cpuacct": "/x/cpu,cpuacct",
+                                         "freezer": "/x/freezer"})
+    assert d.paths() == ["/x/freezer/libcontainer/c1", "/x/cpu,cpuacct/libcontainer/c1"]
+
+
+def test_v1_driver_needs_a_freezer():
+    with pytest.raises(OSError):
+        v1.CgroupV1("libcontainer", "c1", {"memory": "/x/memory"})
+
+
+def test_cgroup_file_readers(tmp_path):
+    (tmp_path / "one").write_text("42\n")
+    (tmp_path / "max").write_text("max\n")
+    (tmp_path / "keyed").write_text("cache 4096\nrss 8192\nweird line here\n")
+    assert read_int(str(tmp_path / "one")) == 42
+    assert read_int(str(tmp_path / "max")) is None
+    assert read_int(str(tmp_path / "absent")) is None
+    assert read_keyed(str(tmp_path / "keyed")) == {"cache": 4096, "rss": 8192}
+
+
+def test_v2_resources_convert_like_runc(tmp_path):
+    cg = tmp_path / "libcontainer" / "c"
+    cg.mkdir(parents=True)
+    for name in ("memory.max", "cpu.weight", "cpu.max", "pids.max", "memory.swap.max"):
+        (cg / name).write_text("")
+    from libcontainer.spec import Resources
+    d = v2.CgroupV2("libcontainer", "c", str(tmp_path))
+    d._apply(Resources(memory=64 << 20, memory_swap=128 << 20, cpu_shares=1024, cpu_quota=50000,
+                       cpu_period=100000, pids_limit=-1))
+    assert (cg / "memory.max").read_text() == str(64 << 20)
+    assert (cg / "memory.swap.max").read_text() == str(64 << 20)
+    assert (cg / "cpu.weight").read_text() == str(1 + (1022 * 9999) // 262142)  # 39
+    assert (cg / "cpu.max").read_text() == "50000 100000"
+    assert (cg / "pids.max").read_text() == "max"
