@@ -51,3 +51,54 @@ def wait_status(container: Container, want: Status, timeout: float = 10.0) -> St
         if got == want or time.monotonic() > deadline:
             return got
         time.sleep(0.005)
+
+
+def is_live(pid: int) -> bool:
+    """True if ``pid`` (host pid namespace) exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+class Call:
+    """Run ``fn()`` in a thread; ``join(timeout)`` says whether it finished.
+
+    After it finished, ``result`` holds the return value and ``error`` the
+    exception (or None).
+    """
+
+    def __init__(self, fn, *args):
+        import threading
+        self.result = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn, args):
+        try:
+            self.result = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            self.error = e
+
+    def join(self, timeout: float) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def get(self, timeout: float = 30.0):
+        """The result, re-raising the thread's exception; AssertionError if still running."""
+        assert self.join(timeout), f"the call did not return within {timeout} s"
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def eventually(predicate, timeout: float = 5.0, step: float = 0.01) -> bool:
+    """Poll ``predicate()`` until true or ``timeout`` seconds pass; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
