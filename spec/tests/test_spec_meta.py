@@ -47,3 +47,40 @@ def test_every_test_names_a_known_clause():
 @pytest.mark.parametrize("clause", ["LC-FACTORY-01", "LC-DESTROY-02"])
 def test_clause_titles_are_read(clause):
     assert clause_titles()[clause]
+
+
+def _table() -> dict[tuple[str, str], set[str]]:
+    """SPEC.md's transition table: (state, operation) -> the clause IDs named in the cell."""
+    import re
+
+    from libcontainer.conformance.report import spec_path
+    cells: dict[tuple[str, str], set[str]] = {}
+    states: list[str] = []
+    with open(spec_path()) as f:
+        for line in f:
+            if not line.startswith("|"):
+                if states and cells:
+                    break
+                continue
+            parts = [p.strip() for p in line.strip().strip("|").split("|")]
+            if parts[0] == "operation":
+                states = parts[1:]
+            elif states and not set(parts[0]) <= set("-: "):
+                for state, text in zip(states, parts[1:]):
+                    cells[(state, parts[0])] = set(re.findall(r"LC-[A-Z0-9]+-\d+", text))
+    return cells
+
+
+def test_transition_table_is_whole_and_every_cell_has_its_test():
+    from libcontainer.spec import Status
+
+    from .test_transitions import CELLS, OPERATIONS, STATES
+    table = _table()
+    assert set(STATES) == {s.name for s in Status}
+    assert set(table) == {(s, o) for s in STATES for o in OPERATIONS}, "the table must have every state x operation"
+    spec = set(clause_titles())
+    for key, clauses in table.items():
+        assert clauses, f"cell {key} names no clause"
+        assert clauses <= spec, f"cell {key} names unknown clauses {clauses - spec}"
+        assert key in CELLS, f"cell {key} has no test"
+        assert set(CELLS[key][0]) == clauses, f"cell {key}: the table says {clauses}, the test marks {CELLS[key][0]}"
