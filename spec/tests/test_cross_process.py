@@ -1,13 +1,36 @@
-"""Another process destroys the container (seed: "a container can be destroyed by a
-separate process"); this process then gets ContainerDestroyed (SPEC.md LC-GEN-02)."""
+"""Other real Python processes load, wait on and destroy a container (seed: "a container can be
+destroyed by a separate process"); SPEC.md LC-GEN-02, LC-FACTORY-04, LC-WAIT-04, LC-WAIT-06."""
 
+import signal
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from libcontainer.spec import ContainerDestroyed, Status
+from libcontainer.spec import ContainerDestroyed, ContainerNotRunning, Process, Status
+
+from .helpers import Call, exec_probe
+from .test_destroyed import CALLS
+
+
+def _script(runtime_name: str, factory_root: str, body: str) -> str:
+    return textwrap.dedent(f"""
+        from libcontainer.conformance.runtimes import resolve
+        factory = resolve({runtime_name!r})({factory_root!r})
+    """) + textwrap.dedent(body)
+
+
+def _run(runtime_name, factory_root, body, timeout=60) -> str:
+    out = subprocess.run([sys.executable, "-c", _script(runtime_name, factory_root, body)],
+                         capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def _start(runtime_name, factory_root, body) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", _script(runtime_name, factory_root, body)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.mark.clause("LC-GEN-02", "LC-FACTORY-04")
@@ -15,19 +38,105 @@ def test_destroy_from_another_process(factory, factory_root, runtime_name, confi
     c = factory.create("xproc", config)
     try:
         assert c.status() == Status.RUNNING
-        script = textwrap.dedent(f"""
-            from libcontainer.conformance.runtimes import resolve
-            c = resolve({runtime_name!r})({factory_root!r}).load("xproc")
+        init = c.processes()[0]
+        out = _run(runtime_name, factory_root, """
+            c = factory.load("xproc")
             c.signal(c.processes()[0], 9)
             print(c.wait())
             c.destroy()
         """)
-        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        assert out.stdout.strip() == "137"
+        assert out == "137"
+        for name, (_clause, call) in CALLS.items():
+            with pytest.raises(ContainerDestroyed):
+                call(c, init)
+        assert c.destroy() is None
+        assert c.id == "xproc"
+        assert c.config().rootfs == config.rootfs
+    finally:
+        c.destroy()
+
+
+@pytest.mark.clause("LC-GEN-02")
+def test_destroy_of_running_container_from_another_process(factory, factory_root, runtime_name, config):
+    c = factory.create("xproc-run", config)
+    try:
+        init = c.processes()[0]
+        pid, _, status = exec_probe(c, "exit 3")
+        assert status == 3
+        _run(runtime_name, factory_root, 'factory.load("xproc-run").destroy()')
+        for name, (_clause, call) in CALLS.items():
+            with pytest.raises(ContainerDestroyed):
+                call(c, init)
         with pytest.raises(ContainerDestroyed):
-            c.status()
+            c.wait_process(pid)
         with pytest.raises(ContainerDestroyed):
-            c.wait()
+            factory.load("xproc-run")
+        c.destroy()
+    finally:
+        c.destroy()
+
+
+@pytest.mark.clause("LC-WAIT-06")
+def test_wait_here_while_another_process_destroys(factory, factory_root, runtime_name, config):
+    c = factory.create("xproc-wait", config)
+    try:
+        waiter = Call(c.wait)
+        assert not waiter.join(0.3)
+        _run(runtime_name, factory_root, 'factory.load("xproc-wait").destroy()')
+        assert waiter.join(10), "wait() blocked for ever after another process destroyed the container"
+        if waiter.error is not None:
+            assert isinstance(waiter.error, ContainerDestroyed), repr(waiter.error)
+        else:
+            assert waiter.result == 128 + signal.SIGKILL
+    finally:
+        c.destroy()
+
+
+@pytest.mark.clause("LC-WAIT-04", "LC-FACTORY-04")
+def test_wait_in_other_processes_sees_the_same_status(factory, factory_root, runtime_name, config):
+    c = factory.create("xproc-status", config)
+    try:
+        exited, _, status = exec_probe(c, "exit 7")
+        waiting = _start(runtime_name, factory_root, """
+            c = factory.load("xproc-status")
+            print(c.wait(), flush=True)
+        """)
+        try:
+            with pytest.raises(subprocess.TimeoutExpired):
+                waiting.wait(timeout=0.5)  # blocked in wait() while init lives
+            c.signal(c.processes()[0], signal.SIGKILL)
+            out, err = waiting.communicate(timeout=30)
+        finally:
+            if waiting.poll() is None:
+                waiting.kill()
+                waiting.wait()
+        assert waiting.returncode == 0, err
+        assert out.strip() == "137"
+        assert c.wait() == 137
+        later = _run(runtime_name, factory_root, f"""
+            c = factory.load("xproc-status")
+            print(c.status().name, c.wait(), c.wait(), c.wait_process({exited}))
+        """)
+        assert later == "STOPPED 137 137 7"
+    finally:
+        c.destroy()
+
+
+@pytest.mark.clause("LC-WAIT-04", "LC-FACTORY-04")
+def test_status_survives_the_creating_process(factory, factory_root, runtime_name, config):
+    out = _run(runtime_name, factory_root, f"""
+        from libcontainer.spec import Config, Process
+        config = Config(rootfs={config.rootfs!r}, process=Process(args=["sh", "-c", "sleep 0.5; exit 5"]),
+                        cgroup_parent={config.cgroup_parent!r})
+        c = factory.create("orphan", config)
+        print(c.status().name)
+    """)
+    assert out == "RUNNING"
+    c = factory.load("orphan")
+    try:
+        assert Call(c.wait).get(30) == 5
+        assert c.status() == Status.STOPPED
+        with pytest.raises(ContainerNotRunning):
+            c.start_process(Process(args=["true"]))
     finally:
         c.destroy()
