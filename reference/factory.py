@@ -6,6 +6,7 @@ and is atomic; load returns an existing container), SPEC.md LC-FACTORY-*.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import select
@@ -64,7 +65,13 @@ class LinuxFactory(Factory):
             cgroup = driver_for(config.cgroup_parent, S.dir_name(container_id))
             if cgroup.exists():
                 raise SystemFailure(f"cgroup {cgroup.paths()[0]} already exists")
-            cgroup.create(config.resources)
+            try:
+                cgroup.create(config.resources)
+            except OSError as e:
+                if e.errno in (errno.EINVAL, errno.ERANGE):
+                    # the kernel refused a value of the config (SPEC.md LC-FACTORY-06)
+                    raise ConfigInvalid(f"resources: the kernel refused a limit: {e}") from e
+                raise
             state = {"id": container_id, "config": config.to_dict(), "cgroup": _cgroup_info(cgroup),
                      "created": time.time()}
             monitor, started = self._start_monitor(state_dir, config.process, state)
