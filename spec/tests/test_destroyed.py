@@ -46,3 +46,17 @@ def test_id_and_config_answer_after_destroy(destroyed, config):
     assert c.config().rootfs == config.rootfs
     assert c.config().process.args == config.process.args
     c.destroy()
+
+
+@pytest.mark.clause("LC-WAIT-03", "LC-WAITPROC-02")
+def test_wait_after_destroy_raises_even_when_the_status_was_known(factory, config):
+    c = factory.create("known", config)
+    pid = c.start_process(Process(args=["true"]))
+    assert c.wait_process(pid) == 0
+    c.signal(c.processes()[0], signal.SIGKILL)
+    assert c.wait() == 128 + signal.SIGKILL
+    c.destroy()
+    with pytest.raises(ContainerDestroyed):
+        c.wait()
+    with pytest.raises(ContainerDestroyed):
+        c.wait_process(pid)
