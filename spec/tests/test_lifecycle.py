@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -144,3 +145,26 @@ def test_threads_share_one_container(container):
     assert not errors, errors
     assert set(statuses) == {Status.RUNNING}
     assert container.status() == Status.RUNNING
+
+
+@pytest.mark.clause("LC-PROCS-03", "LC-PAUSE-01")
+def test_paused_pids_are_all_live_while_processes_churn(factory, config):
+    """While RUNNING the list may hold pids that have exited; once PAUSED, none (seed, Processes())."""
+    import dataclasses
+
+    from .helpers import is_live
+    churn = dataclasses.replace(config.process, args=["sh", "-c", "while :; do /bin/sleep 0 & /bin/true; done"])
+    c = factory.create("churn", dataclasses.replace(config, process=churn))
+    try:
+        for _ in range(5):
+            c.pause()
+            assert c.status() in (Status.PAUSING, Status.PAUSED)
+            assert wait_status(c, Status.PAUSED) == Status.PAUSED
+            pids = c.processes()
+            assert pids, "a paused container has processes"
+            dead = [p for p in pids if not is_live(p)]
+            assert not dead, f"pids listed while PAUSED that are not live: {dead}"
+            c.resume()
+            time.sleep(0.05)
+    finally:
+        c.destroy()

@@ -5,7 +5,7 @@ with status 7 and a ``sleep`` that keeps running), brings it to STATE, then
 calls the operation and checks the outcome the table gives. The PAUSING
 state is entered by calling ``pause()`` in another thread and issuing the
 operation as soon as ``status()`` reports PAUSING or PAUSED (SPEC.md,
-"Testing PAUSING"); the status met is recorded as the test property ``met``.
+"Testing PAUSING"); the status met is recorded as the user property ``met``.
 """
 
 from __future__ import annotations
@@ -462,12 +462,12 @@ def _waitproc_destroyed(s):
 # -- the test ----------------------------------------------------------------
 
 @pytest.mark.parametrize("state,operation", _params())
-def test_cell(factory, config, record_property, state, operation):
+def test_cell(factory, config, request, state, operation):
     _clauses, check = CELLS[(state, operation)]
     s = enter(factory, config, state)
     try:
         if s.met is not None:
-            record_property("met", s.met.name)
+            request.node.user_properties.append(("met", s.met.name))
         check(s)
     finally:
         if s.pauser is not None:
