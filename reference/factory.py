@@ -62,7 +62,7 @@ class LinuxFactory(Factory):
         cgroup = None
         monitor = None
         try:
-            cgroup = driver_for(config.cgroup_parent, S.dir_name(container_id))
+            cgroup = driver_for(config.cgroup_parent, S.cgroup_name(container_id))
             if cgroup.exists():
                 raise SystemFailure(f"cgroup {cgroup.paths()[0]} already exists")
             try:

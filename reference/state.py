@@ -30,6 +30,22 @@ def dir_name(container_id: str) -> str:
     return container_id[:64] + "-" + hashlib.sha256(container_id.encode()).hexdigest()
 
 
+# names the kernel gives a cgroup's interface files (cgroup-v1/*.rst, cgroup-v2.rst): "<prefix>.<name>"
+_CGROUP_FILE_PREFIXES = frozenset({"cgroup", "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls",
+                                   "net_prio", "blkio", "io", "perf_event", "hugetlb", "pids", "rdma", "misc"})
+_CGROUP_FILES = frozenset({"tasks", "notify_on_release", "release_agent"})
+
+
+def cgroup_name(container_id: str) -> str:
+    """The container's cgroup directory name: :func:`dir_name`, unless that could be the name of a
+    cgroup interface file in the parent (``tasks``, ``cgroup.procs``, ``freezer.state``...; a valid
+    id, SPEC.md LC-ID-01), then ``lc-`` plus a SHA-256 of the id."""
+    name = dir_name(container_id)
+    if name in _CGROUP_FILES or ("." in name and name.split(".", 1)[0] in _CGROUP_FILE_PREFIXES):
+        return "lc-" + hashlib.sha256(container_id.encode()).hexdigest()[:40]
+    return name
+
+
 def write_json(path: str, data: dict) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as f:

@@ -42,6 +42,25 @@ def test_valid_ids_are_accepted(factory, config, good):
         c.destroy()
 
 
+@pytest.mark.clause("LC-ID-01")
+@pytest.mark.parametrize("good", ["tasks", "cgroup.procs", "notify_on_release", "freezer.state", "cgroup.freeze",
+                                  "memory.limit_in_bytes", "pids.max", "state.json", "lock", "-", "+", ".x", "x."])
+def test_ids_that_name_host_files_are_ordinary_ids(factory, config, good):
+    """Valid ids that an implementation may be tempted to use as a file name beside its own files
+    (cgroup interface files, state files) must work like any other id."""
+    c = factory.create(good, config)
+    try:
+        assert c.status() == Status.RUNNING
+        c.pause()
+        assert c.status() in (Status.PAUSING, Status.PAUSED)
+        c.resume()
+        assert factory.load(good).status() == Status.RUNNING
+    finally:
+        c.destroy()
+    with pytest.raises(ContainerDestroyed):
+        factory.load(good)
+
+
 @pytest.mark.clause("LC-FACTORY-02")
 def test_second_create_with_same_id_raises_id_in_use(factory, config):
     c = factory.create("dup", config)
