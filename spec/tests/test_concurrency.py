@@ -104,7 +104,7 @@ def test_threads_get_only_documented_outcomes(container):
     stop.set()
     _join_all(c, threads)
     assert not wrong, f"undocumented outcomes: {wrong[:10]}"
-    assert sum(outcomes.values()) > 50, f"the threads barely ran: {dict(outcomes)}"
+    assert sum(outcomes.values()) > 20, f"the threads barely ran: {dict(outcomes)}"
     _consistent_after(c, init, sleeper, started)
 
 
@@ -162,7 +162,7 @@ def test_exec_loop_with_pause_resume_never_sticks_in_pausing(container):
     stop.set()
     _join_all(c, threads)
     assert not wrong, wrong[:10]
-    assert counts["pause-resume"] > 5 and counts["exec"] > 5, dict(counts)
+    assert counts["pause-resume"] > 2 and counts["exec"] > 2, dict(counts)
     assert longest_pausing[0] < 5.0, f"stuck in PAUSING for {longest_pausing[0]:.1f} s"
     assert c.status() in (Status.RUNNING, Status.PAUSED)
     _consistent_after(c, init, sleeper, started)

@@ -432,9 +432,9 @@ def _wait_destroyed(s):
 
 @cell("RUNNING", "wait_process", "LC-WAITPROC-01")
 def _waitproc_running(s):
-    pid = s.c.start_process(Process(args=["sh", "-c", "sleep 0.3; exit 4"]))
+    pid = s.c.start_process(Process(args=["sh", "-c", "sleep 1; exit 4"]))
     waiter = Call(s.c.wait_process, pid)
-    assert not waiter.join(0.1), "wait_process returned while the process lives"
+    assert not waiter.join(0.2), "wait_process returned while the process lives"
     assert waiter.get(10) == 4
     assert s.c.wait_process(s.exited) == 7
 
