@@ -74,7 +74,7 @@ def test_load_of_any_id(factory, outside, cid):
 
 
 @pytest.mark.clause("LC-ID-01", "LC-ID-02", "LC-GEN-03")
-@settings(max_examples=25, **SETTINGS)
+@settings(max_examples=15, **SETTINGS)
 @given(cid=IDS)
 def test_create_with_any_id(factory, config, outside, cid):
     if not valid_id(cid):
@@ -172,7 +172,7 @@ def test_invalid_config_raises_config_invalid_and_leaves_nothing(factory, config
 
 
 @pytest.mark.clause("LC-FACTORY-06", "LC-GEN-03")
-@settings(max_examples=15, **SETTINGS)
+@settings(max_examples=8, **SETTINGS)
 @given(change=LARGE)
 def test_large_limits_are_accepted_or_refused_cleanly(factory, config, outside, change):
     path, value = change
