@@ -14,7 +14,7 @@ import os
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from libcontainer.spec import (ConfigInvalid, ContainerDestroyed, InvalidIdFormat, LibcontainerError, Mount,
@@ -174,6 +174,8 @@ def test_invalid_config_raises_config_invalid_and_leaves_nothing(factory, config
 @pytest.mark.clause("LC-FACTORY-06", "LC-GEN-03")
 @settings(max_examples=8, **SETTINGS)
 @given(change=LARGE)
+@example(change=("resources.pids_limit", 2**62))
+@example(change=("resources.cpuset_cpus", "4096"))
 def test_large_limits_are_accepted_or_refused_cleanly(factory, config, outside, change):
     path, value = change
     cfg = _mutate(config, path, value)
