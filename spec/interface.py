@@ -40,6 +40,10 @@ class Container(abc.ABC):
 
     Another process may destroy the container at any time, so every method
     that the seed lists with ContainerDestroyed may raise it at any call.
+    When several errors apply, a malformed argument is reported first, then
+    ContainerDestroyed, ContainerPaused, ContainerNotRunning, ProcessNotFound
+    (SPEC.md LC-GEN-04). SPEC.md's transition table gives the outcome of
+    every method in every state.
     """
 
     @property
@@ -69,7 +73,7 @@ class Container(abc.ABC):
 
     @abc.abstractmethod
     def stats(self) -> ContainerStats:
-        """Resource statistics (units in :mod:`libcontainer.spec.stats`).
+        """Resource statistics (units in :mod:`libcontainer.spec.stats`), in every state but DESTROYED.
 
         Raises ContainerDestroyed, SystemFailure.
         """
@@ -123,7 +127,9 @@ class Container(abc.ABC):
         """Block until init exits; return its exit status.
 
         The status is the exit code (0-255), or 128 + the signal number if a
-        signal killed it. Raises ContainerDestroyed, SystemFailure.
+        signal killed it. On STOPPED it returns at once. A wait blocked when
+        the container is destroyed returns 137 or raises ContainerDestroyed.
+        Raises ContainerDestroyed, SystemFailure.
         """
 
     @abc.abstractmethod
