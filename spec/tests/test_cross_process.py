@@ -140,3 +140,48 @@ def test_status_survives_the_creating_process(factory, factory_root, runtime_nam
             c.start_process(Process(args=["true"]))
     finally:
         c.destroy()
+
+
+@pytest.mark.clause("LC-CONC-02")
+def test_exec_here_while_another_process_pauses_and_resumes(factory, factory_root, runtime_name, config):
+    import time
+
+    from libcontainer.spec import ContainerPaused
+
+    from .helpers import wait_status
+    c = factory.create("xproc-race", config)
+    try:
+        other = _start(runtime_name, factory_root, """
+            import time
+            c = factory.load("xproc-race")
+            n, end = 0, time.monotonic() + 2.0
+            while time.monotonic() < end:
+                c.pause()
+                c.resume()
+                n += 1
+            print(n, c.status().name, flush=True)
+        """)
+        started, refused, wrong = [], 0, []
+        try:
+            deadline = time.monotonic() + 60  # the other process loops for 2 s after it starts
+            while other.poll() is None and time.monotonic() < deadline:
+                try:
+                    started.append(c.start_process(Process(args=["true"])))
+                except ContainerPaused:
+                    refused += 1
+                except Exception as e:  # noqa: BLE001
+                    wrong.append(repr(e))
+            out, err = other.communicate(timeout=30)
+        finally:
+            if other.poll() is None:
+                other.kill()
+                other.wait()
+        assert other.returncode == 0, err
+        count, final = out.split()
+        assert int(count) > 2 and final == "RUNNING", out
+        assert not wrong, wrong[:5]
+        assert wait_status(c, Status.RUNNING) == Status.RUNNING
+        for pid in started:
+            assert Call(c.wait_process, pid).get(10) == 0
+    finally:
+        c.destroy()
