@@ -10,6 +10,8 @@ import pytest
 
 from libcontainer.spec import (ConfigInvalid, ContainerDestroyed, ErrorCode, IdInUse, InvalidIdFormat, Status)
 
+from .helpers import wait_status
+
 
 @pytest.mark.clause("LC-FACTORY-01")
 def test_create_returns_running_container(factory, config):
@@ -106,6 +108,7 @@ def test_load_from_another_process_sees_same_status(factory, factory_root, facto
     c = factory.create("shared", config)
     try:
         c.pause()
+        assert wait_status(c, Status.PAUSED) == Status.PAUSED
         script = textwrap.dedent(f"""
             from libcontainer.conformance.runtimes import resolve
             f = resolve({runtime_name!r})({factory_root!r})

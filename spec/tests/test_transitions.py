@@ -220,7 +220,7 @@ def _exec_paused(s):
     assert call.join(5), "start_process on a paused container blocked (it must fail at once)"
     assert isinstance(call.error, ContainerPaused), f"got {call.result!r} / {call.error!r}"
     s.finish_pause()
-    assert s.c.status() == Status.PAUSED
+    assert wait_status(s.c, Status.PAUSED) == Status.PAUSED
     s.c.resume()
     time.sleep(0.1)
     assert sorted(s.c.processes()) == before, "start_process on a paused container started something"
@@ -443,7 +443,7 @@ def _waitproc_running(s):
 def _waitproc_paused(s):
     assert Call(s.c.wait_process, s.exited).get(5) == 7
     s.finish_pause()
-    assert s.c.status() == Status.PAUSED
+    assert wait_status(s.c, Status.PAUSED) == Status.PAUSED
 
 
 @cell("STOPPED", "wait_process", "LC-WAITPROC-04")
