@@ -7,12 +7,14 @@ normative text, with clause IDs, in ``SPEC.md`` beside this file.
 from .config import DEFAULT_NAMESPACES, NAMESPACES, Config, Mount, Process, Resources, validate
 from .errors import (ConfigInvalid, ContainerDestroyed, ContainerNotRunning, ContainerPaused, ErrorCode,
                      IdInUse, InvalidIdFormat, LibcontainerError, NotSupported, ProcessNotFound, SystemFailure)
+from .security import Capabilities, Device, IDMap, Network, Seccomp, SeccompArg, SyscallRule
 from .interface import Container, Factory, validate_id
 from .stats import ContainerStats, CpuStats, MemoryStats, PidsStats
 from .status import Status
 
 __all__ = [
     "Config", "Process", "Mount", "Resources", "validate", "NAMESPACES", "DEFAULT_NAMESPACES",
+    "Capabilities", "Device", "IDMap", "Network", "Seccomp", "SeccompArg", "SyscallRule",
     "ErrorCode", "LibcontainerError", "IdInUse", "InvalidIdFormat", "ConfigInvalid", "ContainerDestroyed",
     "ContainerPaused", "SystemFailure", "ContainerNotRunning", "ProcessNotFound", "NotSupported",
     "Container", "Factory", "validate_id", "ContainerStats", "CpuStats", "MemoryStats", "PidsStats", "Status",

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigInvalid
+from .security import (CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, SECCOMP_ACTIONS, SECCOMP_OPS,
+                       Capabilities, Device, IDMap, Network, Seccomp)
 
 NAMESPACES = ("mnt", "pid", "uts", "ipc", "net", "user", "cgroup")
 DEFAULT_NAMESPACES = ("mnt", "pid", "uts", "ipc", "net")
@@ -33,6 +35,13 @@ class Process:
     namespace. ``stdin``/``stdout``/``stderr``: a file descriptor (int), an
     object with ``fileno()``, or None for ``/dev/null``; they are never
     stored on disk. ``rlimits``: ``{"RLIMIT_NOFILE": (soft, hard)}``.
+    ``capabilities``: the five sets (default: runc's default set; None keeps
+    every capability, a privileged process). ``no_new_privileges``:
+    PR_SET_NO_NEW_PRIVS (prctl(2)). ``umask``: the file mode creation mask
+    (default 0o022). ``terminal``: give the process a pseudo-terminal made
+    in the container's devpts as its stdin/stdout/stderr and controlling
+    terminal; the master end is sent (SCM_RIGHTS, runc's ``--console-socket``
+    protocol) to the unix socket at ``console_socket``, a host path.
     """
 
     args: list[str]
@@ -43,6 +52,10 @@ class Process:
     additional_gids: list[int] = field(default_factory=list)
     no_new_privileges: bool = False
     rlimits: dict[str, tuple[int, int]] = field(default_factory=dict)
+    capabilities: Capabilities | None = field(default_factory=Capabilities)
+    umask: int = 0o022
+    terminal: bool = False
+    console_socket: str | None = None
     stdin: Any = field(default=None, compare=False, repr=False)
     stdout: Any = field(default=None, compare=False, repr=False)
     stderr: Any = field(default=None, compare=False, repr=False)
@@ -58,6 +71,8 @@ class Process:
     def from_dict(cls, data: dict) -> "Process":
         data = dict(data)
         data["rlimits"] = {k: tuple(v) for k, v in data.get("rlimits", {}).items()}
+        if data.get("capabilities") is not None:
+            data["capabilities"] = Capabilities(**data["capabilities"])
         return cls(**data)
 
 
@@ -107,6 +122,15 @@ class Config:
     ``namespaces``: the kernel names of the namespaces to create.
     ``cgroup_parent``: the cgroup under which the container's own cgroup is
     made, relative to each hierarchy's root (default ``libcontainer``).
+    ``namespace_paths``: for a namespace named in ``namespaces``, a path such
+    as ``/proc/<pid>/ns/net`` or a bind mount of one, to join instead of
+    making a new one (setns(2)). ``uid_mappings``/``gid_mappings``: the user
+    namespace's maps (needed with ``user``). ``masked_paths``: paths in the
+    container made unreadable (/dev/null bound over files, an empty
+    read-only tmpfs over directories); ``readonly_paths``: bind-remounted
+    read-only. ``devices``: extra device nodes in /dev. ``seccomp``: the
+    filter loaded before exec (default :meth:`Seccomp.default`; None loads
+    none). ``network``: a veth pair to the host (None: only loopback).
     """
 
     rootfs: str
@@ -117,6 +141,14 @@ class Config:
     cgroup_parent: str = "libcontainer"
     readonly_rootfs: bool = False
     mounts: list[Mount] = field(default_factory=list)
+    namespace_paths: dict[str, str] = field(default_factory=dict)
+    uid_mappings: list[IDMap] = field(default_factory=list)
+    gid_mappings: list[IDMap] = field(default_factory=list)
+    masked_paths: list[str] = field(default_factory=lambda: list(DEFAULT_MASKED_PATHS))
+    readonly_paths: list[str] = field(default_factory=lambda: list(DEFAULT_READONLY_PATHS))
+    devices: list[Device] = field(default_factory=list)
+    seccomp: Seccomp | None = field(default_factory=Seccomp.default)
+    network: Network | None = None
 
     def to_dict(self) -> dict:
         """The config as JSON-ready data (the process without its stdio)."""
@@ -130,7 +162,25 @@ class Config:
         data["process"] = Process.from_dict(data["process"])
         data["resources"] = Resources(**data.get("resources", {}))
         data["mounts"] = [Mount(**m) for m in data.get("mounts", [])]
+        for name in ("uid_mappings", "gid_mappings"):
+            data[name] = [IDMap(**m) for m in data.get(name, [])]
+        data["devices"] = [Device(**d) for d in data.get("devices", [])]
+        if data.get("seccomp") is not None:
+            data["seccomp"] = Seccomp.from_dict(data["seccomp"])
+        if data.get("network") is not None:
+            data["network"] = Network(**data["network"])
         return cls(**data)
+
+    @classmethod
+    def from_oci(cls, bundle_dir: str) -> "Config":
+        """The Config of an OCI bundle: ``bundle_dir/config.json`` (OCI runtime spec config.md).
+
+        Raises ConfigInvalid naming the field (``process.args``,
+        ``linux.namespaces[2].type``, ...) when a field is missing, of the
+        wrong type, or names what this implementation does not support.
+        """
+        from .oci import config_from_bundle
+        return config_from_bundle(bundle_dir)
 
 
 def _plain(value):
@@ -178,6 +228,23 @@ def validate_process(process: Any, prefix: str = "process") -> None:
         value = getattr(process, name)
         ok = value is None or (_is_int(value) and value >= 0) or hasattr(value, "fileno")
         _need(ok, f"{prefix}.{name}", "must be None, a file descriptor or a file")
+    _need(isinstance(process.no_new_privileges, bool), f"{prefix}.no_new_privileges", "must be a bool")
+    caps = process.capabilities
+    _need(caps is None or isinstance(caps, Capabilities), f"{prefix}.capabilities", "must be Capabilities or None")
+    if caps is not None:
+        for name in Capabilities.SETS:
+            value = getattr(caps, name)
+            _need(isinstance(value, list) and all(isinstance(c, str) for c in value),
+                  f"{prefix}.capabilities.{name}", "must be a list of CAP_* names")
+            bad = [c for c in value if c not in CAPABILITIES]
+            _need(not bad, f"{prefix}.capabilities.{name}", f"unknown capabilities {bad}")
+    _need(_is_int(process.umask) and 0 <= process.umask <= 0o777, f"{prefix}.umask", "must be 0..0o777")
+    _need(isinstance(process.terminal, bool), f"{prefix}.terminal", "must be a bool")
+    sock = process.console_socket
+    _need(sock is None or (isinstance(sock, str) and sock.startswith("/") and "\0" not in sock),
+          f"{prefix}.console_socket", "must be None or an absolute path")
+    _need(not process.terminal or sock is not None, f"{prefix}.console_socket",
+          "is needed with terminal (it receives the terminal's master end)")
 
 
 def validate(config: Any) -> None:
@@ -238,3 +305,87 @@ def validate(config: Any) -> None:
         if m.type == "bind" or "bind" in m.options or "rbind" in m.options:
             _need(isinstance(m.source, str) and m.source.startswith("/") and os.path.exists(m.source),
                   f"mounts[{i}].source", "must be an existing absolute host path")
+    _validate_security(config)
+
+
+def _abs_path(value) -> bool:
+    return isinstance(value, str) and value.startswith("/") and "\0" not in value and ".." not in value.split("/")
+
+
+def _validate_security(config: Config) -> None:
+    paths = config.namespace_paths
+    _need(isinstance(paths, dict), "namespace_paths", "must be a dict")
+    for ns, path in paths.items():
+        _need(ns in config.namespaces, f"namespace_paths.{ns}", "must name a namespace listed in namespaces")
+        _need(isinstance(path, str) and path.startswith("/") and os.path.exists(path),
+              f"namespace_paths.{ns}", "must be an existing absolute path")
+    for name in ("uid_mappings", "gid_mappings"):
+        maps = getattr(config, name)
+        _need(isinstance(maps, list) and all(isinstance(m, IDMap) for m in maps), name, "must be a list of IDMap")
+        for i, m in enumerate(maps):
+            _need(all(_is_int(v) and 0 <= v < 2**32 - 1 for v in (m.container_id, m.host_id))
+                  and _is_int(m.size) and 0 < m.size < 2**32, f"{name}[{i}]", "ids must be 0..2^32-2, size > 0")
+        if "user" in config.namespaces and "user" not in paths:
+            _need(len(maps) > 0, name, "the user namespace needs at least one mapping")
+        else:
+            _need(not maps, name, "needs the user namespace")
+    for name in ("masked_paths", "readonly_paths"):
+        value = getattr(config, name)
+        _need(isinstance(value, list), name, "must be a list of absolute paths")
+        for i, p in enumerate(value):
+            _need(_abs_path(p), f"{name}[{i}]", "must be an absolute path without ..")
+    _need(isinstance(config.devices, list) and all(isinstance(d, Device) for d in config.devices),
+          "devices", "must be a list of Device")
+    for i, d in enumerate(config.devices):
+        _need(_abs_path(d.path) and d.path.startswith("/dev/"), f"devices[{i}].path", "must be a path under /dev")
+        _need(d.type in ("c", "u", "b", "p"), f"devices[{i}].type", "must be c, u, b or p")
+        for f in ("major", "minor", "uid", "gid"):
+            _need(_is_int(getattr(d, f)) and getattr(d, f) >= 0, f"devices[{i}].{f}", "must be a number >= 0")
+        _need(_is_int(d.file_mode) and 0 <= d.file_mode <= 0o7777, f"devices[{i}].file_mode", "must be 0..0o7777")
+    sc = config.seccomp
+    _need(sc is None or isinstance(sc, Seccomp), "seccomp", "must be Seccomp or None")
+    if sc is not None:
+        _need(sc.default_action in SECCOMP_ACTIONS, "seccomp.default_action", f"must be one of {SECCOMP_ACTIONS}")
+        _need(isinstance(sc.architectures, list) and all(isinstance(a, str) and a.startswith("SCMP_ARCH_")
+                                                          for a in sc.architectures),
+              "seccomp.architectures", "must be a list of SCMP_ARCH_* names")
+        _need(isinstance(sc.syscalls, list), "seccomp.syscalls", "must be a list")
+        for i, r in enumerate(sc.syscalls):
+            where = f"seccomp.syscalls[{i}]"
+            _need(isinstance(r.names, list) and r.names and all(isinstance(n, str) and n for n in r.names),
+                  f"{where}.names", "must be a non-empty list of syscall names")
+            _need(r.action in SECCOMP_ACTIONS, f"{where}.action", f"must be one of {SECCOMP_ACTIONS}")
+            _need(r.errno_ret is None or (_is_int(r.errno_ret) and 0 <= r.errno_ret < 4096),
+                  f"{where}.errno_ret", "must be an errno number")
+            _need(isinstance(r.args, list) and len(r.args) <= 6, f"{where}.args", "must be a list of at most 6")
+            for j, a in enumerate(r.args):
+                _need(_is_int(a.index) and 0 <= a.index <= 5, f"{where}.args[{j}].index", "must be 0..5")
+                _need(a.op in SECCOMP_OPS, f"{where}.args[{j}].op", f"must be one of {SECCOMP_OPS}")
+                for f in ("value", "value_two"):
+                    _need(_is_int(getattr(a, f)) and 0 <= getattr(a, f) < 2**64, f"{where}.args[{j}].{f}",
+                          "must be a 64-bit unsigned number")
+    net = config.network
+    _need(net is None or isinstance(net, Network), "network", "must be Network or None")
+    if net is not None:
+        _need("net" in config.namespaces and "net" not in paths, "network", "needs a new net namespace")
+        for f in ("host_ifname", "ifname"):
+            v = getattr(net, f)
+            _need(isinstance(v, str) and 0 < len(v.encode()) <= 15 and "/" not in v and " " not in v,
+                  f"network.{f}", "must be an interface name of 1 to 15 bytes")
+        for f in ("address", "host_address", "gateway"):
+            v = getattr(net, f)
+            _need(v is None or _is_ip(v, cidr=f != "gateway"), f"network.{f}",
+                  "must be an address" + (" with a prefix length (10.0.0.2/24)" if f != "gateway" else ""))
+        _need(net.mtu is None or (_is_int(net.mtu) and 68 <= net.mtu <= 65535), "network.mtu", "must be 68..65535")
+
+
+def _is_ip(value, cidr: bool) -> bool:
+    import ipaddress
+    if not isinstance(value, str):
+        return False
+    try:
+        if cidr:
+            return "/" in value and ipaddress.ip_interface(value) is not None
+        return ipaddress.ip_address(value) is not None
+    except ValueError:
+        return False
