@@ -8,10 +8,15 @@ umount2(2), pivot_root(2), prctl(2).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import fcntl
 import os
+import struct
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+try:
+    _libc = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:  # not glibc: ask ldconfig (slower: it runs a subprocess)
+    import ctypes.util
+    _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 # clone(2) / unshare(2) flags
 CLONE_NEWNS = 0x00020000
@@ -41,8 +46,29 @@ MS_STRICTATIME = 1 << 24
 MNT_DETACH = 2
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
+PR_GET_NO_NEW_PRIVS = 39
 PR_SET_CHILD_SUBREAPER = 36
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+# ioctl_tty(2), ioctl_console; netdevice(7)
+TIOCSCTTY = 0x540E
+TIOCGPTN = 0x80045430
+TIOCSPTLCK = 0x40045431
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+_SYS_CAPGET = 125
+_SYS_CAPSET = 126
+_SYS_CLOSE_RANGE = 436
 
 _SYS_PIVOT_ROOT = 155  # x86_64
 _SYS_PIDFD_SEND_SIGNAL = 424
@@ -92,6 +118,84 @@ def pidfd_send_signal(pidfd: int, sig: int) -> None:
     """pidfd_send_signal(2): signal the process a pidfd refers to (no pid-reuse race)."""
     _check(_libc.syscall(ctypes.c_long(_SYS_PIDFD_SEND_SIGNAL), ctypes.c_int(pidfd), ctypes.c_int(sig),
                          None, ctypes.c_uint(0)), "pidfd_send_signal")
+
+
+def prctl5(option: int, arg2: int = 0, arg3: int = 0) -> int:
+    """prctl(2) with two arguments; returns the call's result."""
+    return _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
+                              ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def capget(pid: int = 0) -> tuple[int, int, int]:
+    """capget(2): (effective, permitted, inheritable) of ``pid`` (0: this thread) as 64-bit masks."""
+    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, pid)
+    data = (_CapData * 2)()
+    _check(_libc.syscall(ctypes.c_long(_SYS_CAPGET), ctypes.byref(hdr), data), "capget")
+    return tuple(getattr(data[0], f) | (getattr(data[1], f) << 32)
+                 for f in ("effective", "permitted", "inheritable"))
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    """capset(2) of this thread: the three sets as 64-bit masks (bit N is capability N)."""
+    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    for i in (0, 1):
+        shift = 32 * i
+        data[i].effective = (effective >> shift) & 0xFFFFFFFF
+        data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
+        data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
+    _check(_libc.syscall(ctypes.c_long(_SYS_CAPSET), ctypes.byref(hdr), data), "capset")
+
+
+def cap_last_cap() -> int:
+    """The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap)."""
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
+    except OSError:
+        return 40
+
+
+def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+    """close_range(2): close (or with CLOSE_RANGE_CLOEXEC=4, mark close-on-exec) fds first..last."""
+    _check(_libc.syscall(ctypes.c_long(_SYS_CLOSE_RANGE), ctypes.c_uint(first), ctypes.c_uint(last),
+                         ctypes.c_uint(flags)), "close_range")
+
+
+def set_controlling_tty(fd: int) -> None:
+    """ioctl(fd, TIOCSCTTY, 0): make the terminal ``fd`` this session's controlling terminal."""
+    fcntl.ioctl(fd, TIOCSCTTY, 0)
+
+
+def open_pty() -> tuple[int, int]:
+    """A new pseudo-terminal from /dev/ptmx of the current mount namespace: (master fd, slave fd),
+    both close-on-exec (pts(4), ioctl_tty(2): TIOCSPTLCK to unlock, TIOCGPTN for the number)."""
+    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+        num = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, b"\0" * 4))[0]
+        slave = os.open(f"/dev/pts/{num}", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except BaseException:
+        os.close(master)
+        raise
+    return master, slave
+
+
+def loopback_up() -> None:
+    """Bring ``lo`` of the current net namespace up (netdevice(7) SIOCSIFFLAGS; no netlink needed)."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+        req = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
 def process_start_time(pid: int) -> int | None:

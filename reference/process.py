@@ -2,8 +2,23 @@
 
 :func:`run_init` becomes the container's init (new namespaces, rootfs,
 pivot_root); :func:`run_exec` joins a running container's namespaces
-(setns(2)) and cgroup. Both report a failure before exec as one JSON line on
-``errfd`` (close-on-exec, so a successful exec closes it with no data).
+(setns(2)) and cgroup. Both end in :func:`finish`, which applies the
+process's identity and limits in runc's order (libcontainer/init_linux.go
+``finalizeNamespace``) and execs. A failure before exec is reported as one
+JSON line on ``errfd`` (close-on-exec, so a successful exec closes it with
+no data).
+
+Hardening (the CVE classes named in issue 4):
+
+* every process is made non-dumpable (PR_SET_DUMPABLE 0) before it enters
+  the container, so a container process cannot open ``/proc/<pid>/exe`` of
+  a process that is still the host's Python (CVE-2019-5736) nor ptrace it:
+  that needs CAP_SYS_PTRACE, which the default set lacks; exec(2) makes it
+  dumpable again once it runs the container's binary;
+* every fd but 0, 1, 2 (and the close-on-exec error pipe) is closed before
+  ``chdir(cwd)``, so ``cwd`` cannot name a host directory through
+  ``/proc/self/fd`` (CVE-2024-21626), and the cwd is checked to be inside
+  the container's root afterwards.
 """
 
 from __future__ import annotations
@@ -16,10 +31,11 @@ import socket
 
 from libcontainer.spec import Config, Process
 
+from . import capabilities as caps_mod
 from . import linux as L
 from . import rootfs
 
-# joined in this order; mnt last, since it changes what paths mean
+# joined in this order: user first (it grants the capabilities to join the rest); mnt last
 JOIN_ORDER = ("user", "cgroup", "ipc", "uts", "net", "mnt")
 
 
@@ -41,27 +57,86 @@ def _reset_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
-def _join_cgroup(procs_files: list[str]) -> None:
+def join_cgroup(procs_files: list[str]) -> None:
     for path in procs_files:
         with open(path, "w") as f:
             f.write("0")
 
 
-def _exec(process: Process, errfd: int, keep: tuple[int, ...] = ()) -> None:
-    """Apply the process's identity and limits, then execvpe; never returns."""
+class _ConfigError(Exception):
+    pass
+
+
+def connect_console(process: Process) -> socket.socket | None:
+    """Connect to ``process.console_socket`` while its host path is still reachable (before
+    pivot_root or setns into the mount namespace); None without a terminal."""
+    if not process.terminal:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        sock.connect(process.console_socket)
+    except OSError as e:
+        sock.close()
+        raise _ConfigError(f"process.console_socket {process.console_socket!r}: {e.strerror}") from None
+    return sock
+
+
+def _terminal(sock: socket.socket) -> None:
+    """Make a pty in the container's devpts, send its master over ``sock``, use the slave as stdio
+    and controlling terminal (runc's console-socket protocol: one SCM_RIGHTS fd)."""
+    master, slave = L.open_pty()
+    try:
+        socket.send_fds(sock, [b"/dev/ptmx"], [master])
+    finally:
+        os.close(master)
+        sock.close()
+    L.set_controlling_tty(slave)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    os.close(slave)
+
+
+def finish(process: Process, errfd: int, seccomp_filter=None, console: socket.socket | None = None) -> None:
+    """Apply the process's identity and limits, then execvpe; never returns.
+
+    Order (runc's): close stray fds, rlimits, umask, seccomp when
+    no_new_privileges is off (loading needs CAP_SYS_ADMIN then), drop the
+    bounding set, keep caps across setgroups/setgid/setuid, set the other
+    capability sets, chdir into cwd, no_new_privileges, seccomp when it is
+    on (as late as possible), exec.
+    """
+    if console is not None:
+        _terminal(console)
+    keep = sorted({0, 1, 2, errfd})
+    for lo, hi in zip(keep, keep[1:] + [None]):
+        if hi is None:
+            L.close_range(lo + 1)
+        elif hi > lo + 1:
+            L.close_range(lo + 1, hi - 1)
     for name, (soft, hard) in process.rlimits.items():
         resource.setrlimit(getattr(resource, name), (soft, hard))
-    try:
-        os.chdir(process.cwd)
-    except OSError as e:
-        raise _ConfigError(f"process.cwd {process.cwd!r}: {e.strerror}") from None
+    os.umask(process.umask)
+    if seccomp_filter is not None and not process.no_new_privileges:
+        seccomp_filter.load(no_new_privileges=False)
+    caps = process.capabilities
+    if caps is not None:
+        caps_mod.drop_bounding(caps)
+        L.prctl(L.PR_SET_KEEPCAPS, 1)
     os.setgroups(process.additional_gids)
     os.setgid(process.gid)
     os.setuid(process.uid)
+    if caps is not None:
+        L.prctl(L.PR_SET_KEEPCAPS, 0)
+        caps_mod.apply(caps)
+    try:
+        os.chdir(process.cwd)
+        os.getcwd()  # ENOENT when the cwd is outside this process's root
+    except OSError as e:
+        raise _ConfigError(f"process.cwd {process.cwd!r}: {e.strerror}") from None
     if process.no_new_privileges:
         L.prctl(L.PR_SET_NO_NEW_PRIVS, 1)
-    os.closerange(3, errfd)
-    os.closerange(errfd + 1, 1 << 20)
+    if seccomp_filter is not None and process.no_new_privileges:
+        seccomp_filter.load(no_new_privileges=True)
     env = dict(e.split("=", 1) for e in process.env)
     try:
         os.execvpe(process.args[0], process.args, env)
@@ -69,13 +144,10 @@ def _exec(process: Process, errfd: int, keep: tuple[int, ...] = ()) -> None:
         raise _ConfigError(f"process.args[0] {process.args[0]!r}: {e.strerror}") from None
 
 
-class _ConfigError(Exception):
-    pass
-
-
 def _child(errfd: int, body) -> None:
     try:
         _reset_signals()
+        L.prctl(L.PR_SET_DUMPABLE, 0)
         body()
     except _ConfigError as e:
         _report(errfd, e, "config")
@@ -85,35 +157,74 @@ def _child(errfd: int, body) -> None:
         os._exit(127)
 
 
-def run_init(config: Config, procs_files: list[str], errfd: int) -> None:
-    """The container's init, forked by the monitor (already in the new pid namespace)."""
+def init_namespaces(config: Config) -> None:
+    """Make (unshare) or join (setns, by path) the namespaces other than user and pid, which the
+    monitor has arranged already."""
+    flags = 0
+    joins = []
+    for ns in config.namespaces:
+        if ns in ("pid", "user"):
+            continue
+        if ns in config.namespace_paths:
+            joins.append(ns)
+        else:
+            flags |= L.NAMESPACE_FLAGS[ns]
+    # join before making new ones, mnt last of the joins (it changes what paths mean)
+    for ns in sorted(joins, key=JOIN_ORDER.index):
+        fd = os.open(config.namespace_paths[ns], os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            L.setns(fd, L.NAMESPACE_FLAGS[ns])
+        finally:
+            os.close(fd)
+    if flags:
+        L.unshare(flags)
+
+
+def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=None, network_sync=None,
+             joined_cgroup: bool = False) -> None:
+    """The container's init, forked by the monitor (already in its pid and user namespaces).
+
+    ``network_sync``: (read fd, write fd) of pipes to the monitor, which
+    makes the veth pair once this process has its net namespace.
+    """
     def body():
         os.setsid()
-        _join_cgroup(procs_files)
-        flags = 0
-        for ns in config.namespaces:
-            if ns not in ("pid", "user"):
-                flags |= L.NAMESPACE_FLAGS[ns]
-        L.unshare(flags)
+        if not joined_cgroup:
+            join_cgroup(procs_files)
+        init_namespaces(config)
+        if "net" in config.namespaces and "net" not in config.namespace_paths:
+            L.loopback_up()
+            if network_sync is not None:
+                from . import network
+                r, w = network_sync
+                os.write(w, b"n")
+                if os.read(r, 1) != b"g":
+                    raise OSError(5, "the monitor did not set up the network")
+                network.setup_container(config.network)
         if config.hostname is not None:
             socket.sethostname(config.hostname)
+        console = connect_console(config.process)
         rootfs.setup(config)
-        _exec(config.process, errfd)
+        finish(config.process, errfd, seccomp_filter, console)
     _child(errfd, body)
 
 
 def run_exec(init_pid: int, namespaces: list[str], procs_files: list[str], process: Process,
-             stdio: list[int], errfd: int) -> None:
-    """A process joining a running container: cgroup, then setns into each namespace of init."""
+             stdio: list[int], errfd: int, seccomp_filter=None) -> None:
+    """A process joining a running container: cgroup, then setns into each namespace of init.
+
+    The monitor is already in the container's pid namespace for its children.
+    """
     def body():
         os.setsid()
         ns_fds = [(ns, os.open(f"/proc/{init_pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC))
-                  for ns in JOIN_ORDER if ns in namespaces and ns != "pid"]
-        _join_cgroup(procs_files)
+                  for ns in JOIN_ORDER if ns in namespaces]
+        join_cgroup(procs_files)
+        for target, fd in enumerate(stdio):
+            os.dup2(fd, target)
+        console = connect_console(process)
         for ns, fd in ns_fds:
             L.setns(fd, 0)
             os.close(fd)
-        for target, fd in enumerate(stdio):
-            os.dup2(fd, target)
-        _exec(process, errfd)
+        finish(process, errfd, seccomp_filter, console)
     _child(errfd, body)
