@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then echo "run as root: containers need it" >&2; exit 1; fi
 need=()
-for pkg in busybox-static python3-venv runc crun; do
+for pkg in busybox-static python3-venv runc crun libseccomp2 gcc libc6-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
