@@ -42,6 +42,8 @@ JOIN_ORDER = ("user", "cgroup", "ipc", "uts", "net", "mnt")
 def _report(errfd: int, exc: BaseException, kind: str = "system") -> None:
     if isinstance(exc, OSError) and exc.errno is not None:
         msg = {"kind": kind, "errno": exc.errno, "message": str(exc)}
+    elif isinstance(exc, _ConfigError):
+        msg = {"kind": kind, "errno": None, "message": str(exc)}
     else:
         msg = {"kind": kind, "errno": None, "message": f"{type(exc).__name__}: {exc}"}
     try:

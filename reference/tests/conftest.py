@@ -29,6 +29,7 @@ def rootfs(tmp_path_factory) -> str:
     if gcc is None:
         pytest.skip("no gcc to build the probe (apt-get install gcc libc6-dev)")
     path = rootfs_mod.build_busybox_rootfs(str(tmp_path_factory.mktemp("rootfs")))
+    os.chmod(path, 0o755)  # mktemp makes it 0700: non-root container users could not enter /
     subprocess.run([gcc, "-static", "-O1", "-o", os.path.join(path, "bin", "probe"), PROBE_SRC], check=True)
     yield path
     for point in reversed(leakcheck.mounts_under(path)):
