@@ -51,6 +51,7 @@ class LinuxFactory(Factory):
     def create(self, container_id: str, config: Config) -> LinuxContainer:
         validate_id(container_id)
         validate(config)
+        check_userns_reachable(config)
         state_dir = self._dir(container_id)
         try:
             os.makedirs(self.root, mode=0o700, exist_ok=True)
@@ -147,6 +148,27 @@ class LinuxFactory(Factory):
             _rmtree(state_dir)
         except OSError:
             pass
+
+
+def check_userns_reachable(config: Config) -> None:
+    """With a new user namespace, raise ConfigInvalid unless the container's root (the host uid
+    and gid its uid 0 maps to) can search every directory above the rootfs: the mounts are made
+    from inside the namespace, by path (runc has the same requirement)."""
+    if "user" not in config.namespaces or "user" in config.namespace_paths:
+        return
+    uid = next((m.host_id for m in config.uid_mappings if m.container_id == 0), 65534)
+    gid = next((m.host_id for m in config.gid_mappings if m.container_id == 0), 65534)
+    path = os.path.realpath(config.rootfs)
+    while True:
+        st = os.stat(path)
+        ok = (st.st_mode & 0o001 or (st.st_uid == uid and st.st_mode & 0o100)
+              or (st.st_gid == gid and st.st_mode & 0o010))
+        if not ok:
+            raise ConfigInvalid(f"rootfs: {path} is not searchable by the container's root (host uid {uid}), "
+                                "which a user namespace needs")
+        if path == "/":
+            return
+        path = os.path.dirname(path)
 
 
 def _cgroup_info(cgroup) -> dict:

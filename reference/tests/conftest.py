@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -28,9 +29,14 @@ def rootfs(tmp_path_factory) -> str:
     gcc = shutil.which("gcc")
     if gcc is None:
         pytest.skip("no gcc to build the probe (apt-get install gcc libc6-dev)")
-    path = rootfs_mod.build_busybox_rootfs(str(tmp_path_factory.mktemp("rootfs")))
-    os.chmod(path, 0o755)  # mktemp makes it 0700: non-root container users could not enter /
+    # under /tmp itself, not pytest's 0700 tmp_path: a container whose root is an unprivileged host
+    # uid (user namespace) must be able to reach it, as with runc
+    top = tempfile.mkdtemp(prefix="libcontainer-test-rootfs-", dir="/tmp")
+    os.chmod(top, 0o755)
+    path = rootfs_mod.build_busybox_rootfs(os.path.join(top, "rootfs"))
+    os.chmod(path, 0o755)
     subprocess.run([gcc, "-static", "-O1", "-o", os.path.join(path, "bin", "probe"), PROBE_SRC], check=True)
     yield path
     for point in reversed(leakcheck.mounts_under(path)):
         subprocess.run(["umount", "-l", point], check=False)
+    shutil.rmtree(top, ignore_errors=True)
