@@ -1,0 +1,87 @@
+"""The net namespace: loopback up; on request a veth pair to the host made with pyroute2.
+
+The veth test never touches this machine's own network: it runs the
+factory in a child process that first moves into a net namespace of its own
+(unshare(CLONE_NEWNET)), which plays "the host"; addresses are from
+TEST-NET-1 (192.0.2.0/24, RFC 5737) and exist only there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+
+from libcontainer.spec import ConfigInvalid, Network
+from libcontainer.spec.tests.helpers import run_init
+
+
+def test_loopback_is_up(factory, config):
+    c, out, status = run_init(factory, "lo", config, "ip -o link show lo; ping -c 1 -W 2 127.0.0.1 >/dev/null && echo ping-ok")
+    c.destroy()
+    assert status == 0
+    assert "UP" in out.split("\n")[0].split("<")[1].split(">")[0].split(",")
+    assert out.strip().endswith("ping-ok")
+
+
+def test_only_loopback_without_network(factory, config):
+    c, out, _ = run_init(factory, "lo2", config, "ls /sys/class/net")
+    c.destroy()
+    assert out.split() == ["lo"]
+
+
+_VETH = r"""
+import dataclasses, json, os, sys
+from libcontainer.reference import LinuxFactory, linux as L
+from libcontainer.spec import Config, Network, Process
+from libcontainer.spec.tests.helpers import run_init
+L.unshare(L.CLONE_NEWNET)  # this process's own "host" network
+L.loopback_up()
+from pyroute2 import IPRoute
+root, rootfs, parent = sys.argv[1:4]
+net = Network(host_ifname="lcveth0", ifname="eth0", address="192.0.2.2/24", host_address="192.0.2.1/24",
+              gateway="192.0.2.1", mtu=1400)
+cfg = Config(rootfs=rootfs, cgroup_parent=parent, process=Process(args=["true"]), network=net)
+f = LinuxFactory(root)
+c, out, status = run_init(f, "veth", cfg,
+    "ip -o addr show eth0; ip route; cat /sys/class/net/eth0/mtu; ping -c 1 -W 3 192.0.2.1 >/dev/null && echo ping-ok")
+with IPRoute() as ipr:
+    host = ipr.link_lookup(ifname="lcveth0")
+    host_addrs = [a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=host[0], family=2)] if host else []
+c.destroy()
+with IPRoute() as ipr:
+    gone = not ipr.link_lookup(ifname="lcveth0")
+print(json.dumps({"out": out, "status": status, "host_addrs": host_addrs, "gone_after_destroy": gone}))
+"""
+
+
+def test_veth_pair_with_addresses(factory, factory_root, rootfs, cgroup_parent):
+    pytest.importorskip("pyroute2")
+    proc = subprocess.run([sys.executable, "-c", _VETH, factory_root, rootfs, cgroup_parent],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = res["out"]
+    assert res["status"] == 0, out
+    assert "inet 192.0.2.2/24" in out
+    assert "default via 192.0.2.1 dev eth0" in out
+    assert "\n1400\n" in out
+    assert out.strip().endswith("ping-ok")
+    assert res["host_addrs"] == ["192.0.2.1"]
+    assert res["gone_after_destroy"]
+
+
+def test_network_needs_a_new_net_namespace(factory, config):
+    cfg = dataclasses.replace(config, namespaces=["mnt", "pid"], hostname=None,
+                              network=Network(host_ifname="lcx0"))
+    with pytest.raises(ConfigInvalid, match="network"):
+        factory.create("x", cfg)
+
+
+def test_network_bad_address_is_config_invalid(factory, config):
+    cfg = dataclasses.replace(config, network=Network(host_ifname="lcx0", address="192.0.2.300/24"))
+    with pytest.raises(ConfigInvalid, match="network.address"):
+        factory.create("x", cfg)
