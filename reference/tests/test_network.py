@@ -37,23 +37,30 @@ _VETH = r"""
 import dataclasses, json, os, sys
 from libcontainer.reference import LinuxFactory, linux as L
 from libcontainer.spec import Config, Network, Process
-from libcontainer.spec.tests.helpers import run_init
+from libcontainer.spec.tests.helpers import exec_probe
 L.unshare(L.CLONE_NEWNET)  # this process's own "host" network
 L.loopback_up()
 from pyroute2 import IPRoute
 root, rootfs, parent = sys.argv[1:4]
 net = Network(host_ifname="lcveth0", ifname="eth0", address="192.0.2.2/24", host_address="192.0.2.1/24",
               gateway="192.0.2.1", mtu=1400)
-cfg = Config(rootfs=rootfs, cgroup_parent=parent, process=Process(args=["true"]), network=net)
+cfg = Config(rootfs=rootfs, cgroup_parent=parent, process=Process(args=["sleep", "60"]), network=net)
 f = LinuxFactory(root)
-c, out, status = run_init(f, "veth", cfg,
+c = f.create("veth", cfg)
+_pid, out, status = exec_probe(c,
     "ip -o addr show eth0; ip route; cat /sys/class/net/eth0/mtu; ping -c 1 -W 3 192.0.2.1 >/dev/null && echo ping-ok")
 with IPRoute() as ipr:
     host = ipr.link_lookup(ifname="lcveth0")
     host_addrs = [a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=host[0], family=2)] if host else []
 c.destroy()
-with IPRoute() as ipr:
-    gone = not ipr.link_lookup(ifname="lcveth0")
+import time
+deadline = time.monotonic() + 10  # the kernel tears the namespace (and the pair) down asynchronously
+while True:
+    with IPRoute() as ipr:
+        gone = not ipr.link_lookup(ifname="lcveth0")
+    if gone or time.monotonic() > deadline:
+        break
+    time.sleep(0.05)
 print(json.dumps({"out": out, "status": status, "host_addrs": host_addrs, "gone_after_destroy": gone}))
 """
 
