@@ -172,15 +172,18 @@ class Config:
         return cls(**data)
 
     @classmethod
-    def from_oci(cls, bundle_dir: str) -> "Config":
+    def from_oci(cls, bundle_dir: str, console_socket: str | None = None) -> "Config":
         """The Config of an OCI bundle: ``bundle_dir/config.json`` (OCI runtime spec config.md).
 
-        Raises ConfigInvalid naming the field (``process.args``,
-        ``linux.namespaces[2].type``, ...) when a field is missing, of the
-        wrong type, or names what this implementation does not support.
+        ``console_socket`` is needed when ``process.terminal`` is true. What
+        the bundle leaves out stays out (no seccomp filter, no
+        capabilities), as OCI runtimes read it. Raises ConfigInvalid naming
+        the field (``process.args``, ``linux.namespaces[2].type``, ...) when
+        a field is missing, of the wrong type, or has a bad value. See
+        :mod:`libcontainer.spec.oci` for the fields read.
         """
         from .oci import config_from_bundle
-        return config_from_bundle(bundle_dir)
+        return config_from_bundle(bundle_dir, console_socket)
 
 
 def _plain(value):

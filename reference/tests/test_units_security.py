@@ -1,0 +1,97 @@
+"""Unit tests of the security pieces that need no container: validation, seccomp compile, capability masks."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+
+from libcontainer.reference import capabilities as caps
+from libcontainer.reference import seccomp
+from libcontainer.spec import (Capabilities, Config, ConfigInvalid, Device, IDMap, Network, Process, Seccomp,
+                               SeccompArg, SyscallRule, validate)
+from libcontainer.spec.security import CAPABILITIES, DEFAULT_CAPABILITIES
+
+
+@pytest.fixture
+def base(tmp_path):
+    return Config(rootfs=str(tmp_path), process=Process(args=["true"]))
+
+
+def test_default_config_round_trips_through_dict(base):
+    validate(base)
+    assert Config.from_dict(base.to_dict()) == base
+    full = dataclasses.replace(base, namespaces=base.namespaces + ["user"], uid_mappings=[IDMap(0, 1000, 1)],
+                               gid_mappings=[IDMap(0, 1000, 1)], devices=[Device(path="/dev/fuse", major=10, minor=229)],
+                               network=Network(host_ifname="v0", address="192.0.2.2/24"),
+                               process=dataclasses.replace(base.process, capabilities=None, umask=0o77))
+    validate(full)
+    assert Config.from_dict(full.to_dict()) == full
+
+
+@pytest.mark.parametrize("change, field", [
+    (lambda c: c.process.__setattr__("capabilities", Capabilities(effective=["CAP_FLY"])), "process.capabilities.effective"),
+    (lambda c: c.process.__setattr__("umask", 0o1000), "process.umask"),
+    (lambda c: c.process.__setattr__("terminal", True), "process.console_socket"),
+    (lambda c: c.__setattr__("uid_mappings", [IDMap(0, 1000, 1)]), "uid_mappings"),
+    (lambda c: c.__setattr__("namespaces", c.namespaces + ["user"]), "uid_mappings"),
+    (lambda c: c.__setattr__("namespace_paths", {"net": "/nonexistent"}), "namespace_paths.net"),
+    (lambda c: c.__setattr__("masked_paths", ["relative"]), "masked_paths[0]"),
+    (lambda c: c.__setattr__("readonly_paths", ["/a/../b"]), "readonly_paths[0]"),
+    (lambda c: c.__setattr__("devices", [Device(path="/etc/x")]), "devices[0].path"),
+    (lambda c: c.__setattr__("devices", [Device(path="/dev/x", type="z")]), "devices[0].type"),
+    (lambda c: c.__setattr__("seccomp", Seccomp(default_action="SCMP_ACT_NOPE")), "seccomp.default_action"),
+    (lambda c: c.__setattr__("seccomp", Seccomp(syscalls=[SyscallRule(names=[])])), "seccomp.syscalls[0].names"),
+    (lambda c: c.__setattr__("seccomp", Seccomp(syscalls=[SyscallRule(names=["x"], args=[SeccompArg(6, 0)])])),
+     "seccomp.syscalls[0].args[0].index"),
+    (lambda c: c.__setattr__("network", Network(host_ifname="x" * 16)), "network.host_ifname"),
+    (lambda c: c.__setattr__("network", Network(host_ifname="v0", gateway="1.2.3.4/8")), "network.gateway"),
+])
+def test_bad_security_fields_are_config_invalid_naming_the_field(base, change, field):
+    change(base)
+    with pytest.raises(ConfigInvalid) as info:
+        validate(base)
+    assert str(info.value).startswith(field), str(info.value)
+
+
+def test_capability_masks():
+    assert caps.mask(["CAP_CHOWN", "CAP_KILL"], 40) == 0b100001
+    assert caps.mask(["CAP_CHECKPOINT_RESTORE"], 39) == 0  # unknown to an older kernel: skipped
+    assert caps.names(caps.mask(list(DEFAULT_CAPABILITIES), 40)) == [c for c in CAPABILITIES
+                                                                     if c in DEFAULT_CAPABILITIES]
+    assert len(CAPABILITIES) == 41
+
+
+def test_default_seccomp_profile_compiles_and_blocks_the_required_calls():
+    prof = Seccomp.default()
+    denied = {n for r in prof.syscalls for n in r.names if r.errno_ret == 1 and not r.args}
+    assert {"keyctl", "add_key", "kexec_load", "mount"} <= denied
+    f = seccomp.build(prof)
+    try:
+        assert set(f.skipped) <= {"stime", "umount", "vm86", "vm86old"}  # not syscalls on x86_64
+    finally:
+        f.release()
+
+
+def test_seccomp_filter_in_a_forked_child_fails_keyctl_with_eperm_and_leaves_getpid():
+    import ctypes
+    f = seccomp.build(Seccomp(syscalls=[SyscallRule(names=["keyctl"], errno_ret=1)]))
+    pid = os.fork()
+    if pid == 0:
+        try:
+            f.load(no_new_privileges=True)
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            ret = libc.syscall(250, 0, -3, 0)  # keyctl on x86_64
+            ok = ret == -1 and ctypes.get_errno() == 1 and libc.syscall(39) == os.getpid()
+            os._exit(0 if ok else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    f.release()
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_unknown_seccomp_architecture_is_an_error():
+    with pytest.raises(seccomp.SeccompError):
+        seccomp.build(Seccomp(architectures=["SCMP_ARCH_NOPE"]))
