@@ -245,8 +245,12 @@ class LinuxContainer(Container):
             self._reap_monitor()
 
     def _kill_all(self) -> None:
-        """SIGKILL every process in the cgroup; freeze first so none can fork, thaw after."""
+        """SIGKILL every process in the cgroup; freeze first so none can fork, thaw after.
+
+        An empty cgroup (the container has exited: the common case of destroy) is not frozen."""
         frozen = False
+        if not self._cgroup.pids():
+            return
         try:
             self._cgroup.freeze(timeout=2.0)
             frozen = True

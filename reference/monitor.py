@@ -361,4 +361,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    # os._exit: the state is on disk; skipping the interpreter's teardown lets destroy(), which
+    # waits for the monitor to exit, return sooner
+    os._exit(main(sys.argv))
