@@ -27,10 +27,24 @@ START_TIMEOUT = 30.0
 
 
 class LinuxFactory(Factory):
-    """Containers on this Linux host, their state under ``root`` (default /run/libcontainer)."""
+    """Containers on this Linux host, their state under ``root`` (default /run/libcontainer).
 
-    def __init__(self, root: str = DEFAULT_ROOT):
+    ``monitor`` is how each container's monitor process starts: ``"fork"``
+    (default) forks it from the calling process, which has the code loaded
+    already, so create does not wait for a Python interpreter to start (the
+    monitor shows as ``lc-monitor`` in ps; its command line is the
+    caller's); ``"exec"`` runs ``python -m libcontainer.reference.monitor``,
+    slower by an interpreter's start-up, for callers that must not fork (a
+    process whose other threads hold C-level locks across fork).
+    """
+
+    MONITOR_MODES = ("fork", "exec")
+
+    def __init__(self, root: str = DEFAULT_ROOT, monitor: str = "fork"):
+        if monitor not in self.MONITOR_MODES:
+            raise ValueError(f"monitor must be one of {self.MONITOR_MODES}")
         self.root = os.path.abspath(root)
+        self.monitor_mode = monitor
 
     def _dir(self, container_id: str) -> str:
         return os.path.join(self.root, S.dir_name(container_id))
@@ -93,12 +107,15 @@ class LinuxFactory(Factory):
         # the monitor reads its config from state.json: give it the pre-start state under that name
         S.write_json(os.path.join(state_dir, S.STATE), state)
         r, w = os.pipe2(os.O_CLOEXEC)
-        stdio = {name: getattr(process, name) for name in Process.STDIO}
-        stdio = {k: (subprocess.DEVNULL if v is None else v) for k, v in stdio.items()}
         try:
-            monitor = subprocess.Popen(
-                [sys.executable, "-m", "libcontainer.reference.monitor", state_dir, str(w)],
-                pass_fds=[w], close_fds=True, start_new_session=True, cwd="/", **stdio)
+            if self.monitor_mode == "fork":
+                monitor = _fork_monitor(state_dir, process, w)
+            else:
+                stdio = {name: getattr(process, name) for name in Process.STDIO}
+                stdio = {k: (subprocess.DEVNULL if v is None else v) for k, v in stdio.items()}
+                monitor = subprocess.Popen(
+                    [sys.executable, "-m", "libcontainer.reference.monitor", state_dir, str(w)],
+                    pass_fds=[w], close_fds=True, start_new_session=True, cwd="/", **stdio)
         finally:
             os.close(w)
         try:
@@ -148,6 +165,63 @@ class LinuxFactory(Factory):
             _rmtree(state_dir)
         except OSError:
             pass
+
+
+class ForkedMonitor:
+    """The monitor forked by this process: the few subprocess.Popen methods the factory and
+    container use (``pid``, ``poll``, ``kill``, ``wait``)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere (a subreaper's clean-up)
+                self.returncode = -1
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, 9)
+            except ProcessLookupError:
+                pass
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+                self.returncode = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                self.returncode = -1
+        return self.returncode
+
+
+def _fork_monitor(state_dir: str, process: Process, sync_fd: int) -> ForkedMonitor:
+    """Fork the monitor (monitor.run_forked) with the init's stdio; never returns in the child."""
+    null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        stdio = []
+        for name in Process.STDIO:
+            value = getattr(process, name)
+            stdio.append(null if value is None else value if isinstance(value, int) else value.fileno())
+        from . import monitor as monitor_mod
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = monitor_mod.run_forked(state_dir, stdio, sync_fd)
+            finally:
+                os._exit(code)
+    finally:
+        os.close(null)
+    return ForkedMonitor(pid)
 
 
 def check_userns_reachable(config: Config) -> None:

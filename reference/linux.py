@@ -120,6 +120,15 @@ def pidfd_send_signal(pidfd: int, sig: int) -> None:
                          None, ctypes.c_uint(0)), "pidfd_send_signal")
 
 
+PR_SET_NAME = 15
+
+
+def set_name(name: bytes) -> None:
+    """prctl(PR_SET_NAME): this thread's name in /proc/<pid>/comm and ps (at most 15 bytes)."""
+    _check(_libc.prctl(ctypes.c_int(PR_SET_NAME), ctypes.c_char_p(name[:15]), ctypes.c_ulong(0),
+                       ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
+
+
 def prctl5(option: int, arg2: int = 0, arg3: int = 0) -> int:
     """prctl(2) with two arguments; returns the call's result."""
     return _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),

@@ -328,8 +328,8 @@ class Monitor:
             self._reply(conn, {"error": "ProcessNotFound", "message": f"pid {pid} is not in the container"})
 
 
-def main(argv: list[str]) -> int:
-    state_dir, sync_fd = argv[1], int(argv[2])
+def run(state_dir: str, sync_fd: int) -> int:
+    """The monitor's life, in either start mode: start init, report on ``sync_fd``, serve, exit code."""
     os.chdir(state_dir)
     try:
         monitor = Monitor(state_dir)
@@ -355,9 +355,37 @@ def main(argv: list[str]) -> int:
     try:
         monitor.serve()
     except Exception as e:  # noqa: BLE001
-        print(f"monitor failed: {e!r}", file=sys.stderr)
-        raise
+        os.write(2, f"monitor failed: {e!r}\n".encode())
+        return 1
     return 0
+
+
+def main(argv: list[str]) -> int:
+    """``python -m libcontainer.reference.monitor STATE_DIR SYNC_FD`` (the "exec" start mode)."""
+    return run(argv[1], int(argv[2]))
+
+
+def run_forked(state_dir: str, stdio: list[int], sync_fd: int) -> int:
+    """The "fork" start mode: called in a child forked from the caller of ``create``, which has every
+    module imported already, so no interpreter starts on the hot path. Detaches from the caller
+    (new session, default signal dispositions, only the init's stdio and ``sync_fd`` kept open)."""
+    os.setsid()
+    L.set_name(b"lc-monitor")
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+                signal.SIGALRM, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as in a fresh interpreter
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    high = [os.dup(fd) for fd in stdio]  # out of the way of 0..2 before they are replaced
+    for target, fd in enumerate(high):
+        os.dup2(fd, target)
+    keep = sorted({0, 1, 2, sync_fd})
+    for lo, hi in zip(keep, keep[1:] + [None]):
+        if hi is None:
+            L.close_range(lo + 1)
+        elif hi > lo + 1:
+            L.close_range(lo + 1, hi - 1)
+    return run(state_dir, sync_fd)
 
 
 if __name__ == "__main__":
