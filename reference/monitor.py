@@ -1,9 +1,13 @@
 """The per-container monitor: parent and child subreaper of every container process.
 
-Started by ``LinuxFactory.create`` as ``python -m libcontainer.reference.monitor
-STATE_DIR SYNC_FD`` with the init's stdio as its own. It creates the pid
-namespace, forks the init, reports ``{"init_pid", "init_start"}`` (or an
-error) on SYNC_FD, then serves its unix socket:
+Started by ``LinuxFactory.create``, forked from the caller (:func:`run_forked`,
+the default) or as ``python -m libcontainer.reference.monitor STATE_DIR
+SYNC_FD`` (:func:`main`), with the init's stdio as its own. It compiles the
+seccomp filter, creates the pid namespace (or, with a user namespace, has an
+intermediate child make the user and pid namespaces while it writes the id
+maps), forks the init, makes the veth pair when asked, reports
+``{"init_pid", "init_start"}`` (or an error) on SYNC_FD, then serves its unix
+socket:
 
 * ``{"op": "exec", "process": {...}}`` with stdin/stdout/stderr passed as
   SCM_RIGHTS fds: start a process in the container, answer ``{"pid": N}``.
