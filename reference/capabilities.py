@@ -44,11 +44,12 @@ def drop_bounding(caps: Capabilities) -> None:
 def apply(caps: Capabilities) -> None:
     """Set effective, permitted and inheritable (capset(2)), then raise the ambient ones."""
     last = L.cap_last_cap()
-    _eff, have, _inh = L.capget()
-    bounding = mask(caps.bounding, last)
+    _eff, have, old_inheritable = L.capget()
     permitted = mask(caps.permitted, last) & have
     effective = mask(caps.effective, last) & permitted
-    inheritable = mask(caps.inheritable, last) & (have | bounding)
+    # after setuid to a non-root uid the effective set is empty (no CAP_SETPCAP): capset(2) then
+    # only lets the inheritable set grow within the permitted set
+    inheritable = mask(caps.inheritable, last) & (have | old_inheritable)
     L.capset(effective, permitted, inheritable)
     L.prctl5(L.PR_CAP_AMBIENT, L.PR_CAP_AMBIENT_CLEAR_ALL)
     ambient = mask(caps.ambient, last) & permitted & inheritable
