@@ -148,6 +148,8 @@ class Monitor:
                     L.unshare(L.CLONE_NEWPID)
                 init = os.fork()
                 if init == 0:
+                    os.close(up_w)  # else the monitor's read of the init's pid waits for this exec
+                    os.close(down_r)
                     P.run_init(config, self.procs_files, err_w, self.filter, net and net[1], joined_cgroup=True)
                 os.write(up_w, f"{init}".encode())
                 os._exit(0)

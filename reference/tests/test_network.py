@@ -36,15 +36,19 @@ def test_only_loopback_without_network(factory, config):
 _VETH = r"""
 import dataclasses, json, os, sys
 from libcontainer.reference import LinuxFactory, linux as L
-from libcontainer.spec import Config, Network, Process
+from libcontainer.spec import Config, IDMap, Network, Process
 from libcontainer.spec.tests.helpers import exec_probe
 L.unshare(L.CLONE_NEWNET)  # this process's own "host" network
 L.loopback_up()
 from pyroute2 import IPRoute
-root, rootfs, parent = sys.argv[1:4]
+root, rootfs, parent, userns = sys.argv[1:5]
 net = Network(host_ifname="lcveth0", ifname="eth0", address="192.0.2.2/24", host_address="192.0.2.1/24",
               gateway="192.0.2.1", mtu=1400)
 cfg = Config(rootfs=rootfs, cgroup_parent=parent, process=Process(args=["sleep", "60"]), network=net)
+if userns == "userns":
+    cfg.namespaces.append("user")
+    cfg.uid_mappings = [IDMap(0, 100000, 65536)]
+    cfg.gid_mappings = [IDMap(0, 100000, 65536)]
 f = LinuxFactory(root)
 c = f.create("veth", cfg)
 _pid, out, status = exec_probe(c,
@@ -65,9 +69,10 @@ print(json.dumps({"out": out, "status": status, "host_addrs": host_addrs, "gone_
 """
 
 
-def test_veth_pair_with_addresses(factory, factory_root, rootfs, cgroup_parent):
+@pytest.mark.parametrize("userns", ["", "userns"])
+def test_veth_pair_with_addresses(factory, factory_root, rootfs, cgroup_parent, userns):
     pytest.importorskip("pyroute2")
-    proc = subprocess.run([sys.executable, "-c", _VETH, factory_root, rootfs, cgroup_parent],
+    proc = subprocess.run([sys.executable, "-c", _VETH, factory_root, rootfs, cgroup_parent, userns],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     res = json.loads(proc.stdout.strip().splitlines()[-1])
