@@ -147,3 +147,13 @@ def test_user_namespace_with_unreachable_rootfs_is_config_invalid(factory, confi
     (hidden / "rootfs").mkdir(parents=True)
     with pytest.raises(ConfigInvalid, match="rootfs"):
         factory.create("x", _userns(dataclasses.replace(config, rootfs=str(hidden / "rootfs"))))
+
+
+def test_started_process_joins_the_cgroup_namespace(factory, config):
+    c = factory.create("cgns", dataclasses.replace(config, namespaces=config.namespaces + ["cgroup"]))
+    try:
+        _pid, out, status = exec_probe(c, "cat /proc/self/cgroup")
+        assert status == 0
+        assert {line.split(":", 2)[2] for line in out.strip().splitlines()} == {"/"}
+    finally:
+        c.destroy()

@@ -119,3 +119,24 @@ def test_seccomp_and_namespace_paths_and_devices(bundle):
     assert cfg.namespace_paths == {"net": "/proc/self/ns/net"} and "cgroup" in cfg.namespaces
     assert cfg.devices[0].path == "/dev/fuse" and cfg.devices[0].file_mode == 0o666
     assert cfg.seccomp.syscalls[0].names == ["keyctl"] and cfg.seccomp.syscalls[1].args[0].value == 1 << 28
+
+
+@needs_runc
+def test_resources_and_user(bundle):
+    bundle_dir, spec = bundle
+    spec["process"]["terminal"] = False
+    spec["process"]["user"] = {"uid": 5, "gid": 6, "additionalGids": [7], "umask": 63}
+    spec["linux"]["resources"] = {"memory": {"limit": 64 << 20, "reservation": 32 << 20, "swap": 128 << 20},
+                                  "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"},
+                                  "pids": {"limit": 64}}
+    spec["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    spec["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    spec["linux"]["namespaces"].append({"type": "user"})
+    _write(bundle_dir, spec)
+    cfg = Config.from_oci(str(bundle_dir))
+    p = cfg.process
+    assert (p.uid, p.gid, p.additional_gids, p.umask) == (5, 6, [7], 0o77)
+    r = cfg.resources
+    assert (r.memory, r.memory_reservation, r.memory_swap) == (64 << 20, 32 << 20, 128 << 20)
+    assert (r.cpu_shares, r.cpu_quota, r.cpu_period, r.cpuset_cpus, r.pids_limit) == (512, 50000, 100000, "0", 64)
+    assert cfg.uid_mappings[0].host_id == 100000 and "user" in cfg.namespaces
