@@ -113,6 +113,13 @@ def test_readonly_root_cannot_be_remounted_rw(factory, config):
     assert lines[-1] == "refused"
 
 
+def test_default_container_cannot_remount_anything(factory, config):
+    """The default config (root read-write, as Config's default) still cannot remount its root:
+    no CAP_SYS_ADMIN, and the seccomp profile fails mount(2) first."""
+    out, _ = _init(factory, config, "probe remount-rw; mount -o remount,ro / 2>/dev/null && echo remounted")
+    assert out.split() == ["EPERM"]
+
+
 def test_readonly_root_seen_from_outside(factory, config):
     config = dataclasses.replace(config, readonly_rootfs=True)
     c = factory.create("ro", config)
