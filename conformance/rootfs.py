@@ -37,6 +37,8 @@ def build_busybox_rootfs(target: str, busybox: str | None = None) -> str:
     if busybox is None:
         raise FileNotFoundError("no static busybox: apt-get install busybox-static")
     target = os.path.abspath(target)
+    os.makedirs(target, exist_ok=True)
+    os.chmod(target, 0o755)  # a container process of a non-root uid must be able to enter /
     for d in DIRS:
         os.makedirs(os.path.join(target, d), exist_ok=True)
     os.chmod(os.path.join(target, "tmp"), 0o1777)
