@@ -179,6 +179,16 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
                          ctypes.c_uint(flags)), "close_range")
 
 
+def close_fds_except(keep) -> None:
+    """Close every fd of this process but those in ``keep`` (close_range(2) over the gaps)."""
+    first = 0
+    for fd in sorted(set(keep)):
+        if fd > first:
+            close_range(first, fd - 1)
+        first = fd + 1
+    close_range(first)
+
+
 def set_controlling_tty(fd: int) -> None:
     """ioctl(fd, TIOCSCTTY, 0): make the terminal ``fd`` this session's controlling terminal."""
     fcntl.ioctl(fd, TIOCSCTTY, 0)

@@ -385,12 +385,7 @@ def run_forked(state_dir: str, stdio: list[int], sync_fd: int) -> int:
     high = [os.dup(fd) for fd in stdio]  # out of the way of 0..2 before they are replaced
     for target, fd in enumerate(high):
         os.dup2(fd, target)
-    keep = sorted({0, 1, 2, sync_fd})
-    for lo, hi in zip(keep, keep[1:] + [None]):
-        if hi is None:
-            L.close_range(lo + 1)
-        elif hi > lo + 1:
-            L.close_range(lo + 1, hi - 1)
+    L.close_fds_except((0, 1, 2, sync_fd))
     return run(state_dir, sync_fd)
 
 

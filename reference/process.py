@@ -109,14 +109,14 @@ def finish(process: Process, errfd: int, seccomp_filter=None, console: socket.so
     """
     if console is not None:
         _terminal(console)
-    keep = sorted({0, 1, 2, errfd})
-    for lo, hi in zip(keep, keep[1:] + [None]):
-        if hi is None:
-            L.close_range(lo + 1)
-        elif hi > lo + 1:
-            L.close_range(lo + 1, hi - 1)
+    L.close_fds_except((0, 1, 2, errfd))
     for name, (soft, hard) in process.rlimits.items():
-        resource.setrlimit(getattr(resource, name), (soft, hard))
+        if not hasattr(resource, name):
+            raise _ConfigError(f"process.rlimits: unknown limit {name!r}")
+        try:
+            resource.setrlimit(getattr(resource, name), (soft, hard))
+        except (ValueError, OSError) as e:
+            raise OSError(getattr(e, "errno", None) or 22, f"process.rlimits.{name} {(soft, hard)}: {e}") from None
     os.umask(process.umask)
     if seccomp_filter is not None and not process.no_new_privileges:
         seccomp_filter.load(no_new_privileges=False)

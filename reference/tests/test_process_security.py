@@ -253,3 +253,8 @@ def test_init_with_a_terminal(factory, config, tmp_path):
     c.destroy()
     lines = out.decode().replace("\r", "").split("\n")
     assert lines[0].startswith("/dev/pts/")
+
+
+def test_unknown_rlimit_is_config_invalid(container):
+    with pytest.raises(ConfigInvalid, match="rlimits"):
+        container.start_process(Process(args=["true"], rlimits={"RLIMIT_BOGUS": (1, 1)}))

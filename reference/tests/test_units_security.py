@@ -95,3 +95,19 @@ def test_seccomp_filter_in_a_forked_child_fails_keyctl_with_eperm_and_leaves_get
 def test_unknown_seccomp_architecture_is_an_error():
     with pytest.raises(seccomp.SeccompError):
         seccomp.build(Seccomp(architectures=["SCMP_ARCH_NOPE"]))
+
+
+def test_close_fds_except_keeps_only_those():
+    pid = os.fork()
+    if pid == 0:
+        try:
+            extra = [os.open("/dev/null", os.O_RDONLY) for _ in range(5)]
+            from libcontainer.reference import linux as L
+            L.close_fds_except((0, 1, 2, extra[2]))
+            left = sorted(int(x) for x in os.listdir("/proc/self/fd"))
+            # listdir opens one fd of its own, the lowest free one
+            os._exit(0 if set(left) - {0, 1, 2, extra[2]} <= {min(set(range(64)) - {0, 1, 2, extra[2]})} else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
