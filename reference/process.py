@@ -224,6 +224,8 @@ def run_exec(init_pid: int, namespaces: list[str], procs_files: list[str], proce
         join_cgroup(procs_files)
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
+        # nothing of the monitor's (its socket, the client's connection, ...) goes further
+        L.close_fds_except([0, 1, 2, errfd] + [fd for _ns, fd in ns_fds])
         console = connect_console(process)
         for ns, fd in ns_fds:
             L.setns(fd, 0)

@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from libcontainer.spec import Capabilities, Config, ConfigInvalid, Mount
+from libcontainer.spec.oci import config_from_dict
 from libcontainer.spec.tests.helpers import run_init
 
 needs_runc = pytest.mark.skipif(shutil.which("runc") is None, reason="runc is not installed (apt-get install runc)")
@@ -140,3 +141,49 @@ def test_resources_and_user(bundle):
     assert (r.memory, r.memory_reservation, r.memory_swap) == (64 << 20, 32 << 20, 128 << 20)
     assert (r.cpu_shares, r.cpu_quota, r.cpu_period, r.cpuset_cpus, r.pids_limit) == (512, 50000, 100000, "0", 64)
     assert cfg.uid_mappings[0].host_id == 100000 and "user" in cfg.namespaces
+
+
+def _paths(obj, prefix=()):
+    yield prefix
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _paths(v, prefix + (i,))
+
+
+@needs_runc
+def test_any_mutation_gives_a_config_or_config_invalid(tmp_path_factory):
+    """hypothesis replaces one part of runc spec's config.json with arbitrary JSON: from_oci either
+    returns a Config or raises ConfigInvalid, never anything else."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    bundle_dir = tmp_path_factory.mktemp("fuzz")
+    subprocess.run(["runc", "spec"], cwd=bundle_dir, check=True)
+    (bundle_dir / "rootfs").mkdir()
+    with open(bundle_dir / "config.json") as f:
+        base = json.load(f)
+    base["process"]["terminal"] = False
+    paths = [p for p in _paths(base) if p]
+    json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.text(max_size=8),
+                               lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                            max_size=3),
+                               max_leaves=6)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(path=st.sampled_from(paths), value=json_values)
+    def check(path, value):
+        spec = json.loads(json.dumps(base))
+        node = spec
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        try:
+            cfg = config_from_dict(spec, str(bundle_dir))
+        except ConfigInvalid as e:
+            assert str(e).split(":")[0], e
+        else:
+            assert isinstance(cfg, Config)
+    check()
