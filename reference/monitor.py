@@ -65,10 +65,23 @@ class Monitor:
             elif "pid" in config.namespaces:
                 L.unshare(L.CLONE_NEWPID)
             net = self._network_pipes()
+            cg_r, cg_w = os.pipe2(os.O_CLOEXEC)
+
+            def init(errfd):
+                os.close(cg_w)
+                P.run_init(config, self.procs_files, errfd, self.filter, net and net[1], cgroup_sync=cg_r)
+
+            def during(pid):
+                os.close(cg_r)
+                try:
+                    P.join_cgroup(self.procs_files, pid)
+                    os.write(cg_w, b"c")
+                finally:
+                    os.close(cg_w)  # a failed move: the init reads EOF and gives up
+                if net:
+                    self._network(pid, net[0], net[1])
             try:
-                pid, err = self._spawn(
-                    lambda errfd: P.run_init(config, self.procs_files, errfd, self.filter, net and net[1]),
-                    during=net and (lambda pid: self._network(pid, net[0], net[1])))
+                pid, err = self._spawn(init, during=during)
             finally:
                 for fd in net[0] if net else ():
                     os.close(fd)

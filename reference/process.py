@@ -59,10 +59,15 @@ def _reset_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
-def join_cgroup(procs_files: list[str]) -> None:
+def join_cgroup(procs_files: list[str], pid: int = 0) -> None:
+    """Move ``pid`` (0: the caller) into the container's cgroup: one cgroup.procs file per hierarchy."""
+    data = str(pid).encode()
     for path in procs_files:
-        with open(path, "w") as f:
-            f.write("0")
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
 
 
 class _ConfigError(Exception):
@@ -183,15 +188,30 @@ def init_namespaces(config: Config) -> None:
 
 
 def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=None, network_sync=None,
-             joined_cgroup: bool = False) -> None:
+             joined_cgroup: bool = False, cgroup_sync: int | None = None) -> None:
     """The container's init, forked by the monitor (already in its pid and user namespaces).
 
     ``network_sync``: (read fd, write fd) of pipes to the monitor, which
     makes the veth pair once this process has its net namespace.
+    ``cgroup_sync``: a pipe on which the monitor, which moves this process
+    into the container's cgroup while it builds its namespaces and rootfs
+    (a cgroup v1 migration waits for an RCU grace period: milliseconds
+    spent in parallel rather than on the path), writes one byte when done;
+    read before exec, or before unsharing a cgroup namespace (whose root is
+    the cgroup the process is in then). ``joined_cgroup``: already in it.
     """
+    def wait_cgroup():
+        if os.read(cgroup_sync, 1) != b"c":
+            raise OSError(5, "the monitor did not move the init into the container's cgroup")
+        os.close(cgroup_sync)
+
     def body():
         os.setsid()
-        if not joined_cgroup:
+        new_cgroupns = "cgroup" in config.namespaces and "cgroup" not in config.namespace_paths
+        if cgroup_sync is not None:
+            if new_cgroupns:
+                wait_cgroup()
+        elif not joined_cgroup:
             join_cgroup(procs_files)
         init_namespaces(config)
         if "net" in config.namespaces and "net" not in config.namespace_paths:
@@ -207,6 +227,8 @@ def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=
             socket.sethostname(config.hostname)
         console = connect_console(config.process)
         rootfs.setup(config)
+        if cgroup_sync is not None and not new_cgroupns:
+            wait_cgroup()
         finish(config.process, errfd, seccomp_filter, console)
     _child(errfd, body)
 

@@ -62,3 +62,19 @@ def test_create_from_several_threads_at_once(factory, config):
         t.join(60)
     assert not errors, errors
     assert results == {i: (str(i), 0) for i in range(6)}
+
+
+@pytest.mark.parametrize("userns", [False, True])
+@pytest.mark.parametrize("bad", [{"args": ["/nonexistent"]}, {"cwd": "/nonexistent"},
+                                 {"rlimits": {"RLIMIT_NOPE": (1, 1)}}])
+def test_failed_init_is_config_invalid_and_leaves_nothing(factory, config, bad, userns):
+    """create is atomic: the leak check of the ``factory`` fixture fails the test if anything is left."""
+    import dataclasses
+
+    from libcontainer.spec import ConfigInvalid, IDMap
+    cfg = dataclasses.replace(config, process=dataclasses.replace(config.process, **bad))
+    if userns:
+        cfg = dataclasses.replace(cfg, namespaces=cfg.namespaces + ["user"], uid_mappings=[IDMap(0, 100000, 65536)],
+                                  gid_mappings=[IDMap(0, 100000, 65536)])
+    with pytest.raises(ConfigInvalid, match="process"):
+        factory.create("bad", cfg)
