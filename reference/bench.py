@@ -4,8 +4,9 @@
 busybox rootfs, then alternates, N times each: the reference
 (``LinuxFactory.create`` of /bin/true with the default config, ``wait()``,
 ``destroy()``) and ``runc run`` of a bundle on the same rootfs (``runc
-spec``'s config, terminal off, args /bin/true). Runs alternate, so both see
-the same load on the machine. Prints the median and 90th percentile, in
+spec``'s config, terminal off, args /bin/true), and ``crun run`` of it
+(wrapped as host-facts.md describes; the wrapper alone is timed too). Runs
+alternate, so all see the same load on the machine. Prints the median and 90th percentile, in
 milliseconds, of each, and of each phase of the reference. Leaves nothing
 behind: cgroups under ``libcontainer/bench-<pid>``, state in temporary dirs.
 """
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=50, help="runs of each (default 50)")
     parser.add_argument("--no-runc", action="store_true", help="only the reference")
+    parser.add_argument("--monitor", choices=("fork", "exec"), default="fork",
+                        help="the reference's monitor start mode (default fork)")
     args = parser.parse_args(argv)
 
     from libcontainer.conformance.leaks import cgroup_dirs
@@ -56,12 +59,22 @@ def main(argv: list[str] | None = None) -> int:
     top = tempfile.mkdtemp(prefix="libcontainer-bench-")
     parent = f"libcontainer/bench-{os.getpid()}"
     runc = None if args.no_runc else shutil.which("runc")
-    times: dict[str, list[float]] = {"reference": [], "create": [], "wait": [], "destroy": [], "runc run": []}
+    crun = None if args.no_runc else shutil.which("crun")
+    times: dict[str, list[float]] = {"reference": [], "create": [], "wait": [], "destroy": [], "runc run": [],
+                                     "crun run": [], "unshare+sh": []}
     try:
         rootfs = build_busybox_rootfs(os.path.join(top, "rootfs"))
-        factory = LinuxFactory(os.path.join(top, "state"))
+        factory = LinuxFactory(os.path.join(top, "state"), monitor=args.monitor)
         bundle = _runc_bundle(top, rootfs, f"/{parent}/runc") if runc else None
         runc_root = os.path.join(top, "runc-root")
+        crun_root = os.path.join(top, "crun-root")
+        empty = os.path.join(top, "empty")
+        open(empty, "w").close()
+        # crun 1.8 refuses this hybrid host unless cgroup2 lists no controllers: in a private mount
+        # namespace an empty file covers cgroup.controllers (host-facts.md); "unshare+sh" times that wrapper
+        unified = "/sys/fs/cgroup/unified/cgroup.controllers"
+        wrap = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                f"[ -e {unified} ] && mount --bind {empty} {unified}; exec \"$@\"", "sh"]
         config = Config(rootfs=rootfs, process=Process(args=["/bin/true"]), cgroup_parent=parent,
                         readonly_rootfs=True)
         for i in range(args.n):
@@ -83,6 +96,14 @@ def main(argv: list[str] | None = None) -> int:
                 subprocess.run([runc, "--root", runc_root, "run", "--bundle", bundle, f"bench{i}"],
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True)
                 times["runc run"].append(time.perf_counter() - t0)
+            if crun and bundle:
+                t0 = time.perf_counter()
+                subprocess.run(wrap + [crun, "--root", crun_root, "run", "--bundle", bundle, f"bench{i}"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True)
+                times["crun run"].append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                subprocess.run(wrap + ["true"], check=True)
+                times["unshare+sh"].append(time.perf_counter() - t0)
     finally:
         for top_dir in cgroup_dirs(parent):
             for dirpath, _d, _f in sorted(os.walk(top_dir), key=lambda w: -len(w[0])):
@@ -92,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                     pass
         shutil.rmtree(top, ignore_errors=True)
     load = os.getloadavg()[0]
-    print(f"{args.n} runs each; load average {load:.2f} on {os.cpu_count()} cpus")
+    print(f"{args.n} runs each; monitor mode {args.monitor}; load average {load:.2f} on {os.cpu_count()} cpus")
     for name, values in times.items():
         if values:
             print(f"  {name:10} median {statistics.median(values) * 1000:7.1f} ms   "
