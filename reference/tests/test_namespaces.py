@@ -94,7 +94,7 @@ def test_without_cgroup_namespace_the_host_path_shows(factory, config, cgroup_pa
     assert cgroup_parent in out
 
 
-@pytest.mark.parametrize("ns", ["uts", "ipc", "net"])
+@pytest.mark.parametrize("ns", ["uts", "ipc", "net", "pid"])
 def test_each_namespace_is_optional(factory, config, ns):
     namespaces = [n for n in config.namespaces if n != ns]
     cfg = dataclasses.replace(config, namespaces=namespaces, hostname=None if ns == "uts" else config.hostname)
@@ -155,5 +155,23 @@ def test_started_process_joins_the_cgroup_namespace(factory, config):
         _pid, out, status = exec_probe(c, "cat /proc/self/cgroup")
         assert status == 0
         assert {line.split(":", 2)[2] for line in out.strip().splitlines()} == {"/"}
+    finally:
+        c.destroy()
+
+
+@needs_userns
+def test_user_namespace_devices_are_bind_mounted_host_nodes(factory, config):
+    """mknod(2) is not allowed in a user namespace: /dev's nodes are the host's, bind-mounted."""
+    from libcontainer.spec import Device
+    cfg = _userns(config, devices=[Device(path="/dev/net/tun", type="c", major=10, minor=200)])
+    if not os.path.exists("/dev/net/tun"):
+        pytest.skip("no /dev/net/tun on this host to bind")
+    c = factory.create("udev", cfg)
+    try:
+        with open(f"/proc/{c.init_pid}/mountinfo") as f:
+            points = {line.split()[4] for line in f}
+        assert {"/dev/null", "/dev/zero", "/dev/net/tun"} <= points
+        _pid, out, status = exec_probe(c, "stat -c '%t %T' /dev/net/tun /dev/null; head -c 3 /dev/zero | wc -c")
+        assert out.split() == ["a", "c8", "1", "3", "3"]
     finally:
         c.destroy()
