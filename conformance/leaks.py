@@ -54,11 +54,16 @@ class Leaks:
 
 
 def processes_mentioning(text: str) -> list[psutil.Process]:
-    """Live processes whose command line contains ``text`` (the monitor names its state dir)."""
+    """Live processes whose command line contains ``text`` (an exec'd monitor names its state dir)
+    or whose working directory lies under it (a forked monitor's cwd is its state dir)."""
     found = []
-    for p in psutil.process_iter(["cmdline"]):
+    for p in psutil.process_iter(["cmdline", "cwd"]):
         try:
-            if p.info["cmdline"] and any(text in a for a in p.info["cmdline"]) and p.pid != os.getpid():
+            if p.pid == os.getpid():
+                continue
+            cwd = p.info["cwd"] or ""
+            if (p.info["cmdline"] and any(text in a for a in p.info["cmdline"])) or cwd == text \
+                    or cwd.startswith(text.rstrip("/") + "/"):
                 found.append(p)
         except psutil.Error:
             pass

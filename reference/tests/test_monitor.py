@@ -78,3 +78,14 @@ def test_failed_init_is_config_invalid_and_leaves_nothing(factory, config, bad, 
                                   gid_mappings=[IDMap(0, 100000, 65536)])
     with pytest.raises(ConfigInvalid, match="process"):
         factory.create("bad", cfg)
+
+
+def test_leak_check_finds_a_forked_monitor(factory_root, factory, config):
+    """The harness's leak check finds a live forked monitor (its cwd is its state directory)."""
+    from libcontainer.conformance.leaks import processes_mentioning
+    c = factory.create("seen", config)
+    try:
+        monitor_pid = psutil.Process(c.init_pid).ppid()
+        assert monitor_pid in {p.pid for p in processes_mentioning(factory_root)}
+    finally:
+        c.destroy()
