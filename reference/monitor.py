@@ -234,8 +234,9 @@ class Monitor:
             data = f.read()
         if data or hook_error is not None:
             _, status = os.waitpid(pid, 0)
-            if data:
+            if hook_error is None:
                 return pid, json.loads(data)
+            # the monitor's own failure is the cause; the child only gave up after it
             return pid, {"kind": "system", "errno": getattr(hook_error, "errno", None),
                          "message": f"{type(hook_error).__name__}: {hook_error}"}
         self.children.add(pid)
