@@ -13,6 +13,8 @@ from libcontainer.spec import Factory
 
 ALIASES = {
     "reference": "libcontainer.reference:LinuxFactory",
+    "runc": "libcontainer.conformance.oci:runc",
+    "crun": "libcontainer.conformance.oci:crun",
 }
 
 

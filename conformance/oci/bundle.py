@@ -1,0 +1,127 @@
+"""A :class:`libcontainer.spec.Config` as an OCI runtime bundle's ``config.json``.
+
+Follows the OCI runtime specification (config.md, config-linux.md) at
+version 1.0.2 and the defaults of ``runc spec`` (the mounts of /proc, /dev,
+/dev/pts, /dev/shm, /dev/mqueue, /sys and /sys/fs/cgroup; a deny-all device
+rule to which the runtime adds its default devices). Capabilities: the
+caller's bounding set, as the reference keeps them, unless the config
+names a set (``capabilities``, when the Config has such a field).
+"""
+
+from __future__ import annotations
+
+import os
+
+from libcontainer.spec import Config, Process
+
+OCI_VERSION = "1.0.2"
+NAMESPACE_TYPES = {"mnt": "mount", "pid": "pid", "uts": "uts", "ipc": "ipc", "net": "network",
+                   "user": "user", "cgroup": "cgroup"}
+
+CAPABILITIES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
+    "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+)
+
+DEFAULT_MOUNTS = (
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+     "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+     "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+     "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+)
+
+
+def known_capabilities() -> list[str]:
+    """The names of the capabilities in this process's bounding set (``CapBnd`` of /proc/self/status, proc(5)).
+
+    A container cannot hold more than its creator's bounding set, and the
+    reference's init keeps exactly that set.
+    """
+    mask = (1 << len(CAPABILITIES)) - 1
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    mask = int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return [name for bit, name in enumerate(CAPABILITIES) if mask >> bit & 1]
+
+
+def process_json(process: Process, capabilities: list[str] | None = None) -> dict:
+    """The OCI ``process`` object (terminal off: stdio passes through the runtime)."""
+    caps = capabilities if capabilities is not None else known_capabilities()
+    data = {
+        "terminal": False,
+        "user": {"uid": process.uid, "gid": process.gid},
+        "args": list(process.args),
+        "env": list(process.env),
+        "cwd": process.cwd,
+        "capabilities": {k: list(caps) for k in ("bounding", "effective", "inheritable", "permitted")},
+        "noNewPrivileges": bool(process.no_new_privileges),
+    }
+    if process.additional_gids:
+        data["user"]["additionalGids"] = list(process.additional_gids)
+    if process.rlimits:
+        data["rlimits"] = [{"type": k, "soft": s, "hard": h} for k, (s, h) in process.rlimits.items()]
+    return data
+
+
+def resources_json(config: Config) -> dict:
+    r = config.resources
+    out: dict = {"devices": [{"allow": False, "access": "rwm"}]}
+    mem = {k: v for k, v in (("limit", r.memory), ("reservation", r.memory_reservation),
+                             ("swap", r.memory_swap)) if v is not None}
+    if mem:
+        out["memory"] = mem
+    cpu = {k: v for k, v in (("shares", r.cpu_shares), ("quota", r.cpu_quota), ("period", r.cpu_period),
+                             ("cpus", r.cpuset_cpus), ("mems", r.cpuset_mems)) if v is not None}
+    if cpu:
+        out["cpu"] = cpu
+    if r.pids_limit is not None:
+        out["pids"] = {"limit": r.pids_limit}
+    return out
+
+
+def config_json(config: Config, cgroups_path: str) -> dict:
+    """The bundle's ``config.json`` for ``config``; the container's cgroup is ``cgroups_path`` (absolute)."""
+    mounts = [dict(m) for m in DEFAULT_MOUNTS]
+    if "net" not in config.namespaces:
+        # sysfs of the host's network namespace cannot be mounted from a new mount namespace alone
+        mounts = [m if m["destination"] != "/sys" else
+                  {"destination": "/sys", "type": "bind", "source": "/sys",
+                   "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]} for m in mounts]
+    for m in config.mounts:
+        mounts.append({"destination": m.destination, "type": m.type, "source": m.source or m.type,
+                       "options": list(m.options)})
+    linux: dict = {
+        "namespaces": [{"type": NAMESPACE_TYPES[n]} for n in config.namespaces],
+        "cgroupsPath": cgroups_path,
+        "resources": resources_json(config),
+    }
+    if "user" in config.namespaces:
+        # the Config has no id maps yet: map the host's root range one to one
+        linux["uidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
+        linux["gidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
+    data = {
+        "ociVersion": OCI_VERSION,
+        "process": process_json(config.process, getattr(config, "capabilities", None)),
+        "root": {"path": os.path.abspath(config.rootfs), "readonly": bool(config.readonly_rootfs)},
+        "mounts": mounts,
+        "linux": linux,
+    }
+    if config.hostname is not None:
+        data["hostname"] = config.hostname
+    return data

@@ -1,0 +1,354 @@
+"""OCIContainer: the Container interface over an OCI runtime's command line.
+
+State of the adapter lives in the container's directory under the factory
+root: ``state.json`` (id, config, runtime, init and monitor pids), the
+bundle, the monitor's socket and ``exits/<pid>`` statuses. What the runtime
+says is passed on faithfully: the adapter maps its errors to the spec's
+classes but does not make up for behaviour the runtime lacks (SPEC.md,
+"Deviations of peer runtimes", records where that differs from the spec).
+
+Error mapping: any command failing on a container the runtime no longer
+knows raises ContainerDestroyed; on a stopped container
+ContainerNotRunning; "exec"/"executable"/"chdir" with "not found"/"no such
+file"/"permission denied" raises ConfigInvalid; the runtime's own
+"paused" refusals raise ContainerPaused; anything else SystemFailure with
+the runtime's message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import select
+import signal as _signal
+import socket
+import uuid
+
+from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerNotRunning, ContainerPaused,
+                               ContainerStats, LibcontainerError, NotSupported, Process, ProcessNotFound, Status,
+                               SystemFailure)
+from libcontainer.spec.config import ConfigInvalid, validate_process
+from libcontainer.spec.stats import CpuStats, MemoryStats, PidsStats
+
+from . import bundle
+from .cli import CliError, Runtime, read_log
+
+STATE = "state.json"
+_STATUS = {"created": Status.RUNNING, "creating": Status.RUNNING, "running": Status.RUNNING,
+           "pausing": Status.PAUSING, "paused": Status.PAUSED, "stopped": Status.STOPPED}
+_CONFIG_ERR = (re.compile(r"exec|executable|chdir|cwd", re.I),
+               re.compile(r"not found|no such file|permission denied|not a directory", re.I))
+_GONE = re.compile(r"does not exist|not found|no such container|container .* not exist", re.I)
+_ERRORS = {cls.code.value: cls for cls in LibcontainerError.__subclasses__()}
+
+
+def is_config_error(message: str) -> bool:
+    return all(p.search(message) for p in _CONFIG_ERR)
+
+
+def start_time(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (start time in clock ticks), None if there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class OCIContainer(Container):
+    def __init__(self, container_id: str, state_dir: str, state: dict, runtime: Runtime):
+        self._id = container_id
+        self._dir = state_dir
+        self._state = state
+        self._config = Config.from_dict(state["config"])
+        self.runtime = runtime
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def init_pid(self) -> int:
+        return self._state["init_pid"]
+
+    def __repr__(self) -> str:
+        return f"OCIContainer({self.runtime.name}, id={self._id!r}, init_pid={self.init_pid})"
+
+    # -- errors ------------------------------------------------------------
+    def _exists(self) -> bool:
+        return os.path.exists(os.path.join(self._dir, STATE))
+
+    def _check(self) -> None:
+        if not self._exists():
+            raise ContainerDestroyed(f"container {self._id!r} does not exist")
+
+    def _failed(self, e: CliError, what: str) -> LibcontainerError:
+        """The spec error for a failed runtime command."""
+        if not self._exists() or _GONE.search(e.message):
+            return ContainerDestroyed(f"{what}: container {self._id!r} does not exist ({e.message})")
+        if is_config_error(e.message):
+            return ConfigInvalid(f"{what}: {e.message}")
+        if re.search(r"paused", e.message, re.I) and not re.search(r"not paused", e.message, re.I):
+            return ContainerPaused(f"{what}: {e.message}")
+        try:
+            status = self._runtime_status()
+        except LibcontainerError as err:
+            return err
+        if status == Status.STOPPED:
+            return ContainerNotRunning(f"{what}: container {self._id!r} is stopped ({e.message})")
+        return SystemFailure(f"{what}: {self.runtime.name}: {e.message}")
+
+    def _run(self, what: str, *args: str) -> str:
+        self._check()
+        try:
+            return self.runtime.run(*args)
+        except CliError as e:
+            raise self._failed(e, what) from None
+
+    # -- state -------------------------------------------------------------
+    def _runtime_status(self) -> Status:
+        self._check()
+        try:
+            data = self.runtime.run_json("state", self._id)
+        except CliError as e:
+            if not self._exists() or _GONE.search(e.message):
+                raise ContainerDestroyed(f"container {self._id!r} does not exist") from None
+            raise SystemFailure(f"state: {self.runtime.name}: {e.message}") from None
+        except ValueError as e:
+            raise SystemFailure(f"state: {self.runtime.name} printed no JSON: {e}") from None
+        try:
+            return _STATUS[data["status"]]
+        except KeyError:
+            raise SystemFailure(f"state: unknown status {data.get('status')!r}") from None
+
+    def status(self) -> Status:
+        return self._runtime_status()
+
+    def processes(self) -> list[int]:
+        out = self._run("processes", "ps", "--format", "json", self._id)
+        try:
+            pids = json.loads(out) if out.strip() else []
+        except ValueError as e:
+            raise SystemFailure(f"processes: {self.runtime.name} ps printed no JSON: {e}") from None
+        return sorted(int(p) for p in (pids or []))
+
+    def stats(self) -> ContainerStats:
+        self._check()
+        if not self.runtime.has_events:
+            raise NotSupported(f"{self.runtime.name} has no 'events --stats' command")
+        out = self._run("stats", "events", "--stats", self._id)
+        try:
+            data = json.loads(out.splitlines()[0])["data"]
+        except (ValueError, IndexError, KeyError) as e:
+            raise SystemFailure(f"stats: cannot read {self.runtime.name} events: {e}") from None
+        return stats_from_events(data)
+
+    # -- freezer -----------------------------------------------------------
+    def pause(self) -> None:
+        self._run("pause", "pause", self._id)
+
+    def resume(self) -> None:
+        self._run("resume", "resume", self._id)
+
+    # -- processes ---------------------------------------------------------
+    def signal(self, pid: int, sig: int) -> None:
+        if isinstance(sig, bool) or not isinstance(sig, int) or not 0 <= sig <= 64:
+            raise SystemFailure(f"invalid signal {sig!r}", errno=22)
+        if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+            raise ProcessNotFound(f"pid {pid!r} is not a process of container {self._id!r}")
+        self._check()
+        if pid == self.init_pid:
+            self._run("signal", "kill", self._id, str(sig))
+            return
+        # the CLI signals only init (or all): another pid is checked against ps, then signalled by pidfd
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            raise ProcessNotFound(f"pid {pid} does not exist") from None
+        try:
+            if pid not in self.processes():
+                raise ProcessNotFound(f"pid {pid} is not a process of container {self._id!r}")
+            _signal.pidfd_send_signal(pidfd, sig)
+        except OSError as e:
+            raise SystemFailure(f"signal {pid}: {e}", errno=e.errno) from e
+        finally:
+            os.close(pidfd)
+
+    def start_process(self, process: Process) -> int:
+        validate_process(process)
+        self._check()
+        name = uuid.uuid4().hex[:12]
+        spec_path = os.path.join(self._dir, f"exec-{name}.json")
+        pid_file = os.path.join(self._dir, f"exec-{name}.pid")
+        log = os.path.join(self._dir, f"exec-{name}.log")
+        try:
+            with open(spec_path, "w") as f:
+                json.dump(bundle.process_json(process, getattr(self._config, "capabilities", None)), f)
+            argv = self.runtime.argv("exec", "--detach", "--pid-file", pid_file, "--process", spec_path,
+                                     self._id, log=log)
+            fds = [_fileno(getattr(process, n)) for n in Process.STDIO]
+            with open(os.devnull, "r+b") as null:
+                fds = [null.fileno() if fd is None else fd for fd in fds]
+                reply = self._request({"op": "exec", "argv": argv, "pid_file": pid_file}, fds)
+            if reply is None:
+                self._check()
+                raise ContainerNotRunning(f"container {self._id!r} is stopped")
+            if "pid" in reply:
+                return reply["pid"]
+            if reply.get("error") in _ERRORS:
+                raise _ERRORS[reply["error"]](reply.get("message", ""))
+            raise self._failed(CliError(argv, reply.get("rc", -1), read_log(log) or reply["error"]),
+                               "start_process")
+        except FileNotFoundError:
+            self._check()
+            raise
+        finally:
+            for path in (spec_path, pid_file, log):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+
+    def wait(self) -> int:
+        return self.wait_process(self.init_pid)
+
+    def wait_process(self, pid: int) -> int:
+        if isinstance(pid, bool) or not isinstance(pid, int):
+            raise ProcessNotFound(f"pid {pid!r} is not a process of container {self._id!r}")
+        self._check()
+        reply = self._request({"op": "wait", "pid": pid})
+        if reply is None:  # the monitor has exited: every status it had is on disk
+            code = self._read_exit(pid)
+            if code is not None:
+                return code
+            self._check()
+            raise ProcessNotFound(f"pid {pid} is not a process of container {self._id!r}")
+        if "status" in reply:
+            return reply["status"]
+        self._check()
+        raise _ERRORS.get(reply.get("error"), SystemFailure)(reply.get("message", ""))
+
+    def _read_exit(self, pid: int) -> int | None:
+        try:
+            with open(os.path.join(self._dir, "exits", str(pid))) as f:
+                return int(f.read())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise SystemFailure(f"read exit status of {pid}: {e}") from e
+
+    def _request(self, msg: dict, fds: list[int] = ()) -> dict | None:
+        """Ask the monitor; None when it has exited (the container's processes are all gone)."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        with sock:
+            try:
+                sock.connect(os.path.join(self._dir, "monitor.sock"))
+            except (FileNotFoundError, ConnectionRefusedError):
+                return None
+            except OSError as e:
+                raise SystemFailure(f"connect to monitor: {e}", errno=e.errno) from e
+            try:
+                socket.send_fds(sock, [json.dumps(msg).encode()], list(fds))
+                sock.shutdown(socket.SHUT_WR)
+                chunks = []
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+            except (ConnectionResetError, BrokenPipeError):
+                return None
+            except OSError as e:
+                raise SystemFailure(f"monitor request: {e}", errno=e.errno) from e
+        data = b"".join(chunks)
+        return json.loads(data) if data and data != b"{}" else None
+
+    # -- destroy -----------------------------------------------------------
+    def destroy(self) -> None:
+        try:
+            fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not self._exists():
+                return
+            remove(self.runtime, self._id, self._dir, self._state.get("monitor_pid"),
+                   self._state.get("monitor_start"))
+        except CliError as e:
+            raise SystemFailure(f"destroy: {self.runtime.name}: {e.message}") from None
+        except OSError as e:
+            raise SystemFailure(f"destroy: {e}", errno=e.errno) from e
+        finally:
+            os.close(fd)
+
+
+def remove(runtime: Runtime, container_id: str, state_dir: str, monitor_pid: int | None,
+           monitor_start: int | None) -> None:
+    """``delete --force`` the container, wait for its monitor, remove its directory (and an empty runtime root)."""
+    try:
+        runtime.run("delete", "--force", container_id)
+    except CliError as e:
+        if not _GONE.search(e.message):
+            raise
+    if monitor_pid:
+        wait_monitor(monitor_pid, monitor_start)
+    rmtree(state_dir)
+    with contextlib.suppress(OSError):
+        os.rmdir(runtime.root)
+
+
+def wait_monitor(pid: int, start: int | None, timeout: float = 10.0) -> None:
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if start is not None and start_time(pid) != start:
+            return
+        if not select.select([pidfd], [], [], timeout)[0]:
+            _signal.pidfd_send_signal(pidfd, _signal.SIGKILL)
+            select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+
+
+def rmtree(path: str) -> None:
+    try:
+        entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            rmtree(entry.path)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+    with contextlib.suppress(FileNotFoundError):
+        os.rmdir(path)
+
+
+def _fileno(obj) -> int | None:
+    if obj is None or isinstance(obj, int):
+        return obj
+    return obj.fileno()
+
+
+def stats_from_events(data: dict) -> ContainerStats:
+    """runc's ``events --stats`` data (runc's types.Stats) as ContainerStats; units as runc gives them (ns, bytes)."""
+    cpu = data.get("cpu") or {}
+    usage, thr = cpu.get("usage") or {}, cpu.get("throttling") or {}
+    mem = data.get("memory") or {}
+    mu = mem.get("usage") or {}
+    pids = data.get("pids") or {}
+    return ContainerStats(
+        cpu=CpuStats(total_ns=usage.get("total"), user_ns=usage.get("user"), system_ns=usage.get("kernel"),
+                     throttled_periods=thr.get("throttledPeriods"), throttled_ns=thr.get("throttledTime")),
+        memory=MemoryStats(usage_bytes=mu.get("usage"), max_usage_bytes=mu.get("max"), limit_bytes=mu.get("limit"),
+                           cache_bytes=mem.get("cache"), failcnt=mu.get("failcnt")),
+        pids=PidsStats(current=pids.get("current"), limit=pids.get("limit") or None),
+    )
+
+
+__all__ = ["OCIContainer", "stats_from_events", "is_config_error"]

@@ -1,0 +1,179 @@
+"""OCIFactory: the Factory interface over an OCI runtime's command line (runc, crun).
+
+``create`` writes a bundle (``bundle/config.json``, see :mod:`.bundle`)
+into the container's directory under the factory root, starts the
+adapter's monitor (:mod:`.monitor`), which runs the runtime's ``create``
+as its child and so becomes the child subreaper of the container's init,
+then runs ``start``. The runtime's own state lives in ``ROOT/.runtime``
+(its ``--root``), removed when the last container goes. The container's
+cgroup is ``/<config.cgroup_parent>/<id>`` in every hierarchy.
+
+Aliases (``--runtime runc``, ``--runtime crun``): :func:`runc`, :func:`crun`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+
+from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factory, IdInUse, LibcontainerError,
+                               Process, SystemFailure, validate, validate_id)
+
+from . import bundle
+from .cli import UNIFIED_CONTROLLERS, CliError, Runtime, find, read_log
+from .container import STATE, OCIContainer, is_config_error, remove, rmtree, start_time
+
+MONITOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "monitor.py")
+MAX_NAME = 200
+START_TIMEOUT = 30.0
+
+
+def dir_name(container_id: str) -> str:
+    """The directory name for an id: the id, or for ids over 200 bytes a prefix plus its SHA-256."""
+    if len(container_id) <= MAX_NAME:
+        return container_id
+    return container_id[:64] + "-" + hashlib.sha256(container_id.encode()).hexdigest()
+
+
+class OCIFactory(Factory):
+    """Containers of one OCI runtime (``runtime_name`` runc or crun), state under ``root``."""
+
+    def __init__(self, root: str, runtime_name: str):
+        self.root = os.path.abspath(root)
+        binary = find(runtime_name)
+        self.runtime = Runtime(name=runtime_name, binary=binary, root=os.path.join(self.root, ".runtime"),
+                               has_events=runtime_name != "crun", refuses_hybrid=runtime_name == "crun")
+
+    def _dir(self, container_id: str) -> str:
+        return os.path.join(self.root, dir_name(container_id))
+
+    def load(self, container_id: str) -> OCIContainer:
+        validate_id(container_id)
+        try:
+            with open(os.path.join(self._dir(container_id), STATE)) as f:
+                state = json.load(f)
+        except FileNotFoundError:
+            raise ContainerDestroyed(f"container {container_id!r} does not exist") from None
+        except (OSError, ValueError) as e:
+            raise SystemFailure(f"load {container_id!r}: {e}") from e
+        if state.get("id") != container_id:
+            raise ContainerDestroyed(f"container {container_id!r} does not exist")
+        return OCIContainer(container_id, self._dir(container_id), state, self.runtime)
+
+    def create(self, container_id: str, config: Config) -> OCIContainer:
+        validate_id(container_id)
+        validate(config)
+        state_dir = self._dir(container_id)
+        try:
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
+            os.mkdir(state_dir, 0o700)
+        except FileExistsError:
+            raise IdInUse(f"container id {container_id!r} is in use") from None
+        except OSError as e:
+            raise SystemFailure(f"create state directory: {e}", errno=e.errno) from e
+        made: dict = {}
+        try:
+            os.makedirs(self.runtime.root, mode=0o700, exist_ok=True)
+            monitor, init_pid = self._create(container_id, config, state_dir, made)
+            state = {"id": container_id, "config": config.to_dict(), "runtime": self.runtime.name,
+                     "init_pid": init_pid, "monitor_pid": monitor.pid, "monitor_start": start_time(monitor.pid),
+                     "created": time.time()}
+            try:
+                self.runtime.run("start", container_id)
+            except CliError as e:
+                raise _create_error(e.message) from None
+            tmp = os.path.join(state_dir, STATE + ".tmp")
+            with open(tmp, "w") as f:
+                json.dump(state, f)
+            os.rename(tmp, os.path.join(state_dir, STATE))
+            return OCIContainer(container_id, state_dir, state, self.runtime)
+        except BaseException as e:
+            self._undo(container_id, state_dir, made.get("monitor"))
+            if isinstance(e, LibcontainerError):
+                raise
+            if isinstance(e, OSError):
+                raise SystemFailure(f"create {container_id!r}: {e}", errno=e.errno) from e
+            raise
+
+    def _create(self, container_id: str, config: Config, state_dir: str, made: dict):
+        """Write the bundle, start the monitor (which runs ``create``); return (monitor Popen, init pid)."""
+        cgroups_path = "/" + "/".join([config.cgroup_parent.strip("/"), dir_name(container_id)])
+        os.mkdir(os.path.join(state_dir, "bundle"))
+        with open(os.path.join(state_dir, "bundle", "config.json"), "w") as f:
+            json.dump(bundle.config_json(config, cgroups_path), f, indent=1)
+        log = os.path.join(state_dir, "create.log")
+        spec = {"create": self.runtime.argv("create", "--bundle", os.path.join(state_dir, "bundle"),
+                                            "--pid-file", os.path.join(state_dir, "init.pid"), container_id, log=log),
+                "pid_file": os.path.join(state_dir, "init.pid"), "hide_unified_controllers": None}
+        if self.runtime.hide_unified_controllers():
+            empty = os.path.join(state_dir, "empty")
+            open(empty, "w").close()
+            spec["hide_unified_controllers"] = [empty, UNIFIED_CONTROLLERS]
+        with open(os.path.join(state_dir, "monitor.json"), "w") as f:
+            json.dump(spec, f)
+        stdio = {n: getattr(config.process, n) for n in Process.STDIO}
+        stdio = {k: (subprocess.DEVNULL if v is None else v) for k, v in stdio.items()}
+        r, w = os.pipe2(os.O_CLOEXEC)
+        try:
+            monitor = subprocess.Popen([sys.executable, "-I", "-S", MONITOR, state_dir, str(w)], pass_fds=[w],
+                                       close_fds=True, start_new_session=True, cwd="/", **stdio)
+        finally:
+            os.close(w)
+        made["monitor"] = monitor
+        try:
+            data = _read_all(r, START_TIMEOUT)
+        finally:
+            os.close(r)
+        msg = json.loads(data) if data else {"error": "the monitor exited before reporting", "rc": -1}
+        if "error" in msg:
+            raise _create_error(read_log(log) or msg["error"])
+        return monitor, msg["init_pid"]
+
+    def _undo(self, container_id: str, state_dir: str, monitor) -> None:
+        """Remove whatever a failed create made: the runtime's container, the monitor, the directory."""
+        try:
+            remove(self.runtime, container_id, state_dir, monitor.pid if monitor else None, None)
+        except (CliError, OSError):
+            rmtree(state_dir)
+        if monitor is not None:
+            try:
+                monitor.wait(10)
+            except subprocess.TimeoutExpired:
+                monitor.kill()
+                monitor.wait()
+
+
+def _create_error(message: str) -> LibcontainerError:
+    if is_config_error(message):
+        return ConfigInvalid(f"create: {message}")
+    if "already exists" in message:
+        return IdInUse(f"create: {message}")
+    return SystemFailure(f"create: {message}")
+
+
+def _read_all(fd: int, timeout: float) -> bytes:
+    deadline = time.monotonic() + timeout
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise SystemFailure("timed out waiting for the runtime's create")
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def runc(root: str) -> OCIFactory:
+    """Factory over Debian's runc (``--runtime runc``)."""
+    return OCIFactory(root, "runc")
+
+
+def crun(root: str) -> OCIFactory:
+    """Factory over Debian's crun (``--runtime crun``); on a hybrid host it hides cgroup2's controller list."""
+    return OCIFactory(root, "crun")
