@@ -2,8 +2,10 @@
 
 Options:
 
-* ``--runtime NAME``: the implementation under test, ``reference`` (default)
-  or ``module:callable`` returning a Factory for a root directory.
+* ``--runtime NAME``: the implementation under test, ``reference`` (default),
+  ``runc`` or ``crun`` (OCI runtimes through their command line,
+  :mod:`libcontainer.conformance.oci`), or ``module:callable`` returning a
+  Factory for a root directory.
 * ``--clause-report PATH.json``: write the clause matrix records (and a
   Markdown table beside them).
 
@@ -11,6 +13,16 @@ Fixtures: ``factory`` (a fresh factory on a fresh root; after the test it
 fails the test if a process, cgroup, mount or state directory is left),
 ``rootfs`` (busybox-static, built once per session), ``config`` (a minimal
 valid Config whose init sleeps), ``runtime_name``.
+
+Known deviations of a peer runtime: ``@pytest.mark.deviation("runc",
+reason="...")`` on a test (or on one ``pytest.param``) turns into a strict
+``xfail`` only when ``--runtime`` names that runtime, so the clause report
+shows ``xfailed`` for it and ``passed``/``failed`` for every other runtime.
+Strict: if the runtime starts to pass, the test fails until the marker goes.
+``raises=ExcClass`` narrows the expected failure to that exception. Each
+deviation must be explained in SPEC.md's "Deviations of peer runtimes". The
+reference may not be named: a deviation of the reference is a bug to fix,
+never an expected failure.
 """
 
 from __future__ import annotations
@@ -41,6 +53,8 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "clause(*ids): the SPEC.md clause IDs a test encodes")
+    config.addinivalue_line("markers", "deviation(runtime, reason, raises=None): a known deviation of a peer "
+                                       "runtime from SPEC.md; a strict xfail only under --runtime RUNTIME")
     config._lc_results = {}
     # orphans of the tests (a monitor whose creator exited) are reparented here and reaped by the leak check
     if os.geteuid() == 0:
@@ -54,11 +68,30 @@ def pytest_report_header(config):
             f"cgroup={report.cgroup_mode()}")
 
 
+def deviation_marks(item, runtime: str) -> list:
+    """The strict xfail marks that ``item``'s deviation markers give under ``runtime``."""
+    marks = []
+    for m in item.iter_markers("deviation"):
+        if not m.args or not m.kwargs.get("reason"):
+            raise pytest.UsageError(f"{item.nodeid}: deviation needs a runtime and reason=...")
+        names = m.args if isinstance(m.args[0], str) else m.args[0]
+        if "reference" in names:
+            raise pytest.UsageError(f"{item.nodeid}: the reference may not have expected failures; fix it")
+        if runtime in names:
+            kwargs = {"raises": m.kwargs["raises"]} if m.kwargs.get("raises") else {}
+            marks.append(pytest.mark.xfail(strict=True, reason=f"{runtime} deviates: {m.kwargs['reason']}",
+                                           **kwargs))
+    return marks
+
+
 def pytest_collection_modifyitems(config, items):
+    runtime = config.getoption("--runtime")
     for item in items:
         ids = [c for m in item.iter_markers("clause") for c in m.args]
         if ids:
             item.user_properties.append(("clauses", ",".join(ids)))
+        for mark in deviation_marks(item, runtime):
+            item.add_marker(mark)
 
 
 def _outcome(rep) -> str | None:

@@ -13,6 +13,7 @@ Aliases (``--runtime runc``, ``--runtime crun``): :func:`runc`, :func:`crun`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -139,7 +140,9 @@ class OCIFactory(Factory):
         try:
             remove(self.runtime, container_id, state_dir, monitor.pid if monitor else None, None)
         except (CliError, OSError):
-            rmtree(state_dir)
+            rmtree(state_dir)  # the runtime refused the id or never made the container
+            with contextlib.suppress(OSError):
+                os.rmdir(self.runtime.root)
         if monitor is not None:
             try:
                 monitor.wait(10)
