@@ -14,15 +14,18 @@ fails the test if a process, cgroup, mount or state directory is left),
 ``rootfs`` (busybox-static, built once per session), ``config`` (a minimal
 valid Config whose init sleeps), ``runtime_name``.
 
-Known deviations of a peer runtime: ``@pytest.mark.deviation("runc",
-reason="...")`` on a test (or on one ``pytest.param``) turns into a strict
-``xfail`` only when ``--runtime`` names that runtime, so the clause report
-shows ``xfailed`` for it and ``passed``/``failed`` for every other runtime.
-Strict: if the runtime starts to pass, the test fails until the marker goes.
-``raises=ExcClass`` narrows the expected failure to that exception. Each
-deviation must be explained in SPEC.md's "Deviations of peer runtimes". The
-reference may not be named: a deviation of the reference is a bug to fix,
-never an expected failure.
+Known deviations of a peer runtime become a strict ``xfail`` only when
+``--runtime`` names that runtime, so the clause report shows ``xfailed``
+for it and ``passed``/``failed`` for every other runtime. Strict: if the
+runtime starts to pass, the test fails until the entry goes. Two ways to
+declare one: the table in :mod:`libcontainer.conformance.deviations`
+(by test node id; the specification's tests stay free of runtime names),
+or a marker on a test or on one ``pytest.param``:
+``@pytest.mark.deviation("runc", reason="...", raises=None)``
+(``raises=ExcClass`` narrows the expected failure to that exception).
+Each deviation is explained in SPEC.md's "Deviations of peer runtimes".
+The reference may not be named: a deviation of the reference is a bug to
+fix, never an expected failure.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import pytest
 from libcontainer.spec import Config, Process
 
 from . import leaks as leakcheck
-from . import report, rootfs as rootfs_mod, runtimes
+from . import deviations, report, rootfs as rootfs_mod, runtimes
 
 PR_SET_CHILD_SUBREAPER = 36
 _counter = itertools.count()
@@ -69,8 +72,12 @@ def pytest_report_header(config):
 
 
 def deviation_marks(item, runtime: str) -> list:
-    """The strict xfail marks that ``item``'s deviation markers give under ``runtime``."""
+    """The strict xfail marks that ``item``'s deviation markers and the deviations table give under ``runtime``."""
     marks = []
+    for d in deviations.for_test(item.nodeid, runtime):
+        kwargs = {"raises": d.raises} if d.raises else {}
+        marks.append(pytest.mark.xfail(strict=True, reason=f"{runtime} deviates ({d.key}, "
+                                       f"{', '.join(d.clauses)}): {d.reason}", **kwargs))
     for m in item.iter_markers("deviation"):
         if not m.args or not m.kwargs.get("reason"):
             raise pytest.UsageError(f"{item.nodeid}: deviation needs a runtime and reason=...")

@@ -74,11 +74,18 @@ class Runtime:
         except subprocess.TimeoutExpired as e:
             raise CliError(argv, -1, f"timed out after {timeout}s") from e
         if out.returncode != 0:
-            raise CliError(argv, out.returncode, error_text(out.stderr))
+            raise CliError(argv, out.returncode, error_text(out.stderr) or exit_text(out.returncode))
         return out.stdout
 
     def run_json(self, *args: str):
         return json.loads(self.run(*args))
+
+
+def exit_text(rc: int) -> str:
+    """``rc`` as words: a negative return code is the signal that killed the runtime."""
+    if rc < 0:
+        return f"crashed: killed by signal {-rc}"
+    return f"exited with status {rc} and printed no error"
 
 
 def error_text(text: str) -> str:

@@ -41,12 +41,16 @@ _STATUS = {"created": Status.RUNNING, "creating": Status.RUNNING, "running": Sta
            "pausing": Status.PAUSING, "paused": Status.PAUSED, "stopped": Status.STOPPED}
 _CONFIG_ERR = (re.compile(r"exec|executable|chdir|cwd", re.I),
                re.compile(r"not found|no such file|permission denied|not a directory", re.I))
-_GONE = re.compile(r"does not exist|not found|no such container|container .* not exist", re.I)
+# the kernel refused a value of the config (a cgroup file write failing with EINVAL or ERANGE)
+_VALUE_ERR = re.compile(r"(failed to write|writing|write).*(invalid argument|numerical result out of range)", re.I)
+# "container does not exist" (runc); crun: "error opening file `ROOT/ID/status`: No such file or directory"
+_GONE = re.compile(r"container.* does not exist|no such container|opening file .*/status.*no such file", re.I)
 _ERRORS = {cls.code.value: cls for cls in LibcontainerError.__subclasses__()}
 
 
 def is_config_error(message: str) -> bool:
-    return all(p.search(message) for p in _CONFIG_ERR)
+    """True when a runtime's error text says the config was unusable (missing binary or cwd, a refused value)."""
+    return all(p.search(message) for p in _CONFIG_ERR) or bool(_VALUE_ERR.search(message))
 
 
 def start_time(pid: int) -> int | None:
@@ -90,10 +94,14 @@ class OCIContainer(Container):
 
     def _failed(self, e: CliError, what: str) -> LibcontainerError:
         """The spec error for a failed runtime command."""
-        if not self._exists() or _GONE.search(e.message):
+        if not self._exists():
             return ContainerDestroyed(f"{what}: container {self._id!r} does not exist ({e.message})")
+        if e.rc < 0:
+            return SystemFailure(f"{what}: {self.runtime.name} {e.message}")
         if is_config_error(e.message):
             return ConfigInvalid(f"{what}: {e.message}")
+        if _GONE.search(e.message):
+            return ContainerDestroyed(f"{what}: container {self._id!r} does not exist ({e.message})")
         if re.search(r"paused", e.message, re.I) and not re.search(r"not paused", e.message, re.I):
             return ContainerPaused(f"{what}: {e.message}")
         try:
@@ -166,7 +174,10 @@ class OCIContainer(Container):
         if pid == self.init_pid:
             self._run("signal", "kill", self._id, str(sig))
             return
-        # the CLI signals only init (or all): another pid is checked against ps, then signalled by pidfd
+        # The CLI signals only init (or all). Another pid is handled as the runtime's `kill` handles init:
+        # refused on a stopped container, delivered otherwise (also while paused), once ps lists it.
+        if self._runtime_status() == Status.STOPPED:
+            raise ContainerNotRunning(f"container {self._id!r} is stopped")
         try:
             pidfd = os.pidfd_open(pid)
         except ProcessLookupError:

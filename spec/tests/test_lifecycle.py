@@ -1,13 +1,12 @@
 """Init, namespaces, wait, signal, processes and destroy (SPEC.md)."""
 
-import contextlib
 import os
 import signal
 import time
 
 import pytest
 
-from libcontainer.spec import ContainerStats, NotSupported, Status
+from libcontainer.spec import ContainerStats, Status
 
 from .helpers import exec_probe, run_init, wait_status
 
@@ -77,8 +76,6 @@ def test_start_process_runs_in_container_and_is_waitable(container):
 
 
 @pytest.mark.clause("LC-STATS-01")
-@pytest.mark.deviation("crun", raises=NotSupported,
-                       reason="crun 1.8.1 has no 'events --stats': stats() raises NotSupported (SPEC.md, Deviations)")
 def test_stats_returns_container_stats(container):
     stats = container.stats()
     assert isinstance(stats, ContainerStats)
@@ -134,8 +131,7 @@ def test_threads_share_one_container(container):
             for _ in range(5):
                 statuses.append(container.status())
                 container.processes()
-                with contextlib.suppress(NotSupported):  # thread safety holds whether or not stats exist
-                    container.stats()
+                container.stats()
                 _, out, status = exec_probe(container, "echo ok")
                 assert (out, status) == ("ok\n", 0)
         except Exception as e:  # noqa: BLE001 - collected and asserted below
