@@ -1,0 +1,124 @@
+"""Unit tests of the OCI adapter's pure parts and of the deviations table (no container is started)."""
+
+import re
+import types
+
+import pytest
+
+from libcontainer.conformance import deviations, plugin, runtimes
+from libcontainer.conformance.oci import bundle, cli
+from libcontainer.conformance.oci.container import is_config_error, stats_from_events
+from libcontainer.conformance.oci.factory import dir_name
+from libcontainer.conformance.report import clause_titles, spec_path
+from libcontainer.spec import Config, Mount, Process, Resources
+
+
+def test_aliases_resolve_to_the_adapters():
+    assert runtimes.resolve("runc").__name__ == "runc"
+    assert runtimes.resolve("crun").__name__ == "crun"
+
+
+def test_config_json_follows_the_config(tmp_path):
+    cfg = Config(rootfs=str(tmp_path), process=Process(args=["sh", "-c", "true"], env=["A=1"], cwd="/tmp", uid=5,
+                                                        gid=6, additional_gids=[7], rlimits={"RLIMIT_NOFILE": (10, 20)}),
+                 hostname="h", namespaces=["mnt", "pid", "net"], readonly_rootfs=True,
+                 resources=Resources(memory=64 << 20, pids_limit=10, cpu_shares=512),
+                 mounts=[Mount(destination="/data", source=str(tmp_path), options=["rbind", "ro"])])
+    data = bundle.config_json(cfg, "/libcontainer/x/c1")
+    assert data["root"] == {"path": str(tmp_path), "readonly": True}
+    assert data["hostname"] == "h"
+    assert [n["type"] for n in data["linux"]["namespaces"]] == ["mount", "pid", "network"]
+    assert data["linux"]["cgroupsPath"] == "/libcontainer/x/c1"
+    res = data["linux"]["resources"]
+    assert res["memory"] == {"limit": 64 << 20} and res["pids"] == {"limit": 10} and res["cpu"] == {"shares": 512}
+    p = data["process"]
+    assert p["args"] == ["sh", "-c", "true"] and p["env"] == ["A=1"] and p["cwd"] == "/tmp"
+    assert p["user"] == {"uid": 5, "gid": 6, "additionalGids": [7]}
+    assert p["rlimits"] == [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}]
+    assert p["terminal"] is False
+    assert {"destination": "/data", "type": "bind", "source": str(tmp_path), "options": ["rbind", "ro"]} \
+        in data["mounts"]
+    assert [m["destination"] for m in data["mounts"][:2]] == ["/proc", "/dev"]
+
+
+def test_capabilities_are_the_callers_bounding_set():
+    caps = bundle.known_capabilities()
+    assert "CAP_KILL" in caps or caps == []
+    assert all(c in bundle.CAPABILITIES for c in caps)
+
+
+def test_error_text_reads_logrus_json_and_plain_lines():
+    assert cli.error_text('time="x" level=error msg="container not running"\n') == "container not running"
+    assert cli.error_text('{"level":"error","msg":"exec: \\"x\\": not found","time":"t"}\n') == 'exec: "x": not found'
+    assert cli.error_text("cannot create state directory\n") == "cannot create state directory"
+    assert cli.exit_text(-11) == "crashed: killed by signal 11"
+
+
+@pytest.mark.parametrize("message, config", [
+    ('runc create failed: unable to start container process: exec: "/no/x": stat /no/x: no such file or directory',
+     True),
+    ("executable file `/no/x` not found in $PATH: No such file or directory", True),
+    ('failed to write "4194305": write /sys/fs/cgroup/pids/x/pids.max: invalid argument', True),
+    ("container not running", False),
+    ("container does not exist", False),
+])
+def test_config_errors_are_told_apart(message, config):
+    assert is_config_error(message) is config
+
+
+def test_stats_from_runc_events():
+    s = stats_from_events({"cpu": {"usage": {"total": 5, "user": 3, "kernel": 2},
+                                   "throttling": {"throttledPeriods": 1, "throttledTime": 9}},
+                           "memory": {"usage": {"usage": 100, "max": 200, "limit": 300, "failcnt": 0}, "cache": 7},
+                           "pids": {"current": 2, "limit": 0}})
+    assert (s.cpu.total_ns, s.cpu.user_ns, s.cpu.system_ns) == (5, 3, 2)
+    assert (s.cpu.throttled_periods, s.cpu.throttled_ns) == (1, 9)
+    assert (s.memory.usage_bytes, s.memory.max_usage_bytes, s.memory.limit_bytes, s.memory.cache_bytes) == \
+        (100, 200, 300, 7)
+    assert (s.pids.current, s.pids.limit) == (2, None), "runc's pids limit 0 means unlimited"
+
+
+def test_long_ids_get_short_directory_names():
+    assert dir_name("abc") == "abc"
+    assert len(dir_name("x" * 1024)) < 255
+
+
+def test_deviation_patterns_match_node_id_tails():
+    d = deviations.Deviation("D-X", ("runc",), ("LC-ID-01",), ("test_t.py::test_cell[PAUSED-*]",), "why")
+    assert d.matches("spec/tests/test_t.py::test_cell[PAUSED-pause]")
+    assert not d.matches("spec/tests/test_t.py::test_cell[RUNNING-pause]")
+    assert not d.matches("spec/tests/other_test_t.py::test_cell[PAUSED-pause]")
+    assert deviations.for_test("spec/tests/test_factory.py::test_valid_ids_are_accepted[...]", "crun")
+    assert not deviations.for_test("spec/tests/test_factory.py::test_valid_ids_are_accepted[...]", "runc")
+
+
+def test_no_deviation_names_the_reference_and_each_is_explained_in_spec_md():
+    with open(spec_path()) as f:
+        spec = f.read()
+    assert "## Deviations of peer runtimes" in spec
+    section = spec.split("## Deviations of peer runtimes", 1)[1]
+    known = set(clause_titles())
+    for d in deviations.DEVIATIONS:
+        assert "reference" not in d.runtimes
+        assert re.search(rf"\*\*{re.escape(d.key)}\*\*", section), f"{d.key} is not explained in SPEC.md"
+        assert set(d.clauses) <= known, f"{d.key} names unknown clauses {set(d.clauses) - known}"
+
+
+def _item(nodeid, *marks):
+    return types.SimpleNamespace(nodeid=nodeid, iter_markers=lambda name: [m for m in marks if m.name == name])
+
+
+def test_deviation_marker_is_a_strict_xfail_only_under_its_runtime():
+    mark = pytest.mark.deviation("runc", reason="because").mark
+    item = _item("spec/tests/test_x.py::test_y", mark)
+    [xfail] = plugin.deviation_marks(item, "runc")
+    assert xfail.mark.name == "xfail" and xfail.mark.kwargs["strict"] is True
+    assert "because" in xfail.mark.kwargs["reason"]
+    assert plugin.deviation_marks(item, "crun") == []
+    assert plugin.deviation_marks(item, "reference") == []
+
+
+def test_deviation_marker_may_not_name_the_reference():
+    item = _item("spec/tests/test_x.py::test_y", pytest.mark.deviation("reference", reason="no").mark)
+    with pytest.raises(pytest.UsageError):
+        plugin.deviation_marks(item, "reference")
