@@ -28,6 +28,7 @@ class Deviation:
     tests: tuple           # node id tails, * as wildcard
     reason: str
     raises: type | None = None
+    strict: bool = True    # False only where a race decides whether the deviation shows in one run
 
     def matches(self, nodeid: str) -> bool:
         return any(_pattern(t).search(nodeid) for t in self.tests)
@@ -38,15 +39,17 @@ def _pattern(tail: str) -> re.Pattern:
 
 
 DEVIATIONS = (
-    Deviation("D-PAUSE-IDEMPOTENT", ("runc",), ("LC-PAUSE-03", "LC-PAUSE-04", "LC-RESUME-03", "LC-CONC-01",
-                                                "LC-CONC-02"),
+    Deviation("D-PAUSE-IDEMPOTENT", ("runc",), ("LC-PAUSE-03", "LC-PAUSE-04", "LC-RESUME-03", "LC-CONC-02"),
               ("test_transitions.py::test_cell[PAUSED-pause]", "test_transitions.py::test_cell[PAUSING-pause]",
                "test_transitions.py::test_cell[RUNNING-resume]",
-               "test_concurrency.py::test_threads_get_only_documented_outcomes",
-               "test_concurrency.py::test_exec_loop_with_pause_resume_never_sticks_in_pausing",
-               "test_concurrency.py::test_racing_pauses_all_succeed_and_end_paused"),
+               "test_concurrency.py::test_exec_loop_with_pause_resume_never_sticks_in_pausing"),
               "runc 1.1.5 refuses pause of a paused container ('container not running') and resume of a "
               "running one ('container not paused'); the seed makes both no-ops"),
+    Deviation("D-PAUSE-IDEMPOTENT", ("runc",), ("LC-PAUSE-04", "LC-CONC-01"),
+              ("test_concurrency.py::test_threads_get_only_documented_outcomes",
+               "test_concurrency.py::test_racing_pauses_all_succeed_and_end_paused"),
+              "runc 1.1.5 refuses pause of a paused container and resume of a running one; racing threads "
+              "meet that unless the race happens to order every call (not strict: timing decides)", strict=False),
     Deviation("D-SIGNAL-PAUSED", ("runc", "crun"), ("LC-SIGNAL-03", "LC-GEN-04"),
               ("test_transitions.py::test_cell[PAUSED-signal]", "test_transitions.py::test_cell[PAUSING-signal]",
                "test_errors.py::test_which_error_wins"),
