@@ -165,7 +165,8 @@ def _pss(pid: int) -> int:
 def run(args) -> dict:
     workdir = tempfile.mkdtemp(prefix="lc-bench-")
     rootfs = build_busybox_rootfs(os.path.join(workdir, "rootfs"))
-    results = {"host": {"kernel": platform.release(), "cpus": os.cpu_count(), "python": platform.python_version()},
+    results = {"host": {"kernel": platform.release(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                        "loadavg_start": os.getloadavg()[0]},
                "runs": args.runs, "latency": {}, "scale": {}}
     benches = {rt: Bench(rt, rootfs, workdir) for rt in args.runtimes}
     try:
@@ -191,6 +192,7 @@ def run(args) -> dict:
         for b in benches.values():
             b.cleanup()
         shutil.rmtree(workdir, ignore_errors=True)
+    results["host"]["loadavg_end"] = os.getloadavg()[0]
     return results
 
 
@@ -208,7 +210,8 @@ def markdown(results: dict) -> str:
     rts = list(results["latency"])
     h = results["host"]
     lines = [f"# Benchmarks: reference, runc, crun", "",
-             f"Linux {h['kernel']}, {h['cpus']} CPUs, Python {h['python']}; {results['runs']} runs each; "
+             f"Linux {h['kernel']}, {h['cpus']} CPUs, Python {h['python']}, load average {h['loadavg_start']:.1f} "
+             f"at start and {h['loadavg_end']:.1f} at end; {results['runs']} runs each; "
              "all through the same `libcontainer.spec.Factory` interface (runc and crun through the adapter "
              "`libcontainer.conformance.oci`).", "",
              "## Latency (ms): median (interquartile range)", "",

@@ -1,0 +1,113 @@
+"""Profile the reference's create path with py-spy, and say where the time goes.
+
+As root, after ``.venv/bin/pip install -e '.[bench]'``::
+
+    .venv/bin/python bench/profile.py [--runs 20] [--out reports/bench]
+
+It runs ``py-spy record --subprocesses --idle`` (wall clock, the monitor
+processes included) over ``--runs`` lifecycles (create a container whose
+init is ``true``, wait, destroy) of the reference, writes the raw stacks
+(``OUT/profile-reference.txt``, flamegraph.pl's input) and prints the share
+of samples per place: in the caller, and in the per-container monitor
+(interpreter start and imports versus its own work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def loop(runs: int) -> None:
+    from libcontainer.conformance import leaks
+    from libcontainer.conformance.rootfs import build_busybox_rootfs
+    from libcontainer.reference import LinuxFactory
+    from libcontainer.spec import Config, Process
+
+    work = tempfile.mkdtemp(prefix="lc-prof-")
+    parent = f"libcontainer/prof-{os.getpid()}"
+    try:
+        rootfs = build_busybox_rootfs(os.path.join(work, "rootfs"))
+        factory = LinuxFactory(os.path.join(work, "root"))
+        cfg = Config(rootfs=rootfs, process=Process(args=["true"]), cgroup_parent=parent)
+        t = time.perf_counter()
+        for i in range(runs):
+            c = factory.create(f"p{i}", cfg)
+            c.wait()
+            c.destroy()
+        print(f"{(time.perf_counter() - t) / runs * 1000:.1f} ms per lifecycle (profiled)", file=sys.stderr)
+    finally:
+        leaks.clean(os.path.join(work, "root"), parent)
+        for top in leaks.cgroup_dirs(parent):
+            os.rmdir(top)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _short(frame: str) -> str:
+    return re.sub(r" \((.*/)?", " (", frame)
+
+
+def summarize(raw_path: str) -> str:
+    """Shares of the samples in py-spy's raw output, per process kind and place."""
+    caller, monitor, other = collections.Counter(), collections.Counter(), collections.Counter()
+    imports = collections.Counter()
+    for line in open(raw_path):
+        stack, _, count = line.rstrip().rpartition(" ")
+        n, frames = int(count), stack.split(";")
+        if len(frames) > 1 and frames[1].startswith("process "):
+            rest = frames[2:]
+            if "reference.monitor" not in frames[1]:
+                other[_short(rest[-1]) if rest else frames[1][:60]] += n
+            elif any("_find_and_load" in f or "_get_module_details" in f for f in rest):
+                monitor["interpreter start and imports"] += n
+                mods = [f for f in rest if f.startswith("<module>")]
+                if mods:
+                    imports[_short(mods[-1])] += n
+            else:
+                monitor[_short(next((f for f in reversed(rest) if "reference/" in f), rest[-1] if rest else "?"))] += n
+        else:
+            rest = frames[1:]
+            key = next((f for f in reversed(rest) if re.search(r"reference/|conformance/", f)),
+                       rest[-1] if rest else "?")
+            caller[_short(key)] += n
+    lines = []
+    for title, counter in (("caller (wall clock)", caller), ("monitor (wall clock)", monitor),
+                           ("monitor imports, innermost module", imports), ("other processes", other)):
+        total = sum(counter.values())
+        if not total:
+            continue
+        lines.append(f"{title}: {total} samples")
+        lines += [f"  {v / total * 100:5.1f}%  {k}" for k, v in counter.most_common(8)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--out", default="reports/bench")
+    p.add_argument("--loop", action="store_true", help=argparse.SUPPRESS)  # the profiled child
+    args = p.parse_args(argv)
+    if args.loop:
+        loop(args.runs)
+        return 0
+    py_spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
+    if py_spy is None:
+        print("py-spy is missing: .venv/bin/pip install -e '.[bench]'", file=sys.stderr)
+        return 2
+    os.makedirs(args.out, exist_ok=True)
+    raw = os.path.join(args.out, "profile-reference.txt")
+    subprocess.run([py_spy, "record", "--subprocesses", "--idle", "--rate", "200", "--format", "raw", "-o", raw,
+                    "--", sys.executable, os.path.abspath(__file__), "--loop", "--runs", str(args.runs)], check=True)
+    print(summarize(raw))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
