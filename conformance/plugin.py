@@ -195,12 +195,21 @@ def cgroup_parent() -> str:
     """A cgroup parent of the test's own, under the project's ``libcontainer`` parent."""
     name = f"libcontainer/pytest-{os.getpid()}-{next(_counter)}"
     yield name
+    # only the test's own parent: the shared ``libcontainer`` goes at session end, so a runtime that is
+    # creating ``libcontainer/pytest-…`` in another worker never finds its parent removed under it
     for top in leakcheck.cgroup_dirs(name):
-        for path in (top, os.path.dirname(top)):
-            try:
-                os.rmdir(path)
-            except OSError:
-                pass
+        try:
+            os.rmdir(top)
+        except OSError:
+            pass
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for top in leakcheck.cgroup_dirs("libcontainer"):
+        try:
+            os.rmdir(top)  # only when empty: another run may still use it
+        except OSError:
+            pass
 
 
 @pytest.fixture

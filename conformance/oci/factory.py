@@ -6,7 +6,7 @@ adapter's monitor (:mod:`.monitor`), which runs the runtime's ``create``
 as its child and so becomes the child subreaper of the container's init,
 then runs ``start``. The runtime's own state lives in ``ROOT/.runtime``
 (its ``--root``), removed when the last container goes. The container's
-cgroup is ``/<config.cgroup_parent>/<id>`` in every hierarchy.
+cgroup is ``/<config.cgroup_parent>/oci-<id>`` in every hierarchy.
 
 Aliases (``--runtime runc``, ``--runtime crun``): :func:`runc`, :func:`crun`.
 """
@@ -94,7 +94,7 @@ class OCIFactory(Factory):
             os.rename(tmp, os.path.join(state_dir, STATE))
             return OCIContainer(container_id, state_dir, state, self.runtime)
         except BaseException as e:
-            self._undo(container_id, state_dir, made.get("monitor"))
+            self._undo(container_id, state_dir, made.get("monitor"), config.cgroup_parent)
             if isinstance(e, LibcontainerError):
                 raise
             if isinstance(e, OSError):
@@ -103,7 +103,7 @@ class OCIFactory(Factory):
 
     def _create(self, container_id: str, config: Config, state_dir: str, made: dict):
         """Write the bundle, start the monitor (which runs ``create``); return (monitor Popen, init pid)."""
-        cgroups_path = "/" + "/".join([config.cgroup_parent.strip("/"), dir_name(container_id)])
+        cgroups_path = cgroup_path(config.cgroup_parent, container_id)
         os.mkdir(os.path.join(state_dir, "bundle"))
         with open(os.path.join(state_dir, "bundle", "config.json"), "w") as f:
             json.dump(bundle.config_json(config, cgroups_path), f, indent=1)
@@ -135,8 +135,10 @@ class OCIFactory(Factory):
             raise _create_error(read_log(log) or msg["error"])
         return monitor, msg["init_pid"]
 
-    def _undo(self, container_id: str, state_dir: str, monitor) -> None:
-        """Remove whatever a failed create made: the runtime's container, the monitor, the directory."""
+    def _undo(self, container_id: str, state_dir: str, monitor, cgroup_parent: str) -> None:
+        """Remove whatever a failed create made: the runtime's container, the monitor, the directory,
+        and the container's cgroup if the runtime left it (crun 1.8.1 does after a refused limit:
+        SPEC.md, Deviations, D-CREATE-CGROUP)."""
         try:
             remove(self.runtime, container_id, state_dir, monitor.pid if monitor else None, None)
         except (CliError, OSError):
@@ -149,6 +151,22 @@ class OCIFactory(Factory):
             except subprocess.TimeoutExpired:
                 monitor.kill()
                 monitor.wait()
+        remove_empty_cgroup(cgroup_path(cgroup_parent, container_id))
+
+
+def cgroup_path(parent: str, container_id: str) -> str:
+    """The container's ``cgroupsPath``: ``/PARENT/oci-ID`` (the prefix keeps ids such as "tasks" or
+    "cgroup.procs" from meeting the parent's interface files)."""
+    return "/" + "/".join([parent.strip("/"), "oci-" + dir_name(container_id)])
+
+
+def remove_empty_cgroup(path: str) -> None:
+    """rmdir ``path`` (absolute within each hierarchy) in every cgroup mount; a cgroup with processes stays."""
+    with open("/proc/self/mounts") as f:
+        mounts = [line.split()[1] for line in f if line.split()[2:3] in (["cgroup"], ["cgroup2"])]
+    for mount in mounts:
+        with contextlib.suppress(OSError):
+            os.rmdir(mount + path)
 
 
 def _create_error(message: str) -> LibcontainerError:

@@ -100,13 +100,19 @@ def test_no_deviation_names_the_reference_and_each_is_explained_in_spec_md():
     assert "## Deviations of peer runtimes" in spec
     section = spec.split("## Deviations of peer runtimes", 1)[1]
     known = set(clause_titles())
-    modules = set(os.listdir(os.path.dirname(spec_tests.__file__)))
+    here = os.path.dirname(spec_tests.__file__)
+
+    def in_suite(pattern: str) -> bool:
+        module, _, name = pattern.partition("::")
+        path = os.path.join(here, module)
+        return os.path.exists(path) and f"def {name.split('[')[0]}(" in open(path).read()
+
     for d in deviations.DEVIATIONS:
         assert "reference" not in d.runtimes
         assert re.search(rf"\*\*{re.escape(d.key)}\*\*", section), f"{d.key} is not explained in SPEC.md"
         assert all(re.fullmatch(r"LC-[A-Z]+-\d\d", c) for c in d.clauses), d.clauses
         # clauses are checked once the tests they concern are in the suite (the table may run ahead of it)
-        if all(t.split("::")[0] in modules for t in d.tests):
+        if all(in_suite(t) for t in d.tests):
             assert set(d.clauses) <= known, f"{d.key} names unknown clauses {set(d.clauses) - known}"
 
 
