@@ -3,9 +3,12 @@
 Follows the OCI runtime specification (config.md, config-linux.md) at
 version 1.0.2 and the defaults of ``runc spec`` (the mounts of /proc, /dev,
 /dev/pts, /dev/shm, /dev/mqueue, /sys and /sys/fs/cgroup; a deny-all device
-rule to which the runtime adds its default devices). Capabilities: the
-caller's bounding set, as the reference keeps them, unless the config
-names a set (``capabilities``, when the Config has such a field).
+rule to which the runtime adds its default devices, plus the config's
+devices). Capabilities, masked and read-only paths, seccomp, id maps,
+namespace paths, devices, umask and terminal follow the Config's fields;
+capabilities None (a privileged process) is the caller's bounding set.
+``network`` (a veth pair) has no OCI field: the adapter refuses it
+(NotSupported).
 """
 
 from __future__ import annotations
@@ -60,23 +63,49 @@ def known_capabilities() -> list[str]:
     return [name for bit, name in enumerate(CAPABILITIES) if mask >> bit & 1]
 
 
-def process_json(process: Process, capabilities: list[str] | None = None) -> dict:
-    """The OCI ``process`` object (terminal off: stdio passes through the runtime)."""
-    caps = capabilities if capabilities is not None else known_capabilities()
+def capabilities_json(process: Process) -> dict:
+    """The five sets of ``process.capabilities``; None (a privileged process) is the caller's bounding set."""
+    caps = getattr(process, "capabilities", None)
+    if caps is None:
+        every = known_capabilities()
+        return {k: list(every) for k in ("bounding", "effective", "permitted")} | {"inheritable": [], "ambient": []}
+    return {k: list(getattr(caps, k)) for k in ("bounding", "effective", "permitted", "inheritable", "ambient")}
+
+
+def process_json(process: Process) -> dict:
+    """The OCI ``process`` object (stdio passes through the runtime unless ``terminal``)."""
     data = {
-        "terminal": False,
+        "terminal": bool(getattr(process, "terminal", False)),
         "user": {"uid": process.uid, "gid": process.gid},
         "args": list(process.args),
         "env": list(process.env),
         "cwd": process.cwd,
-        "capabilities": {k: list(caps) for k in ("bounding", "effective", "inheritable", "permitted")},
+        "capabilities": capabilities_json(process),
         "noNewPrivileges": bool(process.no_new_privileges),
     }
+    if getattr(process, "umask", None) is not None:
+        data["user"]["umask"] = process.umask
     if process.additional_gids:
         data["user"]["additionalGids"] = list(process.additional_gids)
     if process.rlimits:
         data["rlimits"] = [{"type": k, "soft": s, "hard": h} for k, (s, h) in process.rlimits.items()]
     return data
+
+
+def seccomp_json(seccomp) -> dict:
+    """OCI ``linux.seccomp`` (config-linux.md, Seccomp) from a :class:`libcontainer.spec.Seccomp`."""
+    out = {"defaultAction": seccomp.default_action, "architectures": list(seccomp.architectures),
+           "syscalls": []}
+    if seccomp.default_errno_ret is not None:
+        out["defaultErrnoRet"] = seccomp.default_errno_ret
+    for rule in seccomp.syscalls:
+        r = {"names": list(rule.names), "action": rule.action}
+        if rule.errno_ret is not None:
+            r["errnoRet"] = rule.errno_ret
+        if rule.args:
+            r["args"] = [{"index": a.index, "value": a.value, "valueTwo": a.value_two, "op": a.op} for a in rule.args]
+        out["syscalls"].append(r)
+    return out
 
 
 def resources_json(config: Config) -> dict:
@@ -106,18 +135,31 @@ def config_json(config: Config, cgroups_path: str) -> dict:
     for m in config.mounts:
         mounts.append({"destination": m.destination, "type": m.type, "source": m.source or m.type,
                        "options": list(m.options)})
+    paths = getattr(config, "namespace_paths", {}) or {}
     linux: dict = {
-        "namespaces": [{"type": NAMESPACE_TYPES[n]} for n in config.namespaces],
+        "namespaces": [{"type": NAMESPACE_TYPES[n], **({"path": paths[n]} if n in paths else {})}
+                       for n in config.namespaces],
         "cgroupsPath": cgroups_path,
         "resources": resources_json(config),
+        "maskedPaths": list(getattr(config, "masked_paths", [])),
+        "readonlyPaths": list(getattr(config, "readonly_paths", [])),
     }
-    if "user" in config.namespaces:
-        # the Config has no id maps yet: map the host's root range one to one
-        linux["uidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
-        linux["gidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
+    for key, attr in (("uidMappings", "uid_mappings"), ("gidMappings", "gid_mappings")):
+        maps = getattr(config, attr, [])
+        if maps:
+            linux[key] = [{"containerID": m.container_id, "hostID": m.host_id, "size": m.size} for m in maps]
+    devices = getattr(config, "devices", [])
+    if devices:
+        linux["devices"] = [{"path": d.path, "type": d.type, "major": d.major, "minor": d.minor,
+                             "fileMode": d.file_mode, "uid": d.uid, "gid": d.gid} for d in devices]
+        linux["resources"]["devices"] += [{"allow": True, "type": d.type, "major": d.major, "minor": d.minor,
+                                           "access": "rwm"} for d in devices]
+    seccomp = getattr(config, "seccomp", None)
+    if seccomp is not None:
+        linux["seccomp"] = seccomp_json(seccomp)
     data = {
         "ociVersion": OCI_VERSION,
-        "process": process_json(config.process, getattr(config, "capabilities", None)),
+        "process": process_json(config.process),
         "root": {"path": os.path.abspath(config.rootfs), "readonly": bool(config.readonly_rootfs)},
         "mounts": mounts,
         "linux": linux,

@@ -200,8 +200,10 @@ class OCIContainer(Container):
         log = os.path.join(self._dir, f"exec-{name}.log")
         try:
             with open(spec_path, "w") as f:
-                json.dump(bundle.process_json(process, getattr(self._config, "capabilities", None)), f)
-            argv = self.runtime.argv("exec", "--detach", "--pid-file", pid_file, "--process", spec_path,
+                json.dump(bundle.process_json(process), f)
+            console = ["--console-socket", process.console_socket] \
+                if getattr(process, "terminal", False) and process.console_socket else []
+            argv = self.runtime.argv("exec", "--detach", *console, "--pid-file", pid_file, "--process", spec_path,
                                      self._id, log=log)
             fds = [_fileno(getattr(process, n)) for n in Process.STDIO]
             with open(os.devnull, "r+b") as null:

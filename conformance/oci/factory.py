@@ -23,7 +23,7 @@ import sys
 import time
 
 from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factory, IdInUse, LibcontainerError,
-                               Process, SystemFailure, validate, validate_id)
+                               NotSupported, Process, SystemFailure, validate, validate_id)
 
 from . import bundle
 from .cli import UNIFIED_CONTROLLERS, CliError, Runtime, find, read_log
@@ -69,6 +69,8 @@ class OCIFactory(Factory):
     def create(self, container_id: str, config: Config) -> OCIContainer:
         validate_id(container_id)
         validate(config)
+        if getattr(config, "network", None) is not None:
+            raise NotSupported(f"{self.runtime.name} through the OCI CLI: a veth network has no OCI config field")
         state_dir = self._dir(container_id)
         try:
             os.makedirs(self.root, mode=0o700, exist_ok=True)
@@ -108,7 +110,9 @@ class OCIFactory(Factory):
         with open(os.path.join(state_dir, "bundle", "config.json"), "w") as f:
             json.dump(bundle.config_json(config, cgroups_path), f, indent=1)
         log = os.path.join(state_dir, "create.log")
-        spec = {"create": self.runtime.argv("create", "--bundle", os.path.join(state_dir, "bundle"),
+        console = ["--console-socket", config.process.console_socket] \
+            if getattr(config.process, "terminal", False) and config.process.console_socket else []
+        spec = {"create": self.runtime.argv("create", "--bundle", os.path.join(state_dir, "bundle"), *console,
                                             "--pid-file", os.path.join(state_dir, "init.pid"), container_id, log=log),
                 "pid_file": os.path.join(state_dir, "init.pid"), "hide_unified_controllers": None}
         if self.runtime.hide_unified_controllers():

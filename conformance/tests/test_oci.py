@@ -34,7 +34,7 @@ def test_config_json_follows_the_config(tmp_path):
     assert res["memory"] == {"limit": 64 << 20} and res["pids"] == {"limit": 10} and res["cpu"] == {"shares": 512}
     p = data["process"]
     assert p["args"] == ["sh", "-c", "true"] and p["env"] == ["A=1"] and p["cwd"] == "/tmp"
-    assert p["user"] == {"uid": 5, "gid": 6, "additionalGids": [7]}
+    assert p["user"] == {"uid": 5, "gid": 6, "additionalGids": [7], "umask": 0o022}
     assert p["rlimits"] == [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}]
     assert p["terminal"] is False
     assert {"destination": "/data", "type": "bind", "source": str(tmp_path), "options": ["rbind", "ro"]} \
