@@ -63,7 +63,8 @@ def summarize(raw_path: str) -> str:
         n, frames = int(count), stack.split(";")
         if len(frames) > 1 and frames[1].startswith("process "):
             rest = frames[2:]
-            if "reference.monitor" not in frames[1]:
+            # the monitor: `python -m libcontainer.reference.monitor` (exec mode) or a fork of the caller
+            if "reference.monitor" not in frames[1] and not any("monitor.py" in f for f in rest):
                 other[_short(rest[-1]) if rest else frames[1][:60]] += n
             elif any("_find_and_load" in f or "_get_module_details" in f for f in rest):
                 monitor["interpreter start and imports"] += n
