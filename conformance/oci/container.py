@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -288,7 +289,7 @@ class OCIContainer(Container):
             if not self._exists():
                 return
             remove(self.runtime, self._id, self._dir, self._state.get("monitor_pid"),
-                   self._state.get("monitor_start"))
+                   self._state.get("monitor_start"), cgroup_path(self._config.cgroup_parent, self._id))
         except CliError as e:
             raise SystemFailure(f"destroy: {self.runtime.name}: {e.message}") from None
         except OSError as e:
@@ -297,9 +298,39 @@ class OCIContainer(Container):
             os.close(fd)
 
 
+MAX_NAME = 200
+
+
+def dir_name(container_id: str) -> str:
+    """The directory name for an id: the id, or for ids over 200 bytes a prefix plus its SHA-256."""
+    if len(container_id) <= MAX_NAME:
+        return container_id
+    return container_id[:64] + "-" + hashlib.sha256(container_id.encode()).hexdigest()
+
+
+def cgroup_path(parent: str, container_id: str) -> str:
+    """The container's ``cgroupsPath``: ``/PARENT/oci-ID`` (the prefix keeps ids such as "tasks" or
+    "cgroup.procs" from meeting the parent's interface files)."""
+    return "/" + "/".join([parent.strip("/"), "oci-" + dir_name(container_id)])
+
+
+def remove_empty_cgroup(path: str) -> None:
+    """rmdir ``path`` (absolute within each hierarchy) in every cgroup mount; a cgroup with processes stays."""
+    with open("/proc/self/mounts") as f:
+        mounts = [line.split()[1] for line in f if line.split()[2:3] in (["cgroup"], ["cgroup2"])]
+    for mount in mounts:
+        with contextlib.suppress(OSError):
+            os.rmdir(mount + path)
+
+
 def remove(runtime: Runtime, container_id: str, state_dir: str, monitor_pid: int | None,
-           monitor_start: int | None) -> None:
-    """``delete --force`` the container, wait for its monitor, remove its directory (and an empty runtime root)."""
+           monitor_start: int | None, cgroup: str | None = None) -> None:
+    """``delete --force`` the container, wait for its monitor, remove its directory (and an empty runtime root).
+
+    ``cgroup`` (the container's cgroupsPath) is removed if the runtime left it empty: in cgroup v1 a
+    killed init that the monitor has not reaped yet keeps its cgroup busy, and crun 1.8.1's ``delete``
+    gives up on the rmdir (EBUSY) instead of waiting.
+    """
     try:
         runtime.run("delete", "--force", container_id)
     except CliError as e:
@@ -307,6 +338,8 @@ def remove(runtime: Runtime, container_id: str, state_dir: str, monitor_pid: int
             raise
     if monitor_pid:
         wait_monitor(monitor_pid, monitor_start)
+    if cgroup:
+        remove_empty_cgroup(cgroup)
     rmtree(state_dir)
     with contextlib.suppress(OSError):
         os.rmdir(runtime.root)

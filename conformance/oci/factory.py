@@ -14,7 +14,6 @@ Aliases (``--runtime runc``, ``--runtime crun``): :func:`runc`, :func:`crun`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import select
@@ -27,18 +26,11 @@ from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factor
 
 from . import bundle
 from .cli import UNIFIED_CONTROLLERS, CliError, Runtime, find, read_log
-from .container import STATE, OCIContainer, is_config_error, remove, rmtree, start_time
+from .container import (STATE, OCIContainer, cgroup_path, dir_name, is_config_error, remove, remove_empty_cgroup,
+                        rmtree, start_time)
 
 MONITOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "monitor.py")
-MAX_NAME = 200
 START_TIMEOUT = 30.0
-
-
-def dir_name(container_id: str) -> str:
-    """The directory name for an id: the id, or for ids over 200 bytes a prefix plus its SHA-256."""
-    if len(container_id) <= MAX_NAME:
-        return container_id
-    return container_id[:64] + "-" + hashlib.sha256(container_id.encode()).hexdigest()
 
 
 class OCIFactory(Factory):
@@ -156,21 +148,6 @@ class OCIFactory(Factory):
                 monitor.kill()
                 monitor.wait()
         remove_empty_cgroup(cgroup_path(cgroup_parent, container_id))
-
-
-def cgroup_path(parent: str, container_id: str) -> str:
-    """The container's ``cgroupsPath``: ``/PARENT/oci-ID`` (the prefix keeps ids such as "tasks" or
-    "cgroup.procs" from meeting the parent's interface files)."""
-    return "/" + "/".join([parent.strip("/"), "oci-" + dir_name(container_id)])
-
-
-def remove_empty_cgroup(path: str) -> None:
-    """rmdir ``path`` (absolute within each hierarchy) in every cgroup mount; a cgroup with processes stays."""
-    with open("/proc/self/mounts") as f:
-        mounts = [line.split()[1] for line in f if line.split()[2:3] in (["cgroup"], ["cgroup2"])]
-    for mount in mounts:
-        with contextlib.suppress(OSError):
-            os.rmdir(mount + path)
 
 
 def _create_error(message: str) -> LibcontainerError:
