@@ -1,0 +1,141 @@
+"""The direct qemu backend: a Debian kernel booted under TCG with the host's root over virtio-9p.
+
+No disk image: the host's ``/`` is shared read-only (tag ``lcvmroot``), the
+project and the output folder read-write at their host paths (``lcvmproj``,
+``lcvmout``), and :mod:`libcontainer.vm.initramfs`'s ``init.sh`` mounts
+them and starts :mod:`libcontainer.vm.guest` as PID 1. Software emulation
+(``-accel tcg,thread=multi -cpu max``): KVM does not work on this machine kind.
+The serial console (``-serial stdio``) goes to ``OUT/console.log``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+from . import initramfs, kernel as kernel_mod
+from .backend import Backend, EventSink, Request, Result
+
+PR_SET_PDEATHSIG = 1
+QEMU = "qemu-system-x86_64"
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class QemuBackend(Backend):
+    """Boots each VM with ``qemu-system-x86_64``; ``project`` is the folder shared read-write (the checkout)."""
+
+    name = "qemu"
+
+    def __init__(self, project: str, cache: str | None = None, qemu: str = QEMU, python: str | None = None,
+                 accel: str = "tcg,thread=multi"):
+        self.project = os.path.abspath(project)
+        self.cache = cache or kernel_mod.CACHE
+        self.qemu = qemu
+        self.python = python or os.path.join(self.project, ".venv", "bin", "python")
+        self.accel = accel
+        self._prepared: dict[str, tuple[kernel_mod.Kernel, str]] = {}
+
+    def prepare(self, vm) -> None:
+        if shutil.which(self.qemu) is None:
+            raise RuntimeError(f"{self.qemu} not found: apt-get install qemu-system-x86 (vm/setup.sh does)")
+        if vm.name not in self._prepared:
+            k = kernel_mod.fetch(vm.package, self.cache)
+            self._prepared[vm.name] = (k, initramfs.build(k, self.cache))
+
+    def command(self, vm, request: Request) -> list[str]:
+        """The qemu command line for ``vm`` running ``request`` (prepare() first)."""
+        k, initrd = self._prepared[vm.name]
+        for path in (self.project, request.out, k.modules, self.python):
+            if any(c in path for c in " ,\t\n"):
+                raise ValueError(f"path {path!r} has a space or comma: qemu and the kernel command line cannot take it")
+        append = " ".join([
+            "console=ttyS0", "panic=-1", "quiet", "loglevel=4", "rdinit=/init",
+            f"lcvm.name={vm.name}", f"lcvm.cgroup={vm.cgroup}", f"lcvm.out={request.out}",
+            f"lcvm.project={self.project}", f"lcvm.python={self.python}", f"lcvm.modules={k.modules}",
+            vm.cmdline]).strip()
+        share = "security_model=passthrough"
+        return [self.qemu, "-nodefaults", "-no-user-config", "-machine", "q35", "-accel", self.accel,
+                "-cpu", "max", "-smp", str(vm.cpus), "-m", str(vm.memory_mb),
+                "-kernel", k.vmlinuz, "-initrd", initrd, "-append", append,
+                "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio",
+                "-virtfs", f"local,path=/,mount_tag=lcvmroot,{share},readonly=on,multidevs=remap",
+                "-virtfs", f"local,path={self.project},mount_tag=lcvmproj,{share},multidevs=remap",
+                "-virtfs", f"local,path={request.out},mount_tag=lcvmout,{share}",
+                "-device", "virtio-rng-pci"]
+
+    def run(self, vm, request: Request, on_event: EventSink | None = None) -> Result:
+        self.prepare(vm)
+        out = os.path.abspath(request.out)
+        os.makedirs(out, exist_ok=True)
+        for stale in ("progress", "exit.json", "init-failed", "console.log"):
+            if os.path.exists(os.path.join(out, stale)):
+                os.unlink(os.path.join(out, stale))
+        with open(os.path.join(out, "request.json"), "w") as f:
+            json.dump({"argv": request.argv, "cwd": request.cwd, "env": request.env}, f)
+        console = os.path.join(out, "console.log")
+        cmd = self.command(vm, request)
+        with open(os.path.join(out, "qemu-command"), "w") as f:
+            f.write(" ".join(cmd) + "\n")
+        t0 = time.monotonic()
+        marks: dict[str, float] = {}
+        seen, error = 0, None
+        with open(console, "wb") as con:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=con, stderr=subprocess.STDOUT,
+                                    preexec_fn=_die_with_parent)
+            try:
+                while True:
+                    done = proc.poll() is not None
+                    lines, seen = self.read_events(out, seen)
+                    now = time.monotonic() - t0
+                    for line in lines:
+                        ev = line.split(" ", 2)[1] if " " in line else line
+                        marks.setdefault(ev, now)
+                        if on_event:
+                            on_event(vm.name, line)
+                    if done:
+                        break
+                    if now > request.timeout:
+                        error = f"timeout: killed after {request.timeout:.0f} s"
+                        proc.kill()
+                        proc.wait()
+                        break
+                    time.sleep(0.5)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        total = time.monotonic() - t0
+        status = None
+        try:
+            with open(os.path.join(out, "exit.json")) as f:
+                status = json.load(f)["status"]
+        except (FileNotFoundError, ValueError, KeyError):
+            if error is None:
+                why = ""
+                if os.path.exists(os.path.join(out, "init-failed")):
+                    why = ": " + open(os.path.join(out, "init-failed")).read().strip()
+                error = f"the guest stopped without an exit status (qemu exit {proc.returncode}){why}"
+        return Result(vm.name, status, error, console, out, timings(marks, total))
+
+
+def timings(marks: dict[str, float], total: float) -> dict[str, float]:
+    """Split ``total`` seconds by the first host-side sighting of guest events: boot (until the agent runs),
+    setup (until the suite's tests are collected), tests (until the suite finished), shutdown (the rest)."""
+    t: dict[str, float] = {"total": round(total, 1)}
+    agent = marks.get("agent")
+    if agent is not None:
+        t["boot"] = round(agent, 1)
+        collected = marks.get("collected", marks.get("exit", total))
+        t["setup"] = round(collected - agent, 1)
+        if "collected" in marks:
+            t["tests"] = round(marks.get("finished", marks.get("exit", total)) - collected, 1)
+        t["shutdown"] = round(total - marks.get("finished", marks.get("exit", total)), 1)
+    return t

@@ -1,0 +1,174 @@
+"""Run the matrix: each VM in turn boots, runs the suite against each runtime, and the clause reports merge.
+
+:func:`run_matrix` is what ``python -m libcontainer.vm run`` calls. Per VM it
+writes ``OUT/vm/<name>/`` (``junit-<runtime>.xml``, ``clauses-<runtime>.json``,
+``console.log``, ``progress``), then ``OUT/matrix.json`` and ``OUT/matrix.md``
+(:mod:`libcontainer.conformance.report`, host included) and
+``OUT/vm/summary.json`` (per VM: status, error, timings in seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+from libcontainer.conformance import report
+
+from .backend import Backend, Request, Result
+
+GUEST_TMP = "/tmp/lcvm-pytest"
+
+
+def pytest_argv(python: str, suite: list[str] | tuple[str, ...], runtime: str, out: str, label: str,
+                extra: list[str], basetemp: str | None = None) -> list[str]:
+    """The pytest command that runs ``suite`` against ``runtime`` with JUnit XML and the clause report in ``out``."""
+    argv = [python, "-m", "pytest", "-p", "no:cacheprovider", *suite, "--runtime", runtime,
+            "--junitxml", os.path.join(out, f"junit-{safe(runtime)}.xml"), "-o", f"junit_suite_name={label}",
+            "--clause-report", os.path.join(out, f"clauses-{safe(runtime)}.json"), "-rfEs"]
+    if basetemp:
+        argv += ["--basetemp", basetemp]
+    return argv + list(extra)
+
+
+def safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def guest_request(vm, project: str, python: str, runtimes: list[str], out: str, extra: list[str],
+                  timeout: float) -> Request:
+    """The Request that runs the suite once per runtime inside ``vm``; its status is the worst pytest status."""
+    runs = []
+    for rt in runtimes:
+        argv = pytest_argv(python, vm.suite, rt, out, f"libcontainer-{vm.name}-{safe(rt)}", extra,
+                           basetemp=f"{GUEST_TMP}-{safe(rt)}")
+        runs.append(f"{shlex.join(argv[:3])} -p libcontainer.vm.progress {shlex.join(argv[3:])} || rc=$?")
+    script = "rc=0\n" + "\n".join(runs) + "\nexit $rc\n"
+    env = {"LCVM_PROGRESS": os.path.join(out, "progress"), "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONUNBUFFERED": "1", "TERM": "dumb", "LANG": "C.UTF-8"}
+    return Request(argv=["/bin/sh", "-c", script], cwd=project, out=out, env=env, timeout=timeout)
+
+
+class Progress:
+    """Prints one line per VM event: booting, booted, each test (done/total), finished or failed."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+        self.t0: dict[str, float] = {}
+
+    def say(self, name: str, text: str) -> None:
+        start = self.t0.setdefault(name, time.monotonic())
+        print(f"[{name} {time.monotonic() - start:6.1f}s] {text}", file=self.stream, flush=True)
+
+    def event(self, name: str, line: str) -> None:
+        parts = line.split(" ", 2)
+        if len(parts) < 2:
+            return
+        kind, rest = parts[1], parts[2] if len(parts) > 2 else ""
+        if kind == "agent":
+            self.say(name, f"booted kernel {rest}, guest up at {parts[0]} s; starting the suite")
+        elif kind == "collected":
+            self.say(name, f"collected {rest} tests")
+        elif kind == "test":
+            count, outcome, nodeid = (rest.split(" ", 2) + ["", ""])[:3]
+            self.say(name, f"tests {count} {outcome:7} {nodeid}")
+        elif kind == "finished":
+            p, f, s = (rest.split() + ["?"] * 3)[:3]
+            self.say(name, f"suite finished: {p} passed, {f} failed, {s} skipped")
+
+
+def tail(path: str, lines: int = 60) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except FileNotFoundError:
+        return "(no console log)"
+
+
+def run_host(python: str, project: str, runtimes: list[str], out: str, extra: list[str],
+             suite=("--pyargs", "libcontainer.spec.tests"), workers: int = 2) -> int:
+    """The suite on this host (``-n workers``), reports into ``out``; returns the worst pytest status."""
+    os.makedirs(out, exist_ok=True)
+    rc = 0
+    for rt in runtimes:
+        argv = pytest_argv(python, suite, rt, out, f"libcontainer-host-{safe(rt)}", extra)
+        if workers > 1:
+            argv += ["-n", str(workers)]
+        print(f"[host] {shlex.join(argv)}", flush=True)
+        rc = max(rc, subprocess.run(argv, cwd=project).returncode)
+    return rc
+
+
+def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str], python: str,
+               extra: list[str] = (), host: str | None = "run", timeout: float | None = None,
+               progress: Progress | None = None) -> int:
+    """Boot each of ``vms`` in turn with ``backend``, run the suite against ``runtimes`` inside, merge every clause
+    report (and the host's: ``host`` is "run", None to leave it out, or the path of an existing report) into
+    ``out/matrix.json`` and ``.md``. Returns 0 when every VM ran and every suite passed, else 1."""
+    progress = progress or Progress()
+    out = os.path.abspath(out)
+    reports: list[str] = []
+    rc = 0
+    if host == "run":
+        hrc = run_host(python, project, runtimes, os.path.join(out, "host"), list(extra))
+        rc |= hrc not in (0,)
+        reports += [os.path.join(out, "host", f"clauses-{safe(rt)}.json") for rt in runtimes]
+    elif host:
+        reports.append(host)
+    summary: dict[str, dict] = {}
+    for vm in vms:
+        vm_out = os.path.join(out, "vm", vm.name)
+        os.makedirs(vm_out, exist_ok=True)
+        for stale in os.listdir(vm_out):
+            if stale.startswith(("junit-", "clauses-")):
+                os.unlink(os.path.join(vm_out, stale))
+        progress.say(vm.name, f"preparing ({backend.name}: {vm.package}, cgroup {vm.cgroup})")
+        try:
+            backend.prepare(vm)
+        except Exception as e:  # noqa: BLE001 - one VM that cannot be prepared fails, the others still run
+            result = Result(vm.name, None, f"prepare failed: {e}", "", vm_out)
+        else:
+            progress.say(vm.name, "booting")
+            req = guest_request(vm, project, python, runtimes, vm_out, list(extra), timeout or vm.timeout_s)
+            result = backend.run(vm, req, progress.event)
+        summary[vm.name] = {"backend": backend.name, "package": vm.package, "cgroup": vm.cgroup,
+                            "status": result.status, "error": result.error, "timings": result.timings,
+                            "console": result.console}
+        times = ", ".join(f"{k} {v:.0f} s" for k, v in result.timings.items())
+        if result.error:
+            rc = 1
+            progress.say(vm.name, f"FAILED: {result.error} ({times})")
+            progress.say(vm.name, f"console log kept: {result.console}; its end:\n{tail(result.console)}")
+        else:
+            if result.status != 0:
+                rc = 1
+            progress.say(vm.name, f"finished, suite status {result.status} ({times})")
+        for rt in runtimes:
+            path = os.path.join(vm_out, f"clauses-{safe(rt)}.json")
+            if os.path.exists(path):
+                reports.append(path)
+            elif not result.error:
+                rc = 1
+                progress.say(vm.name, f"no clause report for runtime {rt}")
+    os.makedirs(os.path.join(out, "vm"), exist_ok=True)
+    with open(os.path.join(out, "vm", "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    records = []
+    for path in reports:
+        try:
+            with open(path) as f:
+                records.extend(json.load(f))
+        except (FileNotFoundError, ValueError) as e:
+            print(f"[matrix] cannot read {path}: {e}", flush=True)
+            rc = 1
+    report.write(os.path.join(out, "matrix.json"), records)
+    print(report.markdown(report.merge(records)), flush=True)
+    print(f"[matrix] {os.path.join(out, 'matrix.json')} and matrix.md; per VM: {os.path.join(out, 'vm')}", flush=True)
+    for name, s in summary.items():
+        t = s["timings"]
+        print(f"[matrix] {name}: " + (f"FAILED ({s['error']})" if s["error"] else f"suite status {s['status']}")
+              + " | " + ", ".join(f"{k} {v:.0f} s" for k, v in t.items()), flush=True)
+    return rc
