@@ -3,7 +3,9 @@
 * ``list``: the VMs of vm/matrix.toml.
 * ``prepare [--vm NAME]``: download the kernels and build the initramfs (qemu) or boxes (vagrant).
 * ``run [--vm NAME]... [--runtime R]... [--backend qemu|vagrant] [--out DIR] [--no-host | --host-report PATH]
-  [--timeout S] [-- PYTEST ARGS]``: the matrix (host + each VM), merged into DIR/matrix.json and .md.
+  [--timeout S] [--suite ARGS] [-- PYTEST ARGS]``: the matrix (host + each VM), merged into DIR/matrix.json and .md.
+* ``smoke [--vm NAME] [--out DIR]``: the Vagrant backend's smoke test: one box up, one group of clauses
+  (the lifecycle tests), destroyed again; reports in DIR/smoke/.
 Exit status: 0 when every VM ran and every suite passed, 1 otherwise, 2 on a usage error.
 """
 
@@ -29,13 +31,18 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p = argparse.ArgumentParser(prog="python -m libcontainer.vm", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="the VMs of the matrix")
-    for name in ("prepare", "run"):
+    for name in ("prepare", "run", "smoke"):
         s = sub.add_parser(name)
         s.add_argument("--matrix", default=matrix.MATRIX, help="matrix file (default vm/matrix.toml)")
         s.add_argument("--vm", action="append", default=[], help="a VM of the matrix (repeat; default: all enabled)")
         s.add_argument("--backend", default=os.environ.get("LCVM_BACKEND", "qemu"), choices=("qemu", "vagrant"))
         s.add_argument("--cache", default=None, help="kernels and initramfs (default vm/.cache)")
+    sm = sub.choices["smoke"]
+    sm.add_argument("--out", default="reports/smoke", help="report folder (default reports/smoke)")
+    sm.add_argument("--suite", default="--pyargs libcontainer.spec.tests.test_lifecycle", help="pytest arguments")
+    sm.add_argument("--timeout", type=float, default=1800, help="seconds (default 1800)")
     r = sub.choices["run"]
+    r.add_argument("--suite", default=None, help="pytest arguments choosing the tests, instead of the matrix's suite")
     r.add_argument("--runtime", action="append", default=[], help="implementation under test (repeat; default reference)")
     r.add_argument("--out", default="reports", help="report folder (default reports/)")
     r.add_argument("--no-host", action="store_true", help="leave the host's run out of the matrix")
@@ -60,18 +67,32 @@ def main(argv: list[str]) -> int:
     kwargs = {"project": project}
     if args.cache:
         kwargs["cache"] = args.cache
+    if args.cmd == "smoke":
+        args.backend, args.runtime, args.no_host, args.host_report = "vagrant", [], True, None
+        vms = vms[-1:] if not args.vm else vms[:1]
+    if getattr(args, "suite", None):
+        import dataclasses
+        import shlex
+        vms = [dataclasses.replace(v, suite=tuple(shlex.split(args.suite))) for v in vms]
     be = backend_mod.get(args.backend, **kwargs)
     if args.cmd == "prepare":
-        for vm in vms:
-            be.prepare(vm)
-            print(f"{vm.name}: ready")
+        try:
+            for vm in vms:
+                be.prepare(vm)
+                print(f"{vm.name}: ready ({be.name})")
+        finally:
+            be.close()
         return 0
     host = None if args.no_host else (args.host_report or "run")
     python = os.path.join(project, ".venv", "bin", "python")
     if not os.path.exists(python):
         python = sys.executable
-    return runner.run_matrix(be, vms, project, os.path.join(project, args.out) if not os.path.isabs(args.out)
-                             else args.out, args.runtime or ["reference"], python, extra, host, args.timeout)
+    out = args.out if os.path.isabs(args.out) else os.path.join(project, args.out)
+    try:
+        return runner.run_matrix(be, vms, project, out, args.runtime or ["reference"], python, extra, host,
+                                 args.timeout)
+    finally:
+        be.close()
 
 
 if __name__ == "__main__":

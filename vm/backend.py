@@ -63,6 +63,9 @@ class Backend(abc.ABC):
     def run(self, vm, request: Request, on_event: EventSink | None = None) -> Result:
         """Boot ``vm``, run ``request``, return the Result; never blocks past ``request.timeout``."""
 
+    def close(self) -> None:
+        """Stop whatever ``prepare`` started that outlives one VM (the Vagrant backend's libvirtd)."""
+
     @staticmethod
     def read_events(out: str, seen: int) -> tuple[list[str], int]:
         """Complete new lines of ``out/progress`` after byte ``seen``, and the new offset."""

@@ -2,7 +2,8 @@
 
 Appends lines ``<guest uptime s> <event> ...`` to the file named by
 ``$LCVM_PROGRESS``: ``collected N``, then ``test I/N OUTCOME NODEID`` after
-each test, then ``finished PASSED FAILED SKIPPED``. The host reads them
+each test, then ``finished PASSED FAILED SKIPPED exit=STATUS`` once pytest
+has torn the session down and written its reports. The host reads them
 through the shared folder (:meth:`libcontainer.vm.backend.Backend.read_events`).
 Does nothing when the variable is unset or in an xdist worker.
 """
@@ -66,6 +67,11 @@ def pytest_runtest_logfinish(nodeid, location):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if _controller(session.config):
+    _state["exit"] = int(exitstatus)
+
+
+def pytest_unconfigure(config):
+    """After the session's teardown, reports and summary: the suite is finished."""
+    if _controller(config) and "exit" in _state:
         c = _state["counts"]
-        _emit(f"finished {c['passed']} {c['failed']} {c['skipped']} exit={int(exitstatus)}")
+        _emit(f"finished {c['passed']} {c['failed']} {c['skipped']} exit={_state['exit']}")

@@ -71,7 +71,28 @@ class QemuBackend(Backend):
                 "-virtfs", f"local,path={request.out},mount_tag=lcvmout,{share}",
                 "-device", "virtio-rng-pci"]
 
+    #: how many times a guest whose kernel crashed before its command ended is booted again (TCG flake, see README)
+    retries = 1
+
     def run(self, vm, request: Request, on_event: EventSink | None = None) -> Result:
+        """Boot ``vm`` and run ``request``; a guest kernel crash (Oops/panic on the console, no exit status) is
+        retried ``retries`` times, the crashed console kept as ``console-crash-N.log`` and named in the error."""
+        crashes: list[str] = []
+        while True:
+            result = self._run_once(vm, request, on_event)
+            if result.status is not None or result.error.startswith("timeout") or len(crashes) >= self.retries \
+                    or not kernel_crashed(result.console):
+                break
+            kept = os.path.join(result.out, f"console-crash-{len(crashes) + 1}.log")
+            os.replace(result.console, kept)
+            crashes.append(kept)
+            if on_event:
+                on_event(vm.name, f"0 crash the guest kernel crashed ({kept}); booting again")
+        if crashes:
+            result.timings["crashed_boots"] = len(crashes)
+        return result
+
+    def _run_once(self, vm, request: Request, on_event: EventSink | None = None) -> Result:
         self.prepare(vm)
         out = os.path.abspath(request.out)
         os.makedirs(out, exist_ok=True)
@@ -122,8 +143,20 @@ class QemuBackend(Backend):
                 why = ""
                 if os.path.exists(os.path.join(out, "init-failed")):
                     why = ": " + open(os.path.join(out, "init-failed")).read().strip()
+                if kernel_crashed(console):
+                    why += ": the guest kernel crashed (Oops or panic on its console)"
                 error = f"the guest stopped without an exit status (qemu exit {proc.returncode}){why}"
         return Result(vm.name, status, error, console, out, timings(marks, total))
+
+
+def kernel_crashed(console: str) -> bool:
+    """Whether the guest's console shows a kernel Oops or panic."""
+    try:
+        with open(console, errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return False
+    return "Kernel panic" in text or "Oops:" in text or "BUG:" in text
 
 
 def timings(marks: dict[str, float], total: float) -> dict[str, float]:

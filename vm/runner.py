@@ -75,6 +75,8 @@ class Progress:
         elif kind == "test":
             count, outcome, nodeid = (rest.split(" ", 2) + ["", ""])[:3]
             self.say(name, f"tests {count} {outcome:7} {nodeid}")
+        elif kind == "crash":
+            self.say(name, rest)
         elif kind == "finished":
             p, f, s = (rest.split() + ["?"] * 3)[:3]
             self.say(name, f"suite finished: {p} passed, {f} failed, {s} skipped")

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The kernel matrix in CI: the conformance suite against the reference inside qemu VMs (Debian 6.1 with
+# cgroup v1, Debian 6.12 with cgroup v2), merged with the host's report from ci/test.sh into
+# reports/matrix.json and .md. Per VM: reports/vm/<name>/ (JUnit XML, clause report, console log).
+# Extra arguments go to `python -m libcontainer.vm run` (e.g. --vm deb12-6.12-v2, or -- -k pause).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./ci/setup.sh
+./vm/setup.sh
+host=()
+[ -f reports/clauses-reference.json ] && host=(--host-report reports/clauses-reference.json)
+start=$(date +%s)
+rc=0
+.venv/bin/python -m libcontainer.vm run --out reports "${host[@]}" "$@" || rc=$?
+echo "kernel matrix: $(( $(date +%s) - start )) s, status $rc"
+exit $rc

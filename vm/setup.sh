@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Set up this machine (Debian 12, root) for the kernel matrix's qemu backend: qemu under TCG,
+# then the kernels (apt-get download + dpkg-deb -x into vm/.cache) and the initramfs of each VM.
+# Run after ci/setup.sh (it needs .venv). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then echo "run as root" >&2; exit 1; fi
+need=()
+for pkg in qemu-system-x86 qemu-utils busybox-static; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# apt-cache needs package lists to resolve linux-image-amd64 and linux-image-6.12-amd64
+apt-cache show linux-image-6.12-amd64 >/dev/null 2>&1 || apt-get update -qq
+.venv/bin/python -m libcontainer.vm prepare "$@"

@@ -1,0 +1,247 @@
+"""Unit tests of the kernel matrix: the matrix file, the initramfs, qemu's command line, timeouts, progress.
+
+None of them boots a kernel (the matrix itself does, ``python -m libcontainer.vm run``); the timeout test
+runs a stand-in for qemu that never ends.
+"""
+
+import gzip
+import json
+import os
+import stat
+import sys
+import textwrap
+import time
+
+import pytest
+
+from libcontainer.vm import backend, initramfs, kernel, matrix, qemu, runner
+from libcontainer.vm.backend import Request
+
+
+def test_the_matrix_has_a_v1_and_a_v2_vm():
+    vms = matrix.load()
+    assert {v.cgroup for v in vms} == {"v1", "v2"}
+    v2 = [v for v in vms if v.cgroup == "v2"]
+    assert all("cgroup_no_v1=all" in v.cmdline for v in v2)
+    assert all(v.suite and v.timeout_s > 0 for v in vms)
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "m.toml"
+    p.write_text(textwrap.dedent(text))
+    return str(p)
+
+
+def test_matrix_rejects_unknown_keys_modes_and_duplicates(tmp_path):
+    with pytest.raises(ValueError, match="unknown key"):
+        matrix.load(_write(tmp_path, '[[vm]]\nname="a"\npackage="p"\ncgroup="v1"\ncolour="red"\n'))
+    with pytest.raises(ValueError, match="cgroup must be"):
+        matrix.load(_write(tmp_path, '[[vm]]\nname="a"\npackage="p"\ncgroup="hybrid"\n'))
+    with pytest.raises(ValueError, match="duplicate"):
+        matrix.load(_write(tmp_path, '[[vm]]\nname="a"\npackage="p"\ncgroup="v1"\n[[vm]]\nname="a"\npackage="p"\ncgroup="v2"\n'))
+
+
+def test_select_defaults_to_enabled_and_rejects_unknown_names(tmp_path):
+    vms = matrix.load(_write(tmp_path, '[defaults]\ntimeout_s=5\n[[vm]]\nname="a"\npackage="p"\ncgroup="v1"\n'
+                                       '[[vm]]\nname="b"\npackage="p"\ncgroup="v2"\nenabled=false\n'))
+    assert [v.name for v in matrix.select(vms, [])] == ["a"]
+    assert [v.name for v in matrix.select(vms, ["b"])] == ["b"]
+    assert vms[0].timeout_s == 5
+    with pytest.raises(ValueError):
+        matrix.select(vms, ["zz"])
+
+
+def _cpio_entries(data: bytes) -> dict[str, tuple[int, bytes]]:
+    raw, entries, pos = gzip.decompress(data), {}, 0
+    while True:
+        hdr = raw[pos:pos + 110]
+        assert hdr[:6] == b"070701"
+        fields = [int(hdr[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
+        mode, size, namesize = fields[1], fields[6], fields[11]
+        name = raw[pos + 110:pos + 110 + namesize - 1].decode()
+        pos += 110 + namesize
+        pos += -pos % 4
+        body = raw[pos:pos + size]
+        pos += size + (-size % 4)
+        if name == "TRAILER!!!":
+            return entries
+        entries[name] = (mode, body)
+
+
+def _fake_kernel(tmp_path) -> kernel.Kernel:
+    """A kernel tree whose modules are tiny files with modinfo strings: 9p needs 9pnet and netfs."""
+    rel = "9.9.9-test"
+    mods = tmp_path / "lib" / "modules" / rel
+    (mods / "kernel").mkdir(parents=True)
+    for name, deps in {"virtio_pci": "", "9pnet": "", "netfs": "", "9pnet_virtio": "9pnet",
+                       "9p": "9pnet,netfs", "overlay": "", "unused": ""}.items():
+        (mods / "kernel" / f"{name}.ko").write_bytes(b"\x7fELF\0name=" + name.encode() + b"\0depends=" + deps.encode() + b"\0")
+    (mods / "modules.builtin").write_text("kernel/drivers/virtio/virtio_pci.ko\n")
+    (tmp_path / "boot").mkdir()
+    (tmp_path / "boot" / f"vmlinuz-{rel}").write_bytes(b"bz")
+    (tmp_path / "boot" / f"config-{rel}").write_text("CONFIG_9P_FS=m\n")
+    return kernel.load("linux-image-test", str(tmp_path))
+
+
+def test_modules_come_dependencies_first_and_skip_builtins(tmp_path):
+    k = _fake_kernel(tmp_path)
+    names = [n for n, _ in initramfs.resolve_modules(k)]
+    assert "virtio_pci" not in names and "unused" not in names
+    assert names.index("9pnet") < names.index("9pnet_virtio") and names.index("netfs") < names.index("9p")
+    assert kernel.config_has(k, "9P_FS") == "m" and kernel.config_has(k, "NOPE") is None
+
+
+def test_a_missing_module_is_named(tmp_path):
+    k = _fake_kernel(tmp_path)
+    with pytest.raises(LookupError, match="no module nope"):
+        initramfs.resolve_modules(k, wanted=("nope",))
+
+
+def test_initramfs_holds_busybox_init_and_modules(tmp_path):
+    k = _fake_kernel(tmp_path)
+    busybox = tmp_path / "busybox"
+    busybox.write_bytes(b"\x7fELF busybox")
+    entries = _cpio_entries(initramfs.build_bytes(k, str(busybox)))
+    assert stat.S_ISREG(entries["init"][0]) and entries["init"][0] & 0o111
+    assert entries["init"][1].startswith(b"#!/bin/sh")
+    assert entries["bin/busybox"][1] == b"\x7fELF busybox"
+    assert stat.S_ISLNK(entries["bin/sh"][0]) and entries["bin/sh"][1] == b"busybox"
+    assert stat.S_ISCHR(entries["dev/console"][0])
+    order = entries["modules"][1].decode().split()
+    assert order[-1] == "overlay" and all(f"mod/{m}.ko" in entries for m in order)
+    path = initramfs.build(k, str(tmp_path / "cache"), str(busybox))
+    assert path == initramfs.build(k, str(tmp_path / "cache"), str(busybox))  # cached by content
+
+
+def _vm(**kw):
+    base = dict(name="t-v2", package="linux-image-test", cgroup="v2", cmdline="cgroup_no_v1=all", timeout_s=30)
+    return matrix.VMSpec(**{**base, **kw})
+
+
+def _backend(tmp_path, qemu_bin="qemu-system-x86_64"):
+    be = qemu.QemuBackend(project=str(tmp_path), cache=str(tmp_path / "cache"), qemu=qemu_bin)
+    k = _fake_kernel(tmp_path / "k")
+    be._prepared["t-v2"] = (k, str(tmp_path / "initrd"))
+    return be, k
+
+
+def test_qemu_command_line(tmp_path):
+    be, k = _backend(tmp_path)
+    cmd = be.command(_vm(), Request(argv=["true"], cwd="/", out=str(tmp_path / "out")))
+    line = " ".join(cmd)
+    assert "-accel tcg,thread=multi" in line and "-cpu max" in line and "-no-reboot" in line
+    append = cmd[cmd.index("-append") + 1]
+    assert "cgroup_no_v1=all" in append and "lcvm.cgroup=v2" in append and "panic=-1" in append
+    assert f"lcvm.out={tmp_path / 'out'}" in append and f"lcvm.modules={k.modules}" in append
+    assert any("path=/,mount_tag=lcvmroot" in a and "readonly=on" in a for a in cmd)
+    assert any(f"path={tmp_path},mount_tag=lcvmproj" in a and "readonly" not in a for a in cmd)
+
+
+def test_paths_qemu_cannot_take_are_refused(tmp_path):
+    be, _ = _backend(tmp_path)
+    with pytest.raises(ValueError, match="space or comma"):
+        be.command(_vm(), Request(argv=["true"], cwd="/", out="/tmp/a,b"))
+
+
+def test_a_hung_vm_is_killed_at_the_timeout_and_failed(tmp_path):
+    fake = tmp_path / "fake-qemu"
+    fake.write_text("#!/bin/sh\necho 'booting forever'\nexec sleep 600\n")
+    fake.chmod(0o755)
+    be, _ = _backend(tmp_path, str(fake))
+    be.prepare = lambda vm: None
+    t0 = time.monotonic()
+    res = be.run(_vm(), Request(argv=["true"], cwd="/", out=str(tmp_path / "out"), timeout=2))
+    assert time.monotonic() - t0 < 10
+    assert res.status is None and res.error.startswith("timeout") and not res.ok
+    assert "booting forever" in open(res.console).read()
+
+
+def test_a_guest_that_stops_without_status_is_failed_with_the_reason(tmp_path):
+    fake = tmp_path / "fake-qemu"
+    out = tmp_path / "out"
+    fake.write_text(f"#!/bin/sh\necho 'init: mount host root over 9p' > {out}/init-failed\nexit 0\n")
+    fake.chmod(0o755)
+    be, _ = _backend(tmp_path, str(fake))
+    be.prepare = lambda vm: None
+    res = be.run(_vm(), Request(argv=["true"], cwd="/", out=str(out), timeout=20))
+    assert res.status is None and "without an exit status" in res.error and "mount host root" in res.error
+
+
+def test_exit_status_and_progress_come_back_through_the_shared_folder(tmp_path):
+    fake = tmp_path / "fake-qemu"
+    out = tmp_path / "out"
+    fake.write_text(f"#!/bin/sh\nprintf '1.0 agent 6.1\\n2.0 collected 1\\n3.0 test 1/1 passed t::x\\n4.0 finished 1 0 0\\n'"
+                    f" > {out}/progress\necho '{{\"status\": 1}}' > {out}/exit.json\n")
+    fake.chmod(0o755)
+    be, _ = _backend(tmp_path, str(fake))
+    be.prepare = lambda vm: None
+    seen = []
+    res = be.run(_vm(), Request(argv=["true"], cwd="/", out=str(out), timeout=20), lambda n, l: seen.append(l))
+    assert res.status == 1 and res.error is None and not res.ok
+    assert [s.split()[1] for s in seen] == ["agent", "collected", "test", "finished"]
+    assert set(res.timings) >= {"total", "boot", "setup", "tests", "shutdown"}
+
+
+def test_timings_split_by_events():
+    t = qemu.timings({"agent": 5.0, "collected": 20.0, "finished": 100.0, "exit": 101.0}, 103.0)
+    assert t == {"total": 103.0, "boot": 5.0, "setup": 15.0, "tests": 80.0, "shutdown": 3.0}
+    assert qemu.timings({}, 7.0) == {"total": 7.0}
+
+
+def test_read_events_returns_only_complete_lines(tmp_path):
+    (tmp_path / "progress").write_text("1 agent x\n2 coll")
+    lines, off = backend.Backend.read_events(str(tmp_path), 0)
+    assert lines == ["1 agent x"] and off == len("1 agent x\n")
+    assert backend.Backend.read_events(str(tmp_path), off) == ([], off)
+
+
+def test_guest_request_runs_each_runtime_and_keeps_the_worst_status(tmp_path):
+    req = runner.guest_request(_vm(), "/p", "/p/.venv/bin/python", ["reference", "mod:fn"], str(tmp_path), ["-k", "x y"], 9)
+    script = req.argv[-1]
+    assert req.argv[:2] == ["/bin/sh", "-c"] and req.timeout == 9 and req.cwd == "/p"
+    assert script.count("-m pytest -p libcontainer.vm.progress") == 2 and "exit $rc" in script
+    assert "--runtime reference" in script and "clauses-mod_fn.json" in script and "'x y'" in script
+    assert req.env["LCVM_PROGRESS"] == os.path.join(str(tmp_path), "progress")
+
+
+def test_guest_agent_runs_the_request_and_writes_the_status(tmp_path):
+    """The agent outside PID 1 (no power-off): runs the command, writes exit.json and events."""
+    import subprocess
+    (tmp_path / "request.json").write_text(json.dumps({"argv": ["sh", "-c", "exit 3"], "cwd": "/", "env": {}}))
+    r = subprocess.run([sys.executable, "-m", "libcontainer.vm.guest", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert "status 3" in r.stdout
+    assert json.loads((tmp_path / "exit.json").read_text())["status"] == 3
+    assert [l.split()[1] for l in (tmp_path / "progress").read_text().splitlines()] == ["agent", "exit"]
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError):
+        backend.get("virtualbox")
+
+
+def test_a_guest_kernel_crash_is_booted_again_once(tmp_path):
+    fake = tmp_path / "fake-qemu"
+    out = tmp_path / "out"
+    count = tmp_path / "count"
+    # first boot: an Oops and no status; second boot: status 0
+    fake.write_text(f"#!/bin/sh\nif [ -e {count} ]; then echo '{{\"status\": 0}}' > {out}/exit.json; exit 0; fi\n"
+                    f"touch {count}\necho 'Oops: int3: 0000 [#1]'\necho 'Kernel panic - not syncing'\n")
+    fake.chmod(0o755)
+    be, _ = _backend(tmp_path, str(fake))
+    be.prepare = lambda vm: None
+    seen = []
+    res = be.run(_vm(), Request(argv=["true"], cwd="/", out=str(out), timeout=20), lambda n, l: seen.append(l))
+    assert res.ok and res.timings["crashed_boots"] == 1
+    assert "Kernel panic" in (out / "console-crash-1.log").read_text()
+    assert any(" crash " in l for l in seen)
+
+
+def test_a_crash_twice_fails_with_the_console_kept(tmp_path):
+    fake = tmp_path / "fake-qemu"
+    fake.write_text("#!/bin/sh\necho 'Kernel panic - not syncing'\n")
+    fake.chmod(0o755)
+    be, _ = _backend(tmp_path, str(fake))
+    be.prepare = lambda vm: None
+    res = be.run(_vm(), Request(argv=["true"], cwd="/", out=str(tmp_path / "out"), timeout=20))
+    assert not res.ok and "without an exit status" in res.error
+    assert "Kernel panic" in open(res.console).read()
