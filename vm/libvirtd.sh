@@ -28,7 +28,8 @@ start() {
   if ! virsh -c qemu:///system net-info default >/dev/null 2>&1; then
     virsh -c qemu:///system net-define /usr/share/libvirt/networks/default.xml >/dev/null
   fi
-  virsh -c qemu:///system net-info default | grep -q "Active:.*yes" || virsh -c qemu:///system net-start default >/dev/null
+  info=$(virsh -c qemu:///system net-info default)
+  case "$info" in *Active:*yes*) ;; *) virsh -c qemu:///system net-start default >/dev/null;; esac
   echo "libvirtd running in network namespace $NS"
 }
 
