@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from . import backend as backend_mod, matrix, runner
@@ -51,7 +52,12 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return p.parse_args(argv), extra
 
 
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds: the running VM is killed, libvirtd stopped (finally clauses)
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     args, extra = parse(argv)
     if args.cmd == "list":
         for vm in matrix.load():

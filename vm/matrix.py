@@ -28,6 +28,7 @@ class VMSpec:
     suite: tuple[str, ...] = ("--pyargs", "libcontainer.spec.tests")
     box: str = ""
     enabled: bool = True
+    workers: int = 1  # pytest-xdist workers inside the guest (-n); 1 runs the tests in the guest's pytest
 
 
 def load(path: str = MATRIX) -> list[VMSpec]:

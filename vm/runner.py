@@ -43,7 +43,8 @@ def guest_request(vm, project: str, python: str, runtimes: list[str], out: str, 
     """The Request that runs the suite once per runtime inside ``vm``; its status is the worst pytest status."""
     runs = []
     for rt in runtimes:
-        argv = pytest_argv(python, vm.suite, rt, out, f"libcontainer-{vm.name}-{safe(rt)}", extra,
+        workers = ["-n", str(vm.workers)] if getattr(vm, "workers", 1) > 1 else []
+        argv = pytest_argv(python, vm.suite, rt, out, f"libcontainer-{vm.name}-{safe(rt)}", workers + list(extra),
                            basetemp=f"{GUEST_TMP}-{safe(rt)}")
         runs.append(f"{shlex.join(argv[:3])} -p libcontainer.vm.progress {shlex.join(argv[3:])} || rc=$?")
     script = "rc=0\n" + "\n".join(runs) + "\nexit $rc\n"
