@@ -113,8 +113,9 @@ class VagrantBackend(Backend):
         console, log = os.path.join(out, "console.log"), os.path.join(out, "vagrant.log")
         base = os.path.realpath(sys.base_prefix) if os.path.realpath(self.python).startswith(sys.base_prefix) else \
             os.path.dirname(os.path.dirname(os.path.realpath(self.python)))
-        shares = ":".join(dict.fromkeys([self.project, out, base]))
-        extra = {"LCVM_SYNC": shares, "LCVM_CONSOLE": console, "LCVM_BOOT_TIMEOUT": str(int(request.timeout))}
+        shares = ":".join(dict.fromkeys([self.project, base]))
+        extra = {"LCVM_SYNC": shares, "LCVM_SYNC_LIVE": out, "LCVM_CONSOLE": console,
+                 "LCVM_BOOT_TIMEOUT": str(int(request.timeout))}
         v = self._vagrant(vm, extra, log)
         deadline = t0 + request.timeout
         marks: dict[str, float] = {}
