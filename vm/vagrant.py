@@ -98,7 +98,19 @@ class VagrantBackend(Backend):
                                capture_output=True, text=True)
             if r.returncode != 0:
                 raise RuntimeError(f"box.sh failed: {r.stdout[-2000:]}{r.stderr[-2000:]}")
+        self._drop_stale_volumes(vm.box)
         v.box_add(vm.box, box_file, provider="libvirt", force=True)
+
+    @staticmethod
+    def _drop_stale_volumes(box: str) -> None:
+        """Delete the libvirt pool volumes vagrant-libvirt made from an earlier build of ``box`` (it names them
+        ``<box, / as -VAGRANTSLASH->_vagrant_box_image_<version>_<mtime>_box.img``)."""
+        virsh = ["virsh", "-c", "qemu:///system"]
+        listed = subprocess.run(virsh + ["vol-list", "default", "--name"], capture_output=True, text=True)
+        prefix = box.replace("/", "-VAGRANTSLASH-") + "_vagrant_box_image_"
+        for name in listed.stdout.split():
+            if name.startswith(prefix):
+                subprocess.run(virsh + ["vol-delete", name, "--pool", "default"], capture_output=True)
 
     # -- run -----------------------------------------------------------------
     def run(self, vm, request: Request, on_event: EventSink | None = None) -> Result:

@@ -245,3 +245,22 @@ def test_a_crash_twice_fails_with_the_console_kept(tmp_path):
     res = be.run(_vm(), Request(argv=["true"], cwd="/", out=str(tmp_path / "out"), timeout=20))
     assert not res.ok and "without an exit status" in res.error
     assert "Kernel panic" in open(res.console).read()
+
+
+def test_vagrant_backend_parametrises_the_vagrantfile_and_enters_the_namespace(tmp_path):
+    from libcontainer.vm import vagrant as vagrant_backend
+    be = vagrant_backend.VagrantBackend(project=str(tmp_path), cache=str(tmp_path / "cache"))
+    vm = _vm(box="libcontainer/t", cpus=1, memory_mb=1024)
+    os.makedirs(be.box_dir(vm))
+    for f in ("vmlinuz", "initrd.img"):
+        (tmp_path / "cache" / "boxes" / "t" / f).write_bytes(b"")
+    env = be._env(vm, {"LCVM_SYNC": "/a:/b"})
+    assert env["LCVM_BOX"] == "libcontainer/t" and env["LCVM_CGROUP"] == "v2" and env["LCVM_CPUS"] == "1"
+    assert env["LCVM_KERNEL"].endswith("boxes/t/vmlinuz") and env["LCVM_SYNC"] == "/a:/b"
+    assert env["VAGRANT_HOME"].startswith(str(tmp_path / "cache"))
+    be._wrapper()
+    text = open(be.wrapper).read()
+    assert f"ip netns exec {vagrant_backend.NETNS} /usr/bin/vagrant" in text and "timeout" in text
+    vf = open(os.path.join(os.path.dirname(vagrant_backend.__file__), "Vagrantfile")).read()
+    for var in ("LCVM_BOX", "LCVM_CGROUP", "LCVM_KERNEL", "LCVM_SYNC", "LCVM_CONSOLE", "cgroup_no_v1=all"):
+        assert var in vf
