@@ -3,7 +3,7 @@
 * ``list``: the VMs of vm/matrix.toml.
 * ``prepare [--vm NAME]``: download the kernels and build the initramfs (qemu) or boxes (vagrant).
 * ``run [--vm NAME]... [--runtime R]... [--backend qemu|vagrant] [--out DIR] [--no-host | --host-report PATH]
-  [--timeout S] [--suite ARGS] [-- PYTEST ARGS]``: the matrix (host + each VM), merged into DIR/matrix.json and .md.
+  [--timeout S] [--parallel N] [--suite ARGS] [-- PYTEST ARGS]``: the matrix (host + each VM), merged into DIR/matrix.json and .md.
 * ``smoke [--vm NAME] [--out DIR]``: the Vagrant backend's smoke test: one box up, one group of clauses
   (the lifecycle tests), destroyed again; reports in DIR/smoke/.
 Exit status: 0 when every VM ran and every suite passed, 1 otherwise, 2 on a usage error.
@@ -49,6 +49,8 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     r.add_argument("--no-host", action="store_true", help="leave the host's run out of the matrix")
     r.add_argument("--host-report", default=None, help="merge this existing host clause report instead of running the host")
     r.add_argument("--timeout", type=float, default=None, help="seconds per VM (default: the matrix's timeout_s)")
+    r.add_argument("--parallel", type=int, default=1,
+                   help="VMs booted at once (default 1: in turn; qemu backend only)")
     return p.parse_args(argv), extra
 
 
@@ -96,7 +98,7 @@ def main(argv: list[str]) -> int:
     out = args.out if os.path.isabs(args.out) else os.path.join(project, args.out)
     try:
         return runner.run_matrix(be, vms, project, out, args.runtime or ["reference"], python, extra, host,
-                                 args.timeout)
+                                 args.timeout, parallel=getattr(args, "parallel", 1) if be.name == "qemu" else 1)
     finally:
         be.close()
 

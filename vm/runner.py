@@ -9,6 +9,7 @@ writes ``OUT/vm/<name>/`` (``junit-<runtime>.xml``, ``clauses-<runtime>.json``,
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import shlex
@@ -105,12 +106,18 @@ def run_host(python: str, project: str, runtimes: list[str], out: str, extra: li
     return rc
 
 
+def _record(backend: Backend, vm, result: Result) -> dict:
+    return {"backend": backend.name, "package": vm.package, "cgroup": vm.cgroup, "status": result.status,
+            "error": result.error, "timings": result.timings, "console": result.console}
+
+
 def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str], python: str,
                extra: list[str] = (), host: str | None = "run", timeout: float | None = None,
-               progress: Progress | None = None) -> int:
+               progress: Progress | None = None, parallel: int = 1) -> int:
     """Boot each of ``vms`` in turn with ``backend``, run the suite against ``runtimes`` inside, merge every clause
     report (and the host's: ``host`` is "run", None to leave it out, or the path of an existing report) into
-    ``out/matrix.json`` and ``.md``. Returns 0 when every VM ran and every suite passed, else 1."""
+    ``out/matrix.json`` and ``.md``. ``parallel`` > 1 runs that many VMs at once (each VM has its own vCPUs:
+    ``cpus`` of the matrix). Returns 0 when every VM ran and every suite passed, else 1."""
     progress = progress or Progress()
     out = os.path.abspath(out)
     reports: list[str] = []
@@ -122,38 +129,51 @@ def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str
     elif host:
         reports.append(host)
     summary: dict[str, dict] = {}
+    prepared = []
     for vm in vms:
         vm_out = os.path.join(out, "vm", vm.name)
         os.makedirs(vm_out, exist_ok=True)
         for stale in os.listdir(vm_out):
-            if stale.startswith(("junit-", "clauses-")):
+            if stale.startswith(("junit-", "clauses-", "console-crash-")):
                 os.unlink(os.path.join(vm_out, stale))
         progress.say(vm.name, f"preparing ({backend.name}: {vm.package}, cgroup {vm.cgroup})")
         try:
             backend.prepare(vm)
+            prepared.append(vm)
         except Exception as e:  # noqa: BLE001 - one VM that cannot be prepared fails, the others still run
-            result = Result(vm.name, None, f"prepare failed: {e}", "", vm_out)
-        else:
-            progress.say(vm.name, "booting")
-            req = guest_request(vm, project, python, runtimes, vm_out, list(extra), timeout or vm.timeout_s)
+            summary[vm.name] = _record(backend, vm, Result(vm.name, None, f"prepare failed: {e}", "", vm_out))
+
+    def one(vm) -> None:
+        vm_out = os.path.join(out, "vm", vm.name)
+        progress.say(vm.name, "booting")
+        req = guest_request(vm, project, python, runtimes, vm_out, list(extra), timeout or vm.timeout_s)
+        try:
             result = backend.run(vm, req, progress.event)
-        summary[vm.name] = {"backend": backend.name, "package": vm.package, "cgroup": vm.cgroup,
-                            "status": result.status, "error": result.error, "timings": result.timings,
-                            "console": result.console}
+        except Exception as e:  # noqa: BLE001 - reported as this VM's failure
+            result = Result(vm.name, None, f"backend error: {e!r}", os.path.join(vm_out, "console.log"), vm_out)
+        summary[vm.name] = _record(backend, vm, result)
         times = ", ".join(f"{k} {v:.0f} s" for k, v in result.timings.items())
         if result.error:
-            rc = 1
             progress.say(vm.name, f"FAILED: {result.error} ({times})")
             progress.say(vm.name, f"console log kept: {result.console}; its end:\n{tail(result.console)}")
         else:
-            if result.status != 0:
-                rc = 1
             progress.say(vm.name, f"finished, suite status {result.status} ({times})")
+
+    if parallel > 1:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+            list(pool.map(one, prepared))
+    else:
+        for vm in prepared:
+            one(vm)
+    for vm in vms:
+        s = summary[vm.name]
+        if s["error"] or s["status"] != 0:
+            rc = 1
         for rt in runtimes:
-            path = os.path.join(vm_out, f"clauses-{safe(rt)}.json")
+            path = os.path.join(out, "vm", vm.name, f"clauses-{safe(rt)}.json")
             if os.path.exists(path):
                 reports.append(path)
-            elif not result.error:
+            elif not s["error"]:
                 rc = 1
                 progress.say(vm.name, f"no clause report for runtime {rt}")
     os.makedirs(os.path.join(out, "vm"), exist_ok=True)
