@@ -264,3 +264,52 @@ def test_vagrant_backend_parametrises_the_vagrantfile_and_enters_the_namespace(t
     vf = open(os.path.join(os.path.dirname(vagrant_backend.__file__), "Vagrantfile")).read()
     for var in ("LCVM_BOX", "LCVM_CGROUP", "LCVM_KERNEL", "LCVM_SYNC", "LCVM_CONSOLE", "cgroup_no_v1=all"):
         assert var in vf
+
+
+class _FakeBackend(backend.Backend):
+    """Writes a clause report per VM (or fails the VM named 'bad') without booting anything."""
+
+    name = "fake"
+
+    def prepare(self, vm):
+        pass
+
+    def run(self, vm, request, on_event=None):
+        if vm.name == "bad":
+            console = os.path.join(request.out, "console.log")
+            with open(console, "w") as f:
+                f.write("Kernel panic - not syncing\n")
+            return backend.Result(vm.name, None, "timeout: killed after 1 s", console, request.out, {"total": 1.0})
+        rec = [{"clause": "LC-A-01", "title": "t", "runtime": "reference", "kernel": vm.package, "cgroup": vm.cgroup,
+                "outcome": "passed", "tests": ["t::a"]}]
+        with open(os.path.join(request.out, "clauses-reference.json"), "w") as f:
+            json.dump(rec, f)
+        if on_event:
+            on_event(vm.name, "1.0 agent x")
+        return backend.Result(vm.name, 0, None, "", request.out, {"total": 2.0})
+
+
+def test_run_matrix_merges_every_vm_and_the_host_report(tmp_path, capsys):
+    host = tmp_path / "host.json"
+    host.write_text(json.dumps([{"clause": "LC-A-01", "title": "t", "runtime": "reference", "kernel": "6.18",
+                                 "cgroup": "hybrid", "outcome": "passed", "tests": ["t::a"]}]))
+    vms = [_vm(name="a", package="k1", cgroup="v1"), _vm(name="b", package="k2")]
+    rc = runner.run_matrix(_FakeBackend(), vms, str(tmp_path), str(tmp_path / "out"), ["reference"], sys.executable,
+                           host=str(host), parallel=2)
+    assert rc == 0
+    merged = json.loads((tmp_path / "out" / "matrix.json").read_text())
+    assert {(r["kernel"], r["cgroup"]) for r in merged} == {("6.18", "hybrid"), ("k1", "v1"), ("k2", "v2")}
+    assert "booted kernel x" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "out" / "vm" / "summary.json").read_text())
+    assert set(summary) == {"a", "b"} and all(s["status"] == 0 for s in summary.values())
+
+
+def test_run_matrix_fails_a_vm_that_failed_and_prints_its_console(tmp_path, capsys):
+    vms = [_vm(name="bad"), _vm(name="good")]
+    rc = runner.run_matrix(_FakeBackend(), vms, str(tmp_path), str(tmp_path / "out"), ["reference"], sys.executable,
+                           host=None)
+    assert rc == 1
+    out = capsys.readouterr().out
+    assert "FAILED: timeout" in out and "Kernel panic" in out and "console log kept" in out
+    merged = json.loads((tmp_path / "out" / "matrix.json").read_text())
+    assert [r["kernel"] for r in merged] == ["linux-image-test"]  # the good VM's records still merge
