@@ -106,6 +106,7 @@ class VagrantBackend(Backend):
         """Delete the libvirt pool volumes vagrant-libvirt made from an earlier build of ``box`` (it names them
         ``<box, / as -VAGRANTSLASH->_vagrant_box_image_<version>_<mtime>_box.img``)."""
         virsh = ["virsh", "-c", "qemu:///system"]
+        subprocess.run(virsh + ["pool-start", "default"], capture_output=True)  # defined by vagrant-libvirt, not autostarted
         listed = subprocess.run(virsh + ["vol-list", "default", "--name"], capture_output=True, text=True)
         prefix = box.replace("/", "-VAGRANTSLASH-") + "_vagrant_box_image_"
         for name in listed.stdout.split():
