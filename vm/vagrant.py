@@ -107,6 +107,7 @@ class VagrantBackend(Backend):
         ``<box, / as -VAGRANTSLASH->_vagrant_box_image_<version>_<mtime>_box.img``)."""
         virsh = ["virsh", "-c", "qemu:///system"]
         subprocess.run(virsh + ["pool-start", "default"], capture_output=True)  # defined by vagrant-libvirt, not autostarted
+        subprocess.run(virsh + ["pool-refresh", "default"], capture_output=True)  # volumes uploaded by an earlier libvirtd
         listed = subprocess.run(virsh + ["vol-list", "default", "--name"], capture_output=True, text=True)
         prefix = box.replace("/", "-VAGRANTSLASH-") + "_vagrant_box_image_"
         for name in listed.stdout.split():
