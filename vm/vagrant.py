@@ -108,9 +108,9 @@ class VagrantBackend(Backend):
         virsh = ["virsh", "-c", "qemu:///system"]
         subprocess.run(virsh + ["pool-start", "default"], capture_output=True)  # defined by vagrant-libvirt, not autostarted
         subprocess.run(virsh + ["pool-refresh", "default"], capture_output=True)  # volumes uploaded by an earlier libvirtd
-        listed = subprocess.run(virsh + ["vol-list", "default", "--name"], capture_output=True, text=True)
+        listed = subprocess.run(virsh + ["vol-list", "default"], capture_output=True, text=True)
         prefix = box.replace("/", "-VAGRANTSLASH-") + "_vagrant_box_image_"
-        for name in listed.stdout.split():
+        for name in (line.split()[0] for line in listed.stdout.splitlines() if line.strip()):
             if name.startswith(prefix):
                 subprocess.run(virsh + ["vol-delete", name, "--pool", "default"], capture_output=True)
 
