@@ -20,8 +20,9 @@ from libcontainer.spec.config import validate_process
 from libcontainer.spec.errors import ErrorCode
 
 from . import linux as L
+from . import netdev
 from . import state as S
-from .cgroups import FREEZING, FROZEN, CgroupDriver, CgroupV1, CgroupV2
+from .cgroups import FREEZING, FROZEN, THAWED, CgroupDriver, CgroupV1, CgroupV2
 
 _ERRORS = {cls.code.value: cls for cls in LibcontainerError.__subclasses__()}
 
@@ -121,9 +122,18 @@ class LinuxContainer(Container):
         return pids
 
     def stats(self) -> ContainerStats:
+        """The cgroup's statistics (see the driver's ``stats``) plus the network counters of init's namespace.
+
+        ``network`` is None once init has exited (its namespace is gone).
+        """
         self._check()
         with _system("stats"):
             stats = self._cgroup.stats()
+            pid = self.init_pid
+            network = netdev.interfaces(pid)
+            # the pid may have been reused if init exited: keep the counters only if it is still init
+            if network is not None and L.process_start_time(pid) == self._state["init_start"]:
+                stats.network = network
         self._check()
         return stats
 
@@ -245,30 +255,41 @@ class LinuxContainer(Container):
             self._reap_monitor()
 
     def _kill_all(self) -> None:
-        """SIGKILL every process in the cgroup; freeze first so none can fork, thaw after.
+        """SIGKILL every process in the cgroup, then thaw it, and wait until it is empty.
 
-        An empty cgroup (the container has exited: the common case of destroy) is not frozen."""
+        v2 with ``cgroup.kill`` kills all at once. Otherwise the cgroup is
+        frozen first so none can fork; a paused container is killed while
+        frozen and thawed after, so the kills take effect. The thaw is in a
+        ``finally``: an interrupted destroy never leaves the cgroup frozen.
+        An empty cgroup (the container has exited: the common case of
+        destroy) is not frozen.
+        """
+        if self._cgroup.kill():
+            self._cgroup.thaw()
         frozen = False
         if not self._cgroup.pids():
             return
         try:
-            self._cgroup.freeze(timeout=2.0)
-            frozen = True
-        except OSError:
-            pass
-        for _ in range(100):
-            pids = self._cgroup.pids()
-            if not pids:
-                break
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, _signal.SIGKILL)
-            if frozen:
-                self._cgroup.thaw()
-                frozen = False
-            time.sleep(0.001)
-        if frozen:
-            self._cgroup.thaw()
+            try:
+                self._cgroup.freeze(timeout=2.0)
+                frozen = True
+            except OSError:
+                pass
+            for _ in range(1000):
+                pids = self._cgroup.pids()
+                if not pids:
+                    break
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, _signal.SIGKILL)
+                if frozen:
+                    self._cgroup.thaw()
+                    frozen = False
+                time.sleep(0.001)
+        finally:
+            if frozen or self._cgroup.freezer_state() != THAWED:
+                with contextlib.suppress(FileNotFoundError):
+                    self._cgroup.thaw()
 
     def _wait_monitor(self, timeout: float = 10.0) -> None:
         pid, start = self._state["monitor_pid"], self._state["monitor_start"]

@@ -19,7 +19,7 @@ from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factor
 
 from . import linux as L
 from . import state as S
-from .cgroups import CgroupV1, driver_for
+from .cgroups import THAWED, CgroupV1, driver_for
 from .container import LinuxContainer, _rmtree
 
 DEFAULT_ROOT = "/run/libcontainer"
@@ -79,7 +79,9 @@ class LinuxFactory(Factory):
         try:
             cgroup = driver_for(config.cgroup_parent, S.cgroup_name(container_id))
             if cgroup.exists():
-                raise SystemFailure(f"cgroup {cgroup.paths()[0]} already exists")
+                existing, cgroup = cgroup, None  # not ours: never removed by _undo
+                _refuse_frozen(existing)
+                raise SystemFailure(f"cgroup {existing.paths()[0]} already exists")
             try:
                 cgroup.create(config.resources)
             except OSError as e:
@@ -87,6 +89,7 @@ class LinuxFactory(Factory):
                     # the kernel refused a value of the config (SPEC.md LC-FACTORY-06)
                     raise ConfigInvalid(f"resources: the kernel refused a limit: {e}") from e
                 raise
+            _refuse_frozen(cgroup)
             state = {"id": container_id, "config": config.to_dict(), "cgroup": _cgroup_info(cgroup),
                      "created": time.time()}
             monitor, started = self._start_monitor(state_dir, config.process, state)
@@ -243,6 +246,18 @@ def check_userns_reachable(config: Config) -> None:
         if path == "/":
             return
         path = os.path.dirname(path)
+
+
+def _refuse_frozen(cgroup) -> None:
+    """SystemFailure if the cgroup (or an ancestor, which freezes it too) is frozen or freezing.
+
+    An init started there would hang in the freezer; runc refuses the same
+    way ("container's cgroup is unexpectedly frozen").
+    """
+    state = cgroup.freezer_state()
+    if state != THAWED:
+        raise SystemFailure(f"cgroup {cgroup.paths()[0]} is {state.lower()} (a frozen cgroup or cgroup parent): "
+                            "thaw it, or choose another cgroup_parent")
 
 
 def _cgroup_info(cgroup) -> dict:

@@ -4,12 +4,14 @@ The executable specification lives in :mod:`libcontainer.spec.tests`; the
 normative text, with clause IDs, in ``SPEC.md`` beside this file.
 """
 
-from .config import DEFAULT_NAMESPACES, NAMESPACES, Config, Mount, Process, Resources, validate
+from .config import (DEFAULT_NAMESPACES, NAMESPACES, Config, DeviceRule, HugepageLimit, Mount, Process, Resources,
+                     ThrottleDevice, validate)
 from .errors import (ConfigInvalid, ContainerDestroyed, ContainerNotRunning, ContainerPaused, ErrorCode,
                      IdInUse, InvalidIdFormat, LibcontainerError, NotSupported, ProcessNotFound, SystemFailure)
 from .security import Capabilities, Device, IDMap, Network, Seccomp, SeccompArg, SyscallRule
 from .interface import Container, Factory, validate_id
-from .stats import ContainerStats, CpuStats, MemoryStats, PidsStats
+from .stats import (ContainerStats, CpuStats, HugetlbStats, IoDeviceStats, MemoryStats, NetworkInterfaceStats,
+                    PidsStats)
 from .status import Status
 
 __all__ = [
@@ -18,4 +20,5 @@ __all__ = [
     "ErrorCode", "LibcontainerError", "IdInUse", "InvalidIdFormat", "ConfigInvalid", "ContainerDestroyed",
     "ContainerPaused", "SystemFailure", "ContainerNotRunning", "ProcessNotFound", "NotSupported",
     "Container", "Factory", "validate_id", "ContainerStats", "CpuStats", "MemoryStats", "PidsStats", "Status",
+    "ThrottleDevice", "DeviceRule", "HugepageLimit", "IoDeviceStats", "HugetlbStats", "NetworkInterfaceStats",
 ]

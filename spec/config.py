@@ -92,13 +92,61 @@ class Mount:
 
 
 @dataclass
-class Resources:
-    """cgroup limits. None leaves a value as the kernel has it.
+class ThrottleDevice:
+    """A per-device io limit: ``major``:``minor`` of a block device, ``rate`` in bytes/s or operations/s."""
 
-    ``memory``, ``memory_reservation``, ``memory_swap``: bytes (-1 is
-    unlimited). ``cpu_shares`` (v1 shares, 2..262144), ``cpu_quota`` and
-    ``cpu_period`` (microseconds). ``pids_limit``: 0 is literal, -1 is
-    unlimited. ``cpuset_cpus``/``cpuset_mems``: list strings such as "0-1".
+    major: int
+    minor: int
+    rate: int
+
+
+@dataclass
+class DeviceRule:
+    """One device cgroup rule (cgroup-v1/devices.rst): ``allow`` or deny ``access`` to devices.
+
+    ``type``: ``a`` (all), ``b`` (block) or ``c`` (char). ``major``/``minor``:
+    numbers, -1 for ``*`` (any). ``access``: a non-empty subset of ``rwm``
+    (read, write, mknod).
+    """
+
+    allow: bool
+    type: str = "a"
+    major: int = -1
+    minor: int = -1
+    access: str = "rwm"
+
+
+@dataclass
+class HugepageLimit:
+    """A hugetlb limit: ``page_size`` as the kernel names it (``2MB``, ``1GB``), ``limit`` in bytes."""
+
+    page_size: str
+    limit: int
+
+
+@dataclass
+class Resources:
+    """cgroup limits. None (or an empty list) leaves a value as the kernel has it.
+
+    Units and ranges (runc's ``configs.Resources``; conversions for cgroup v2
+    are in ``libcontainer.reference.cgroups.convert``):
+
+    * ``memory``, ``memory_reservation``: bytes, -1 unlimited. ``memory`` at
+      least 4 MiB. ``memory_swap``: memory plus swap in bytes (the v1
+      ``memory.memsw`` meaning), -1 unlimited; when positive it needs
+      ``memory`` and must be at least ``memory``.
+    * ``cpu_shares``: v1 shares, 2..262144. ``cpu_weight``: v2 weight,
+      1..10000 (one of the two is converted to the other as runc does).
+      ``cpu_quota`` (-1 unlimited, else >= 1000) and ``cpu_period``
+      (1000..1000000): microseconds.
+    * ``cpuset_cpus``/``cpuset_mems``: list strings such as ``"0-1,3"``.
+    * ``pids_limit``: 0 is literal (no fork), -1 is unlimited.
+    * ``blkio_weight``: 10..1000 (v1 blkio weight). ``blkio_throttle_*``:
+      lists of :class:`ThrottleDevice` (bytes/s for ``*_bps_device``,
+      operations/s for ``*_iops_device``).
+    * ``devices``: :class:`DeviceRule` list written in order (so a deny-all
+      rule usually comes first); None leaves the device cgroup alone.
+    * ``hugetlb_limits``: :class:`HugepageLimit` list.
     """
 
     memory: int | None = None
@@ -110,6 +158,30 @@ class Resources:
     cpuset_cpus: str | None = None
     cpuset_mems: str | None = None
     pids_limit: int | None = None
+    cpu_weight: int | None = None
+    blkio_weight: int | None = None
+    blkio_throttle_read_bps_device: list[ThrottleDevice] = field(default_factory=list)
+    blkio_throttle_write_bps_device: list[ThrottleDevice] = field(default_factory=list)
+    blkio_throttle_read_iops_device: list[ThrottleDevice] = field(default_factory=list)
+    blkio_throttle_write_iops_device: list[ThrottleDevice] = field(default_factory=list)
+    devices: list[DeviceRule] | None = None
+    hugetlb_limits: list[HugepageLimit] = field(default_factory=list)
+
+    THROTTLES = ("blkio_throttle_read_bps_device", "blkio_throttle_write_bps_device",
+                 "blkio_throttle_read_iops_device", "blkio_throttle_write_iops_device")
+
+    def __post_init__(self):
+        # from JSON (Config.from_dict): nested entries arrive as dicts
+        for name in self.THROTTLES:
+            setattr(self, name, _entries(getattr(self, name), ThrottleDevice))
+        self.devices = _entries(self.devices, DeviceRule)
+        self.hugetlb_limits = _entries(self.hugetlb_limits, HugepageLimit)
+
+
+def _entries(value, cls):
+    if isinstance(value, list):
+        return [cls(**v) if isinstance(v, dict) else v for v in value]
+    return value
 
 
 @dataclass
@@ -277,26 +349,7 @@ def validate(config: Any) -> None:
           and all(p not in ("", ".", "..") for p in parent.split("/")) and "\0" not in parent,
           "cgroup_parent", "must be a relative cgroup path without . or ..")
     _need(isinstance(config.readonly_rootfs, bool), "readonly_rootfs", "must be a bool")
-    res = config.resources
-    _need(isinstance(res, Resources), "resources", "must be Resources")
-    for name in ("memory", "memory_reservation", "memory_swap"):
-        value = getattr(res, name)
-        _need(value is None or (_is_int(value) and (value == -1 or 0 < value < 2**63)),
-              f"resources.{name}", "must be -1 or a positive number of bytes")
-    if res.memory is not None and res.memory != -1:
-        _need(res.memory >= 4 * 1024 * 1024, "resources.memory", "must be at least 4 MiB")
-    _need(res.cpu_shares is None or (_is_int(res.cpu_shares) and 2 <= res.cpu_shares <= 262144),
-          "resources.cpu_shares", "must be 2..262144")
-    _need(res.cpu_period is None or (_is_int(res.cpu_period) and 1000 <= res.cpu_period <= 1000000),
-          "resources.cpu_period", "must be 1000..1000000 microseconds")
-    _need(res.cpu_quota is None or (_is_int(res.cpu_quota) and (res.cpu_quota == -1 or 1000 <= res.cpu_quota < 2**63)),
-          "resources.cpu_quota", "must be -1 or at least 1000 microseconds")
-    _need(res.pids_limit is None or (_is_int(res.pids_limit) and -1 <= res.pids_limit < 2**63),
-          "resources.pids_limit", "must be -1 (unlimited), 0 or a positive count")
-    for name in ("cpuset_cpus", "cpuset_mems"):
-        value = getattr(res, name)
-        _need(value is None or (isinstance(value, str) and all(c in "0123456789,-" for c in value) and value),
-              f"resources.{name}", "must be a list such as 0-1,3")
+    validate_resources(config.resources)
     _need(isinstance(config.mounts, list) and all(isinstance(m, Mount) for m in config.mounts),
           "mounts", "must be a list of Mount")
     for i, m in enumerate(config.mounts):
@@ -392,3 +445,66 @@ def _is_ip(value, cidr: bool) -> bool:
         return ipaddress.ip_address(value) is not None
     except ValueError:
         return False
+
+
+def validate_resources(res: Any) -> None:
+    """Raise ConfigInvalid (naming ``resources.<field>``) unless ``res`` holds usable limits.
+
+    Ranges are those of :class:`Resources`; they hold for both cgroup
+    versions. Whether the host has a controller is checked at create time.
+    """
+    _need(isinstance(res, Resources), "resources", "must be Resources")
+    for name in ("memory", "memory_reservation", "memory_swap"):
+        value = getattr(res, name)
+        _need(value is None or (_is_int(value) and (value == -1 or 0 < value < 2**63)),
+              f"resources.{name}", "must be -1 or a positive number of bytes")
+    if res.memory is not None and res.memory != -1:
+        _need(res.memory >= 4 * 1024 * 1024, "resources.memory", "must be at least 4 MiB")
+    if res.memory_swap is not None and res.memory_swap != -1:
+        _need(res.memory is not None and res.memory != -1, "resources.memory_swap",
+              "a swap limit needs a memory limit")
+        _need(res.memory_swap >= res.memory, "resources.memory_swap", "must be at least resources.memory")
+    _need(res.cpu_shares is None or (_is_int(res.cpu_shares) and 2 <= res.cpu_shares <= 262144),
+          "resources.cpu_shares", "must be 2..262144")
+    _need(res.cpu_weight is None or (_is_int(res.cpu_weight) and 1 <= res.cpu_weight <= 10000),
+          "resources.cpu_weight", "must be 1..10000")
+    _need(res.cpu_period is None or (_is_int(res.cpu_period) and 1000 <= res.cpu_period <= 1000000),
+          "resources.cpu_period", "must be 1000..1000000 microseconds")
+    _need(res.cpu_quota is None or (_is_int(res.cpu_quota) and (res.cpu_quota == -1 or 1000 <= res.cpu_quota < 2**63)),
+          "resources.cpu_quota", "must be -1 or at least 1000 microseconds")
+    _need(res.pids_limit is None or (_is_int(res.pids_limit) and -1 <= res.pids_limit < 2**63),
+          "resources.pids_limit", "must be -1 (unlimited), 0 or a positive count")
+    for name in ("cpuset_cpus", "cpuset_mems"):
+        value = getattr(res, name)
+        _need(value is None or (isinstance(value, str) and all(c in "0123456789,-" for c in value) and value),
+              f"resources.{name}", "must be a list such as 0-1,3")
+    _need(res.blkio_weight is None or (_is_int(res.blkio_weight) and 10 <= res.blkio_weight <= 1000),
+          "resources.blkio_weight", "must be 10..1000")
+    for name in Resources.THROTTLES:
+        value = getattr(res, name)
+        _need(isinstance(value, list) and all(isinstance(t, ThrottleDevice) for t in value),
+              f"resources.{name}", "must be a list of ThrottleDevice")
+        for i, t in enumerate(value):
+            _need(all(_is_int(v) and 0 <= v < 2**32 for v in (t.major, t.minor)),
+                  f"resources.{name}[{i}]", "major and minor must be device numbers")
+            _need(_is_int(t.rate) and 0 <= t.rate < 2**63, f"resources.{name}[{i}].rate",
+                  "must be a non-negative rate")
+    if res.devices is not None:
+        _need(isinstance(res.devices, list) and all(isinstance(d, DeviceRule) for d in res.devices),
+              "resources.devices", "must be a list of DeviceRule")
+        for i, d in enumerate(res.devices):
+            where = f"resources.devices[{i}]"
+            _need(isinstance(d.allow, bool), f"{where}.allow", "must be a bool")
+            _need(d.type in ("a", "b", "c"), f"{where}.type", "must be a, b or c")
+            for part in ("major", "minor"):
+                value = getattr(d, part)
+                _need(_is_int(value) and -1 <= value < 2**32, f"{where}.{part}", "must be -1 (any) or a number")
+            _need(isinstance(d.access, str) and d.access and set(d.access) <= set("rwm")
+                  and len(set(d.access)) == len(d.access), f"{where}.access", "must be a subset of rwm")
+    _need(isinstance(res.hugetlb_limits, list) and all(isinstance(h, HugepageLimit) for h in res.hugetlb_limits),
+          "resources.hugetlb_limits", "must be a list of HugepageLimit")
+    for i, h in enumerate(res.hugetlb_limits):
+        _need(isinstance(h.page_size, str) and h.page_size[:-2].isdigit() and h.page_size[-2:] in ("KB", "MB", "GB"),
+              f"resources.hugetlb_limits[{i}].page_size", "must be a size such as 2MB or 1GB")
+        _need(_is_int(h.limit) and 0 <= h.limit < 2**63, f"resources.hugetlb_limits[{i}].limit",
+              "must be a non-negative number of bytes")

@@ -1,9 +1,10 @@
 """The cgroup driver interface: one per cgroup version.
 
 A driver manages the cgroup of one container, ``<parent>/<name>`` in every
-hierarchy it uses. Methods raise OSError; the container layer turns those
-into SystemFailure. Sources: the kernel's Documentation/admin-guide/cgroup-v1
-and cgroup-v2.rst.
+hierarchy it uses. Methods raise OSError (the container layer turns those
+into SystemFailure) or, for a limit the host cannot apply, NotSupported.
+Sources: the kernel's Documentation/admin-guide/cgroup-v1/ and
+cgroup-v2.rst; the freeze retry loop follows runc's fs/freezer.go.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import errno
 import os
 import time
 
-from libcontainer.spec import ContainerStats, Resources
+from libcontainer.spec import ContainerStats, NotSupported, Resources
+
+from .convert import page_size_name
 
 THAWED, FREEZING, FROZEN = "THAWED", "FREEZING", "FROZEN"
 
@@ -22,6 +25,8 @@ class CgroupDriver(abc.ABC):
     """The cgroup of one container."""
 
     version: int
+    # v1: thaw now and then while FREEZING, so tasks forked mid-freeze get caught (runc does this)
+    _thaw_retry = False
 
     def __init__(self, parent: str, name: str):
         self.parent = parent.strip("/")
@@ -33,7 +38,11 @@ class CgroupDriver(abc.ABC):
 
     @abc.abstractmethod
     def create(self, resources: Resources) -> None:
-        """Make the cgroup and write ``resources``; raise OSError (and remove it) on failure."""
+        """Make the cgroup and write ``resources``; on failure remove it and raise.
+
+        Raises OSError, NotSupported (a limit this host has no file for) or
+        ConfigInvalid (a limit this cgroup version cannot express).
+        """
 
     def procs_files(self) -> list[str]:
         """The ``cgroup.procs`` files a process writes ``0`` into to join this cgroup."""
@@ -52,7 +61,7 @@ class CgroupDriver(abc.ABC):
 
     @abc.abstractmethod
     def freezer_state(self) -> str:
-        """THAWED, FREEZING or FROZEN."""
+        """THAWED, FREEZING or FROZEN (the effective state: a frozen ancestor makes it FROZEN)."""
 
     @abc.abstractmethod
     def _write_freeze(self, frozen: bool) -> None:
@@ -61,35 +70,53 @@ class CgroupDriver(abc.ABC):
     def freeze(self, timeout: float = 10.0) -> None:
         """Freeze every process; return once FROZEN.
 
-        Retries while the kernel reports FREEZING. If the cgroup does not
-        freeze within ``timeout`` seconds it is thawed again (never left
-        half-frozen) and OSError(EBUSY) is raised.
+        Writes the freeze request and re-reads the state while the kernel
+        reports FREEZING (v1 also thaws briefly every 50 tries, as runc
+        does, so that tasks forked during the freeze are caught). If the
+        cgroup is not FROZEN within ``timeout`` seconds, or anything
+        (including KeyboardInterrupt) interrupts the loop, the cgroup is
+        thawed again before the exception propagates: a failed freeze never
+        leaves it half-frozen. Raises OSError(EBUSY) on timeout.
         """
         deadline = time.monotonic() + timeout
-        delay = 0.0005
         try:
+            tries = 0
             while True:
+                tries += 1
+                if self._thaw_retry and tries % 50 == 0:
+                    self._write_freeze(False)
+                    time.sleep(0.01)
                 self._write_freeze(True)
                 if self.freezer_state() == FROZEN:
                     return
                 if time.monotonic() > deadline:
                     raise OSError(errno.EBUSY, "the cgroup did not freeze in time")
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
+                time.sleep(0.0001 if tries < 25 else 0.001)
         except BaseException:
+            self._thaw_quietly()
+            raise
+
+    def _thaw_quietly(self) -> None:
+        for _ in range(3):  # retried: a second interrupt must not skip the thaw
             try:
                 self._write_freeze(False)
-            except OSError:
-                pass
-            raise
+                return
+            except FileNotFoundError:
+                return
+            except BaseException:  # noqa: BLE001 - the caller re-raises the first error
+                continue
 
     def thaw(self) -> None:
         """Thaw every process (no-op when THAWED)."""
         self._write_freeze(False)
 
+    def kill(self) -> bool:
+        """SIGKILL every process at once if the kernel can (v2 ``cgroup.kill``); False if it cannot."""
+        return False
+
     @abc.abstractmethod
     def stats(self) -> ContainerStats:
-        """Read the cgroup's statistics files into one ContainerStats."""
+        """Read the cgroup's statistics files into one ContainerStats (network is the container's job)."""
 
     def destroy(self, timeout: float = 5.0) -> None:
         """Remove the cgroup directories (the cgroup must be empty or emptying).
@@ -120,13 +147,21 @@ class CgroupDriver(abc.ABC):
                 return
 
 
-def read_int(path: str) -> int | None:
-    """The integer in a one-value cgroup file; None if absent; ``max`` is None."""
+def read_text(path: str) -> str | None:
+    """A cgroup file's text; None if the file is absent (or unreadable)."""
     try:
         with open(path) as f:
-            text = f.read().strip()
+            return f.read()
     except (FileNotFoundError, PermissionError):
         return None
+
+
+def read_int(path: str) -> int | None:
+    """The integer in a one-value cgroup file; None if absent; ``max`` is None."""
+    text = read_text(path)
+    if text is None:
+        return None
+    text = text.strip()
     if text == "max":
         return None
     return int(text)
@@ -135,17 +170,44 @@ def read_int(path: str) -> int | None:
 def read_keyed(path: str) -> dict[str, int]:
     """A ``key value`` per line file (memory.stat, cpu.stat, ...) as a dict; {} if absent."""
     out: dict[str, int] = {}
-    try:
-        with open(path) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 2 and parts[1].lstrip("-").isdigit():
-                    out[parts[0]] = int(parts[1])
-    except FileNotFoundError:
-        pass
+    text = read_text(path)
+    if text is None:
+        return out
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+            out[parts[0]] = int(parts[1])
     return out
 
 
 def write(path: str, value: str | int) -> None:
     with open(path, "w") as f:
         f.write(str(value))
+
+
+def write_needed(path: str, value: str | int, what: str) -> None:
+    """Write ``value`` to a cgroup file; NotSupported naming ``what`` when the host has no such file."""
+    if not os.path.exists(path):
+        raise NotSupported(f"{what}: this host has no {path}")
+    write(path, value)
+
+
+def device(major: int) -> str:
+    """A device number for a cgroup rule: -1 is ``*``."""
+    return "*" if major == -1 else str(major)
+
+
+_PAGE_SIZES: list[str] | None = None
+
+
+def huge_page_sizes() -> list[str]:
+    """The huge page sizes the kernel offers, as cgroup files name them (``2MB``, ``1GB``)."""
+    global _PAGE_SIZES
+    if _PAGE_SIZES is None:
+        try:
+            names = os.listdir("/sys/kernel/mm/hugepages")
+        except FileNotFoundError:
+            names = []
+        kbs = sorted(int(n[len("hugepages-"):-2]) for n in names if n.startswith("hugepages-") and n.endswith("kB"))
+        _PAGE_SIZES = [page_size_name(kb) for kb in kbs]
+    return _PAGE_SIZES

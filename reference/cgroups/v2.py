@@ -2,18 +2,26 @@
 
 Controllers are enabled for the container through every ancestor's
 ``cgroup.subtree_control``. Pause uses ``cgroup.freeze`` and reads
-``cgroup.events`` (``frozen 1``).
+``cgroup.events`` (``frozen 1``); destroy kills through ``cgroup.kill``
+(kernel 5.14+) when present.
 """
 
 from __future__ import annotations
 
 import os
 
-from libcontainer.spec import ContainerStats, MemoryStats, PidsStats, Resources
+from libcontainer.spec import (ContainerStats, HugetlbStats, IoDeviceStats, MemoryStats, NotSupported, PidsStats,
+                               Resources)
 
-from .driver import FROZEN, FREEZING, THAWED, CgroupDriver, read_int, read_keyed, write
+from .convert import blkio_to_io_weight, max_or, shares_to_weight, swap_to_v2
+from .driver import (FREEZING, FROZEN, THAWED, CgroupDriver, huge_page_sizes, read_int, read_keyed, read_text,
+                     write, write_needed)
 
-WANTED = ("cpu", "cpuset", "io", "memory", "pids")
+WANTED = ("cpu", "cpuset", "io", "memory", "pids", "hugetlb")
+
+_IO_KEYS = {"rbytes": "read_bytes", "wbytes": "write_bytes", "rios": "read_ops", "wios": "write_ops"}
+_IO_MAX_KEYS = {"blkio_throttle_read_bps_device": "rbps", "blkio_throttle_write_bps_device": "wbps",
+                "blkio_throttle_read_iops_device": "riops", "blkio_throttle_write_iops_device": "wiops"}
 
 
 def mount_point(mounts_file: str = "/proc/self/mounts") -> str | None:
@@ -27,17 +35,42 @@ def mount_point(mounts_file: str = "/proc/self/mounts") -> str | None:
 
 
 class CgroupV2(CgroupDriver):
+    """The container's cgroup ``<root>/<parent>/<name>`` in the unified hierarchy.
+
+    Resources, converted as runc converts them (see :mod:`.convert`):
+    memory -> ``memory.max``, reservation -> ``memory.low``, swap ->
+    ``memory.swap.max`` (memory_swap minus memory); cpu weight (or shares
+    converted by ``1 + ((shares - 2) * 9999) // 262142``) -> ``cpu.weight``,
+    quota/period -> ``cpu.max`` (``$MAX $PERIOD``); cpuset ->
+    ``cpuset.cpus``/``cpuset.mems``; ``pids.max``; blkio weight ->
+    ``io.bfq.weight`` (raw) or ``io.weight`` (``1 + (w - 10) * 9999 // 990``);
+    throttles -> ``io.max`` (``MAJ:MIN rbps= wbps= riops= wiops=``); hugetlb
+    -> ``hugetlb.<size>.max``.
+
+    Device rules are NOT supported on v2: the kernel filters devices only
+    through an eBPF program (BPF_CGROUP_DEVICE) and this driver loads none;
+    a non-empty ``resources.devices`` raises NotSupported. A limit whose
+    controller is not enabled for the cgroup raises NotSupported.
+
+    ``controllers``: those enabled in the ancestors' ``cgroup.subtree_control``
+    when available (default :data:`WANTED`).
+    """
+
     version = 2
 
-    def __init__(self, parent: str, name: str, root: str | None = None):
+    def __init__(self, parent: str, name: str, root: str | None = None, controllers: tuple[str, ...] = WANTED):
         super().__init__(parent, name)
         self.root = root or mount_point() or "/sys/fs/cgroup"
         self.dir = os.path.join(self.root, self.parent, name)
+        self.controllers = tuple(controllers)
 
     def paths(self) -> list[str]:
         return [self.dir]
 
     def create(self, resources: Resources) -> None:
+        if resources.devices:
+            raise NotSupported("resources.devices: device rules on cgroup v2 need an eBPF device "
+                               "program, which the reference does not load")
         try:
             cur = self.root
             for part in [*self.parent.split("/"), self.name]:
@@ -49,77 +82,133 @@ class CgroupV2(CgroupDriver):
             self.destroy()
             raise
 
-    @staticmethod
-    def _enable(path: str) -> None:
-        try:
-            with open(os.path.join(path, "cgroup.controllers")) as f:
-                available = f.read().split()
-        except FileNotFoundError:
-            return
-        want = [c for c in WANTED if c in available]
+    def _enable(self, path: str) -> None:
+        available = (read_text(os.path.join(path, "cgroup.controllers")) or "").split()
+        enabled = (read_text(os.path.join(path, "cgroup.subtree_control")) or "").split()
+        want = [c for c in self.controllers if c in available and c not in enabled]
         if want:
             try:
                 write(os.path.join(path, "cgroup.subtree_control"), " ".join("+" + c for c in want))
             except OSError:
-                pass  # e.g. a parent with processes of its own: run without those controllers
+                pass  # e.g. a parent with processes of its own: a limit needing it raises NotSupported
+
+    def _file(self, name: str) -> str:
+        return os.path.join(self.dir, name)
+
+    def _put(self, name: str, value, what: str) -> None:
+        if value is not None:
+            write_needed(self._file(name), value, what)
 
     def _apply(self, r: Resources) -> None:
-        def put(name, value):
-            path = os.path.join(self.dir, name)
-            if value is not None and os.path.exists(path):
-                write(path, value)
-        put("memory.max", None if r.memory is None else ("max" if r.memory == -1 else r.memory))
-        put("memory.low", r.memory_reservation)
-        if r.memory_swap is not None and r.memory is not None:
-            # runc: v2 swap limit is memory+swap minus memory
-            swap = "max" if r.memory_swap == -1 else max(r.memory_swap - r.memory, 0)
-            put("memory.swap.max", swap)
-        if r.cpu_shares is not None:
-            # runc's conversion: weight = 1 + ((shares - 2) * 9999) / 262142
-            put("cpu.weight", 1 + ((r.cpu_shares - 2) * 9999) // 262142)
+        self._put("memory.max", max_or(r.memory), "resources.memory")
+        self._put("memory.low", max_or(r.memory_reservation), "resources.memory_reservation")
+        swap = swap_to_v2(r.memory_swap, r.memory)
+        if swap == -1 and not os.path.exists(self._file("memory.swap.max")):
+            swap = None  # unlimited swap on a kernel without swap accounting: nothing to do
+        self._put("memory.swap.max", max_or(swap), "resources.memory_swap")
+        weight = r.cpu_weight if r.cpu_weight is not None else (
+            None if r.cpu_shares is None else shares_to_weight(r.cpu_shares))
+        self._put("cpu.weight", weight, "resources.cpu_shares")
         if r.cpu_quota is not None or r.cpu_period is not None:
-            quota = "max" if r.cpu_quota in (None, -1) else r.cpu_quota
-            put("cpu.max", f"{quota} {r.cpu_period or 100000}")
-        put("cpuset.cpus", r.cpuset_cpus)
-        put("cpuset.mems", r.cpuset_mems)
-        put("pids.max", None if r.pids_limit is None else ("max" if r.pids_limit == -1 else r.pids_limit))
+            # runc: "$MAX" alone keeps the period; "max $PERIOD" when only the period is given
+            text = "max" if r.cpu_quota in (None, -1) else str(r.cpu_quota)
+            if r.cpu_period is not None:
+                text += f" {r.cpu_period}"
+            self._put("cpu.max", text, "resources.cpu_quota")
+        self._put("cpuset.cpus", r.cpuset_cpus, "resources.cpuset_cpus")
+        self._put("cpuset.mems", r.cpuset_mems, "resources.cpuset_mems")
+        self._put("pids.max", max_or(r.pids_limit), "resources.pids_limit")
+        if r.blkio_weight is not None:
+            if os.path.exists(self._file("io.bfq.weight")):
+                write(self._file("io.bfq.weight"), r.blkio_weight)
+            else:
+                self._put("io.weight", f"default {blkio_to_io_weight(r.blkio_weight)}", "resources.blkio_weight")
+        for field_name, key in _IO_MAX_KEYS.items():
+            for t in getattr(r, field_name):
+                self._put("io.max", f"{t.major}:{t.minor} {key}={t.rate}", f"resources.{field_name}")
+        for h in r.hugetlb_limits:
+            self._put(f"hugetlb.{h.page_size}.max", h.limit, f"resources.hugetlb_limits {h.page_size}")
 
+    # -- freezer --------------------------------------------------------
     def freezer_state(self) -> str:
-        try:
-            with open(os.path.join(self.dir, "cgroup.freeze")) as f:
-                wanted = f.read().strip() == "1"
-        except FileNotFoundError:
+        wanted = read_text(self._file("cgroup.freeze"))
+        if wanted is None:
             return THAWED
-        frozen = read_keyed(os.path.join(self.dir, "cgroup.events")).get("frozen") == 1
-        if frozen:
+        if read_keyed(self._file("cgroup.events")).get("frozen") == 1:
             return FROZEN
-        return FREEZING if wanted else THAWED
+        return FREEZING if wanted.strip() == "1" else THAWED
 
     def _write_freeze(self, frozen: bool) -> None:
-        write(os.path.join(self.dir, "cgroup.freeze"), "1" if frozen else "0")
+        write(self._file("cgroup.freeze"), "1" if frozen else "0")
 
+    def kill(self) -> bool:
+        path = self._file("cgroup.kill")
+        if not os.path.exists(path):
+            return False
+        write(path, "1")
+        return True
+
+    # -- stats ----------------------------------------------------------
     def stats(self) -> ContainerStats:
+        """cpu.stat (usec converted to ns), memory.*, pids.*, io.stat, hugetlb.<size>.*.
+
+        None where a controller is not enabled for the cgroup, and for what
+        v2 does not count (memory failcnt, hugetlb peak); ``memory.peak``
+        needs kernel 5.19.
+        """
         s = ContainerStats()
-        cpu = read_keyed(os.path.join(self.dir, "cpu.stat"))
+        cpu = read_keyed(self._file("cpu.stat"))
         if "usage_usec" in cpu:
             s.cpu.total_ns = cpu["usage_usec"] * 1000
-            s.cpu.user_ns = cpu.get("user_usec", 0) * 1000
-            s.cpu.system_ns = cpu.get("system_usec", 0) * 1000
+            s.cpu.user_ns = _ns(cpu.get("user_usec"))
+            s.cpu.system_ns = _ns(cpu.get("system_usec"))
         if "nr_throttled" in cpu:
+            s.cpu.periods = cpu.get("nr_periods")
             s.cpu.throttled_periods = cpu["nr_throttled"]
-            s.cpu.throttled_ns = cpu.get("throttled_usec", 0) * 1000
-        if os.path.exists(os.path.join(self.dir, "memory.current")):
-            stat = read_keyed(os.path.join(self.dir, "memory.stat"))
-            events = read_keyed(os.path.join(self.dir, "memory.events"))
+            s.cpu.throttled_ns = _ns(cpu.get("throttled_usec"))
+        usage = read_int(self._file("memory.current"))
+        if usage is not None:
+            events = read_keyed(self._file("memory.events"))
             s.memory = MemoryStats(
-                usage_bytes=read_int(os.path.join(self.dir, "memory.current")),
-                max_usage_bytes=read_int(os.path.join(self.dir, "memory.peak")),
-                limit_bytes=read_int(os.path.join(self.dir, "memory.max")),
-                cache_bytes=stat.get("file"),
+                usage_bytes=usage,
+                max_usage_bytes=read_int(self._file("memory.peak")),
+                limit_bytes=read_int(self._file("memory.max")),
+                cache_bytes=read_keyed(self._file("memory.stat")).get("file"),
                 failcnt=None,
                 oom_kill=events.get("oom_kill"),
+                oom_events=events.get("oom"),
             )
-        if os.path.exists(os.path.join(self.dir, "pids.current")):
-            s.pids = PidsStats(current=read_int(os.path.join(self.dir, "pids.current")),
-                               limit=read_int(os.path.join(self.dir, "pids.max")))
+        current = read_int(self._file("pids.current"))
+        if current is not None:
+            s.pids = PidsStats(current=current, limit=read_int(self._file("pids.max")))
+        s.io = _io_stat(read_text(self._file("io.stat")))
+        sizes = huge_page_sizes()
+        if sizes and os.path.exists(self._file(f"hugetlb.{sizes[0]}.current")):
+            s.hugetlb = {size: HugetlbStats(
+                usage_bytes=read_int(self._file(f"hugetlb.{size}.current")),
+                max_usage_bytes=None,
+                failcnt=read_keyed(self._file(f"hugetlb.{size}.events")).get("max")) for size in sizes}
         return s
+
+
+def _ns(usec: int | None) -> int | None:
+    return None if usec is None else usec * 1000
+
+
+def _io_stat(text: str | None) -> list[IoDeviceStats] | None:
+    """Parse io.stat lines ``MAJ:MIN rbytes=N wbytes=N rios=N wios=N ...``."""
+    if text is None:
+        return None
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts or ":" not in parts[0]:
+            continue
+        major, minor = (int(x) for x in parts[0].split(":"))
+        entry = IoDeviceStats(major, minor, 0, 0, 0, 0)
+        for kv in parts[1:]:
+            key, _, value = kv.partition("=")
+            if key in _IO_KEYS:
+                setattr(entry, _IO_KEYS[key], int(value))
+        out.append(entry)
+    return sorted(out, key=lambda e: (e.major, e.minor))
