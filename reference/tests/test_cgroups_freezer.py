@@ -1,0 +1,197 @@
+"""The freezer: interrupted pauses never leave a frozen cgroup, destroy of a paused container, frozen cgroups at create.
+
+Runs on whichever cgroup version the host has (v1 freezer.state here, v2
+cgroup.freeze in the VM matrix).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from libcontainer.reference import linux as L
+from libcontainer.reference.cgroups import FREEZING, FROZEN, THAWED, driver_for
+from libcontainer.spec import Resources, Status, SystemFailure
+from libcontainer.spec.tests.helpers import wait_status
+
+from . import cgroup_files as cg
+
+# a workload that forks all the time, so freezing takes a while and can be caught half-way
+FORKER = ["sh", "-c", "while :; do (:); done"]
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _raise(signum, frame):
+    raise _Interrupt()
+
+
+@pytest.fixture
+def forker(factory, config):
+    c = factory.create("frz", dataclasses.replace(config, process=dataclasses.replace(config.process, args=FORKER)))
+    yield c
+    c.destroy()
+
+
+def test_freeze_interrupted_at_random_points_is_thawed_or_fully_frozen(forker):
+    drv = cg.driver(forker)
+    rng = random.Random(5)
+    old = signal.signal(signal.SIGALRM, _raise)
+    outcomes = {"completed": 0, "interrupted": 0}
+    try:
+        for _ in range(60):
+            completed = False
+            signal.setitimer(signal.ITIMER_REAL, rng.uniform(0.00005, 0.003))
+            try:
+                drv.freeze()
+                completed = True
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            except _Interrupt:
+                pass
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            state = drv.freezer_state()
+            outcomes["completed" if completed else "interrupted"] += 1
+            # a freeze that did not complete was undone: never half-frozen (FREEZING) nor left FROZEN
+            assert state == (FROZEN if completed else THAWED), (completed, state)
+            drv.thaw()
+            assert drv.freezer_state() == THAWED
+    finally:
+        signal.signal(signal.SIGALRM, old)
+    assert outcomes["interrupted"] > 0, outcomes  # the test did interrupt freezes
+    assert forker.status() == Status.RUNNING
+
+
+PAUSER = """
+import sys
+from libcontainer.reference import LinuxFactory
+c = LinuxFactory(sys.argv[1]).load(sys.argv[2])
+print("ready", flush=True)
+while True:
+    c.pause()
+    c.resume()
+"""
+
+
+def test_pause_resume_caller_killed_at_random_points_leaves_a_resumable_container(forker, factory):
+    rng = random.Random(7)
+    seen = set()
+    for _ in range(8):
+        child = subprocess.Popen([sys.executable, "-c", PAUSER, factory.root, forker.id], stdout=subprocess.PIPE)
+        try:
+            assert child.stdout.readline().strip() == b"ready"
+            time.sleep(rng.uniform(0, 0.02))
+        finally:
+            child.kill()
+            child.wait()
+            child.stdout.close()
+        status = forker.status()
+        seen.add(status)
+        # the kernel finishes a freeze that was asked for: PAUSING settles into PAUSED
+        if status == Status.PAUSING:
+            status = wait_status(forker, Status.PAUSED, timeout=5)
+        assert status in (Status.RUNNING, Status.PAUSED), status
+        forker.resume()
+        assert forker.status() == Status.RUNNING
+        assert cg.driver(forker).freezer_state() == THAWED
+    assert seen & {Status.PAUSED, Status.PAUSING}, f"no kill landed while paused: {seen}"
+
+
+def test_destroy_of_a_paused_container_kills_thaws_and_removes_the_cgroup(forker):
+    drv = cg.driver(forker)
+    forker.pause()
+    assert forker.status() == Status.PAUSED
+    init = forker.init_pid
+    forker.destroy()
+    assert not drv.exists()
+    assert not os.path.exists(f"/proc/{init}") or L.process_state(init) in ("Z", "X", None)
+
+
+DESTROYER = """
+import sys
+from libcontainer.reference import LinuxFactory
+c = LinuxFactory(sys.argv[1]).load(sys.argv[2])
+print("ready", flush=True)
+c.destroy()
+"""
+
+
+@pytest.mark.parametrize("paused", [False, True])
+def test_destroy_killed_half_way_is_completed_by_the_next_destroy(factory, config, paused):
+    rng = random.Random(11 + paused)
+    for i in range(3):
+        c = factory.create(f"d{i}", dataclasses.replace(config, process=dataclasses.replace(config.process,
+                                                                                            args=FORKER)))
+        drv = cg.driver(c)
+        if paused:
+            c.pause()
+        child = subprocess.Popen([sys.executable, "-c", DESTROYER, factory.root, c.id], stdout=subprocess.PIPE)
+        try:
+            assert child.stdout.readline().strip() == b"ready"
+            time.sleep(rng.uniform(0, 0.01))
+        finally:
+            child.kill()
+            child.wait()
+            child.stdout.close()
+        c.destroy()
+        assert not drv.exists()
+
+
+def _frozen_parent(cgroup_parent: str):
+    top, _, leaf = cgroup_parent.rpartition("/")
+    parent = driver_for(top, leaf)
+    parent.create(Resources())
+    parent.freeze()
+    return parent
+
+
+def test_create_refuses_a_cgroup_whose_parent_is_frozen(factory, config, cgroup_parent):
+    parent = _frozen_parent(cgroup_parent)
+    try:
+        with pytest.raises(SystemFailure, match="frozen"):
+            factory.create("cold", config)
+        assert factory_left_nothing(factory)
+    finally:
+        # the failed create removed the empty parents it would have made; thaw and remove what is left
+        if parent.exists():
+            parent.thaw()
+            parent.destroy()
+
+
+def test_create_refuses_an_existing_frozen_cgroup_and_leaves_it(factory, config, cgroup_parent):
+    existing = driver_for(cgroup_parent, "cold")
+    existing.create(Resources())
+    existing.freeze()
+    try:
+        with pytest.raises(SystemFailure, match="frozen"):
+            factory.create("cold", config)
+        assert existing.exists() and existing.freezer_state() == FROZEN  # not ours to remove or thaw
+    finally:
+        existing.thaw()
+        existing.destroy()
+
+
+def factory_left_nothing(factory) -> bool:
+    return not os.listdir(factory.root) if os.path.isdir(factory.root) else True
+
+
+def test_status_shows_pausing_while_freezing(forker):
+    drv = cg.driver(forker)
+    # ask for the freeze without waiting for it: the first reads may see FREEZING (PAUSING)
+    drv._write_freeze(True)
+    try:
+        seen = [forker.status() for _ in range(3)]
+        assert set(seen) <= {Status.PAUSING, Status.PAUSED}
+        assert wait_status(forker, Status.PAUSED, timeout=5) == Status.PAUSED
+    finally:
+        drv.thaw()
+    assert drv.freezer_state() != FREEZING
