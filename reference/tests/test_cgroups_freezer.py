@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -22,17 +21,10 @@ from libcontainer.spec import Resources, Status, SystemFailure
 from libcontainer.spec.tests.helpers import wait_status
 
 from . import cgroup_files as cg
+from .interrupts import call_interrupted
 
 # a workload that forks all the time, so freezing takes a while and can be caught half-way
 FORKER = ["sh", "-c", "while :; do (:); done"]
-
-
-class _Interrupt(Exception):
-    pass
-
-
-def _raise(signum, frame):
-    raise _Interrupt()
 
 
 @pytest.fixture
@@ -45,29 +37,15 @@ def forker(factory, config):
 def test_freeze_interrupted_at_random_points_is_thawed_or_fully_frozen(forker):
     drv = cg.driver(forker)
     rng = random.Random(5)
-    old = signal.signal(signal.SIGALRM, _raise)
-    outcomes = {"completed": 0, "interrupted": 0}
-    try:
-        for _ in range(60):
-            completed = False
-            signal.setitimer(signal.ITIMER_REAL, rng.uniform(0.00005, 0.003))
-            try:
-                drv.freeze()
-                completed = True
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            except _Interrupt:
-                pass
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            state = drv.freezer_state()
-            outcomes["completed" if completed else "interrupted"] += 1
-            # a freeze that did not complete was undone: never half-frozen (FREEZING) nor left FROZEN
-            assert state == (FROZEN if completed else THAWED), (completed, state)
-            drv.thaw()
-            assert drv.freezer_state() == THAWED
-    finally:
-        signal.signal(signal.SIGALRM, old)
-    assert outcomes["interrupted"] > 0, outcomes  # the test did interrupt freezes
+    outcomes = {True: 0, False: 0}
+    for _ in range(60):
+        completed = call_interrupted(drv.freeze, rng.uniform(0.00005, 0.003))
+        outcomes[completed] += 1
+        # a freeze that did not complete was undone: never half-frozen (FREEZING) nor left FROZEN
+        assert drv.freezer_state() == (FROZEN if completed else THAWED), completed
+        drv.thaw()
+        assert drv.freezer_state() == THAWED
+    assert outcomes[False] > 0, outcomes  # the test did interrupt freezes
     assert forker.status() == Status.RUNNING
 
 
