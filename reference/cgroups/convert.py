@@ -23,10 +23,11 @@ def shares_to_weight(shares: int) -> int:
 def weight_to_shares(weight: int) -> int:
     """v2 ``cpu.weight`` (1..10000) to v1 ``cpu.shares``: the inverse of :func:`shares_to_weight`.
 
-    ``2 + ((weight - 1) * 262142) // 9999`` (runc has no such function: it
-    ignores a weight on v1; we honour it).
+    ``2 + ceil((weight - 1) * 262142 / 9999)``, the smallest shares that
+    :func:`shares_to_weight` maps back to ``weight`` (runc has no such
+    function: it ignores a weight on v1; we honour it).
     """
-    return 2 + ((weight - 1) * 262142) // 9999
+    return 2 + -(-((weight - 1) * 262142) // 9999)
 
 
 def blkio_to_io_weight(weight: int) -> int:
