@@ -71,23 +71,23 @@ def test_cpu_shares_read_back_and_converted_on_v2(factory, config):
 
 
 def test_cpu_quota_throttles_a_busy_loop(factory, config):
-    c = make(factory, config, Resources(cpu_quota=10000, cpu_period=50000),
+    # 1 ms per 50 ms period (2% of a CPU): exceeded every period even on a busy shared host
+    c = make(factory, config, Resources(cpu_quota=1000, cpu_period=50000),
              args=["sh", "-c", "while :; do :; done"])
     try:
         if cg.version(c) == 1:
-            assert cg.read(c, ("cpu", "cpu.cfs_quota_us"), None) == "10000"
+            assert cg.read(c, ("cpu", "cpu.cfs_quota_us"), None) == "1000"
             assert cg.read(c, ("cpu", "cpu.cfs_period_us"), None) == "50000"
         else:
-            assert cg.read(c, None, "cpu.max") == "10000 50000"
+            assert cg.read(c, None, "cpu.max") == "1000 50000"
         before, t0 = c.stats().cpu.total_ns, time.monotonic()
         time.sleep(0.6)
         after, wall = c.stats(), time.monotonic() - t0
         used = (after.cpu.total_ns - before) / 1e9
-        # 20% of one CPU, with a period of slack; unthrottled it would take ~100%
-        assert used < 0.2 * wall + 0.1, f"{used:.3f}s of CPU in {wall:.3f}s"
-        assert used > 0.05
-        assert after.cpu.throttled_periods >= 3
+        assert used < 0.02 * wall + 0.03, f"{used:.3f}s of CPU in {wall:.3f}s"
+        assert after.cpu.throttled_periods >= 3  # the kernel's own evidence of throttling
         assert after.cpu.throttled_ns > 0
+        assert after.cpu.periods >= after.cpu.throttled_periods
     finally:
         c.destroy()
 
