@@ -245,3 +245,37 @@ def exit_status(wait_status: int) -> int:
     if os.WIFSIGNALED(wait_status):
         return 128 + os.WTERMSIG(wait_status)
     return os.WEXITSTATUS(wait_status)
+
+
+# bpf(2): load a BPF_PROG_TYPE_CGROUP_DEVICE program and attach it to a cgroup v2 directory
+_SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine, 321)
+BPF_PROG_LOAD = 5
+BPF_PROG_ATTACH = 8
+BPF_PROG_TYPE_CGROUP_DEVICE = 15
+BPF_CGROUP_DEVICE = 6
+BPF_F_ALLOW_MULTI = 2
+
+
+def bpf_prog_load(prog_type: int, insns: bytes, license: str = "Apache") -> int:
+    """bpf(BPF_PROG_LOAD): load ``insns`` (8-byte struct bpf_insn each); return the program fd.
+
+    On a verifier error the OSError message carries the verifier's log.
+    """
+    code = ctypes.create_string_buffer(insns, len(insns))
+    lic = ctypes.create_string_buffer(license.encode())
+    log = ctypes.create_string_buffer(65536)
+    attr = ctypes.create_string_buffer(128)  # union bpf_attr, zero-padded
+    struct.pack_into("<IIQQIIQ", attr, 0, prog_type, len(insns) // 8, ctypes.addressof(code),
+                     ctypes.addressof(lic), 1, len(log), ctypes.addressof(log))
+    ret = _libc.syscall(ctypes.c_long(_SYS_BPF), ctypes.c_int(BPF_PROG_LOAD), attr, ctypes.c_uint(len(attr)))
+    if ret == -1:
+        err = ctypes.get_errno()
+        raise OSError(err, f"bpf(BPF_PROG_LOAD): {os.strerror(err)}: {log.value.decode(errors='replace')[-500:]}")
+    return ret
+
+
+def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int = 0) -> None:
+    """bpf(BPF_PROG_ATTACH): attach program ``prog_fd`` to ``target_fd`` (a cgroup directory fd)."""
+    attr = ctypes.create_string_buffer(struct.pack("<IIIII", target_fd, prog_fd, attach_type, flags, 0), 20)
+    _check(_libc.syscall(ctypes.c_long(_SYS_BPF), ctypes.c_int(BPF_PROG_ATTACH), attr, ctypes.c_uint(20)),
+           "bpf(BPF_PROG_ATTACH)")

@@ -13,6 +13,7 @@ import os
 from libcontainer.spec import (ContainerStats, HugetlbStats, IoDeviceStats, MemoryStats, NotSupported, PidsStats,
                                Resources)
 
+from . import devicefilter
 from .convert import blkio_to_io_weight, max_or, shares_to_weight, swap_to_v2
 from .driver import (FREEZING, FROZEN, THAWED, CgroupDriver, huge_page_sizes, read_int, read_keyed, read_text,
                      write, write_needed)
@@ -47,10 +48,13 @@ class CgroupV2(CgroupDriver):
     throttles -> ``io.max`` (``MAJ:MIN rbps= wbps= riops= wiops=``); hugetlb
     -> ``hugetlb.<size>.max``.
 
-    Device rules are NOT supported on v2: the kernel filters devices only
-    through an eBPF program (BPF_CGROUP_DEVICE) and this driver loads none;
-    a non-empty ``resources.devices`` raises NotSupported. A limit whose
-    controller is not enabled for the cgroup raises NotSupported.
+    Device rules: v2 has no devices files; the rules become an eBPF program
+    (BPF_PROG_TYPE_CGROUP_DEVICE, see :mod:`.devicefilter`) attached to the
+    cgroup with BPF_F_ALLOW_MULTI, with v1 semantics (last matching rule
+    wins, allow needs all requested access, deny matches any of it, no match
+    allows). Programs attached to ancestors still apply. Loading needs
+    CAP_BPF or CAP_SYS_ADMIN; without it create raises NotSupported. A limit
+    whose controller is not enabled for the cgroup raises NotSupported.
 
     ``controllers``: those enabled in the ancestors' ``cgroup.subtree_control``
     when available (default :data:`WANTED`).
@@ -68,9 +72,6 @@ class CgroupV2(CgroupDriver):
         return [self.dir]
 
     def create(self, resources: Resources) -> None:
-        if resources.devices:
-            raise NotSupported("resources.devices: device rules on cgroup v2 need an eBPF device "
-                               "program, which the reference does not load")
         try:
             cur = self.root
             for part in [*self.parent.split("/"), self.name]:
@@ -78,6 +79,12 @@ class CgroupV2(CgroupDriver):
                 cur = os.path.join(cur, part)
                 os.makedirs(cur, exist_ok=True)
             self._apply(resources)
+            if resources.devices:
+                try:
+                    devicefilter.attach(self.dir, resources.devices)
+                except PermissionError as e:
+                    raise NotSupported(f"resources.devices: cgroup v2 device rules need an eBPF program, "
+                                       f"and this process may not load one: {e}") from e
         except BaseException:
             self.destroy()
             raise

@@ -119,10 +119,27 @@ def test_v2_stats_give_cpu_and_none_for_disabled_controllers(v2cg):
         assert s.io is None
 
 
-def test_v2_device_rules_are_not_supported():
+def test_v2_device_rules_are_enforced_by_the_ebpf_program():
     drv = _v2_driver("devices")
-    with pytest.raises(NotSupported, match="eBPF"):
-        drv.create(Resources(devices=[DeviceRule(False, "a")]))
+    # deny all; then /dev/null fully, /dev/zero read-only
+    drv.create(Resources(devices=[DeviceRule(False, "a"), DeviceRule(True, "c", 1, 3, "rwm"),
+                                  DeviceRule(True, "c", 1, 5, "r")]))
+    try:
+        def join():
+            with open(os.path.join(drv.dir, "cgroup.procs"), "w") as f:
+                f.write("0")
+
+        def sh(cmd):
+            r = subprocess.run(["sh", "-c", cmd], preexec_fn=join, capture_output=True, text=True, timeout=10)
+            return r.returncode, r.stdout.strip(), r.stderr
+        assert sh("echo x > /dev/null && echo ok")[1] == "ok"
+        assert sh("head -c 3 /dev/zero | wc -c")[1] == "3"
+        code, _, err = sh("echo x > /dev/zero")
+        assert code != 0 and "Operation not permitted" in err
+        code, _, err = sh("echo x > /dev/full")
+        assert code != 0 and "Operation not permitted" in err
+    finally:
+        drv.destroy()
     assert not drv.exists()
 
 
