@@ -1,7 +1,10 @@
 """The freezer: interrupted pauses never leave a frozen cgroup, destroy of a paused container, frozen cgroups at create.
 
-Runs on whichever cgroup version the host has (v1 freezer.state here, v2
-cgroup.freeze in the VM matrix).
+Each test runs with the host's own driver (v1 freezer.state here, v2
+cgroup.freeze in the VM matrix) and, on a hybrid host, once more with the
+v2 driver on the cgroup2 mount (no controllers there, but cgroup.freeze,
+cgroup.events and cgroup.kill work), so the v2 freezer path of the
+container is exercised here too.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import time
 import pytest
 
 from libcontainer.reference import linux as L
-from libcontainer.reference.cgroups import FREEZING, FROZEN, THAWED, driver_for
+from libcontainer.reference import factory as factory_mod
+from libcontainer.reference.cgroups import (FREEZING, FROZEN, THAWED, CgroupV2, driver_for, host_version,
+                                           v2_mount_point)
 from libcontainer.spec import Resources, Status, SystemFailure
 from libcontainer.spec.tests.helpers import wait_status
 
@@ -27,9 +32,26 @@ from .interrupts import call_interrupted
 FORKER = ["sh", "-c", "while :; do (:); done"]
 
 
+@pytest.fixture(params=["host", "v2-on-hybrid"])
+def make_driver(request, monkeypatch):
+    """The cgroup driver the factory uses in this test: the host's, or v2 on a hybrid host's cgroup2 mount."""
+    if request.param == "host":
+        return driver_for
+    root = v2_mount_point()
+    if host_version() == 2 or root is None:
+        pytest.skip("not a hybrid host: the host driver is already v2, or there is no cgroup2 mount")
+
+    def v2_driver(parent, name):
+        return CgroupV2(parent, name, root=root, controllers=())
+    monkeypatch.setattr(factory_mod, "driver_for", v2_driver)
+    return v2_driver
+
+
 @pytest.fixture
-def forker(factory, config):
+def forker(factory, config, make_driver):
     c = factory.create("frz", dataclasses.replace(config, process=dataclasses.replace(config.process, args=FORKER)))
+    if make_driver is not driver_for:
+        assert isinstance(cg.driver(c), CgroupV2)
     yield c
     c.destroy()
 
@@ -104,7 +126,7 @@ c.destroy()
 
 
 @pytest.mark.parametrize("paused", [False, True])
-def test_destroy_killed_half_way_is_completed_by_the_next_destroy(factory, config, paused):
+def test_destroy_killed_half_way_is_completed_by_the_next_destroy(factory, config, paused, make_driver):
     rng = random.Random(11 + paused)
     for i in range(3):
         c = factory.create(f"d{i}", dataclasses.replace(config, process=dataclasses.replace(config.process,
@@ -124,16 +146,16 @@ def test_destroy_killed_half_way_is_completed_by_the_next_destroy(factory, confi
         assert not drv.exists()
 
 
-def _frozen_parent(cgroup_parent: str):
+def _frozen_parent(cgroup_parent: str, make_driver):
     top, _, leaf = cgroup_parent.rpartition("/")
-    parent = driver_for(top, leaf)
+    parent = make_driver(top, leaf)
     parent.create(Resources())
     parent.freeze()
     return parent
 
 
-def test_create_refuses_a_cgroup_whose_parent_is_frozen(factory, config, cgroup_parent):
-    parent = _frozen_parent(cgroup_parent)
+def test_create_refuses_a_cgroup_whose_parent_is_frozen(factory, config, cgroup_parent, make_driver):
+    parent = _frozen_parent(cgroup_parent, make_driver)
     try:
         with pytest.raises(SystemFailure, match="frozen"):
             factory.create("cold", config)
@@ -145,8 +167,8 @@ def test_create_refuses_a_cgroup_whose_parent_is_frozen(factory, config, cgroup_
             parent.destroy()
 
 
-def test_create_refuses_an_existing_frozen_cgroup_and_leaves_it(factory, config, cgroup_parent):
-    existing = driver_for(cgroup_parent, "cold")
+def test_create_refuses_an_existing_frozen_cgroup_and_leaves_it(factory, config, cgroup_parent, make_driver):
+    existing = make_driver(cgroup_parent, "cold")
     existing.create(Resources())
     existing.freeze()
     try:
