@@ -243,12 +243,13 @@ class LinuxContainer(Container):
         try:
             with S.locked(self._dir):
                 if not self._exists():
+                    _remove_leftover(self._dir)
                     return
                 with _system("destroy"):
                     self._kill_all()
                     self._wait_monitor()
                     self._cgroup.destroy()
-                    _rmtree(self._dir)
+                    _remove_state_dir(self._dir)
         except FileNotFoundError:
             pass  # destroyed by another call
         finally:
@@ -319,6 +320,33 @@ def _fileno(obj) -> int | None:
     if obj is None or isinstance(obj, int):
         return obj
     return obj.fileno()
+
+
+def _remove_state_dir(path: str) -> None:
+    """Remove a container's state directory, ``state.json`` last: a destroy killed half-way
+    leaves the container visible, and the next destroy completes it."""
+    for entry in os.scandir(path):
+        if entry.name == S.STATE:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            _rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(path, S.STATE))
+    os.rmdir(path)
+
+
+def _remove_leftover(path: str) -> None:
+    """Remove what a destroy killed after unlinking ``state.json`` left: the directory and its lock file only."""
+    try:
+        names = os.listdir(path)
+        if set(names) <= {S.LOCK}:
+            for name in names:
+                os.unlink(os.path.join(path, name))
+            os.rmdir(path)
+    except OSError:
+        pass
 
 
 def _rmtree(path: str) -> None:
