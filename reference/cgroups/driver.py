@@ -147,6 +147,19 @@ class CgroupDriver(abc.ABC):
                 return
 
 
+def retry_vanishing(make, attempts: int = 20) -> None:
+    """Call ``make()`` again when it fails with ENOENT: another container's destroy may remove an
+    empty shared parent (``libcontainer``) between our mkdir of it and of its child."""
+    for attempt in range(attempts):
+        try:
+            make()
+            return
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.001)
+
+
 def read_text(path: str) -> str | None:
     """A cgroup file's text; None if the file is absent (or unreadable)."""
     try:

@@ -16,7 +16,7 @@ from libcontainer.spec import (ContainerStats, CpuStats, HugetlbStats, IoDeviceS
 
 from .convert import weight_to_shares
 from .driver import (FREEZING, FROZEN, THAWED, CgroupDriver, device, huge_page_sizes, read_int, read_keyed,
-                     read_text, write, write_needed)
+                     read_text, retry_vanishing, write, write_needed)
 
 # controllers a container's cgroup is made in, when the host mounts them
 CONTROLLERS = ("freezer", "memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "blkio", "hugetlb")
@@ -75,7 +75,7 @@ class CgroupV1(CgroupDriver):
     def create(self, resources: Resources) -> None:
         try:
             for controller in self._dirs:
-                self._make(controller)
+                retry_vanishing(lambda: self._make(controller))
             self._apply(resources)
         except BaseException:
             self.destroy()

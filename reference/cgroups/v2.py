@@ -16,7 +16,7 @@ from libcontainer.spec import (ContainerStats, HugetlbStats, IoDeviceStats, Memo
 from . import devicefilter
 from .convert import blkio_to_io_weight, max_or, shares_to_weight, swap_to_v2
 from .driver import (FREEZING, FROZEN, THAWED, CgroupDriver, huge_page_sizes, read_int, read_keyed, read_text,
-                     write, write_needed)
+                     retry_vanishing, write, write_needed)
 
 WANTED = ("cpu", "cpuset", "io", "memory", "pids", "hugetlb")
 
@@ -73,11 +73,7 @@ class CgroupV2(CgroupDriver):
 
     def create(self, resources: Resources) -> None:
         try:
-            cur = self.root
-            for part in [*self.parent.split("/"), self.name]:
-                self._enable(cur)
-                cur = os.path.join(cur, part)
-                os.makedirs(cur, exist_ok=True)
+            retry_vanishing(self._make)
             self._apply(resources)
             if resources.devices:
                 try:
@@ -88,6 +84,13 @@ class CgroupV2(CgroupDriver):
         except BaseException:
             self.destroy()
             raise
+
+    def _make(self) -> None:
+        cur = self.root
+        for part in [*self.parent.split("/"), self.name]:
+            self._enable(cur)
+            cur = os.path.join(cur, part)
+            os.makedirs(cur, exist_ok=True)
 
     def _enable(self, path: str) -> None:
         available = (read_text(os.path.join(path, "cgroup.controllers")) or "").split()
