@@ -23,7 +23,7 @@ from .cgroups import THAWED, CgroupV1, driver_for
 from .container import LinuxContainer, _rmtree
 
 DEFAULT_ROOT = "/run/libcontainer"
-START_TIMEOUT = 30.0
+START_TIMEOUT = 120.0  # seconds; generous: emulated (TCG) guests under load are 15-45x slower
 
 
 class LinuxFactory(Factory):
@@ -36,15 +36,20 @@ class LinuxFactory(Factory):
     caller's); ``"exec"`` runs ``python -m libcontainer.reference.monitor``,
     slower by an interpreter's start-up, for callers that must not fork (a
     process whose other threads hold C-level locks across fork).
+
+    ``start_timeout`` (seconds, default 120) bounds how long create waits for
+    the init to exec; past it, create removes what it made and raises
+    SystemFailure.
     """
 
     MONITOR_MODES = ("fork", "exec")
 
-    def __init__(self, root: str = DEFAULT_ROOT, monitor: str = "fork"):
+    def __init__(self, root: str = DEFAULT_ROOT, monitor: str = "fork", start_timeout: float = START_TIMEOUT):
         if monitor not in self.MONITOR_MODES:
             raise ValueError(f"monitor must be one of {self.MONITOR_MODES}")
         self.root = os.path.abspath(root)
         self.monitor_mode = monitor
+        self.start_timeout = start_timeout
 
     def _dir(self, container_id: str) -> str:
         return os.path.join(self.root, S.dir_name(container_id))
@@ -122,7 +127,7 @@ class LinuxFactory(Factory):
         finally:
             os.close(w)
         try:
-            data = _read_all(r, START_TIMEOUT)
+            data = _read_all(r, self.start_timeout)
         finally:
             os.close(r)
         if not data:
