@@ -45,6 +45,8 @@ class LinuxFactory(Factory):
     MONITOR_MODES = ("fork", "exec")
 
     def __init__(self, root: str = DEFAULT_ROOT, monitor: str = "fork", start_timeout: float = START_TIMEOUT):
+        if not isinstance(root, (str, os.PathLike)):
+            raise TypeError(f"root must be a path, not {type(root).__name__}")
         if monitor not in self.MONITOR_MODES:
             raise ValueError(f"monitor must be one of {self.MONITOR_MODES}")
         self.root = os.path.abspath(root)
@@ -74,6 +76,10 @@ class LinuxFactory(Factory):
         state_dir = self._dir(container_id)
         try:
             os.makedirs(self.root, mode=0o700, exist_ok=True)
+        except OSError as e:
+            raise SystemFailure(f"factory root {self.root!r} cannot be made a directory: {e}",
+                                errno=e.errno) from e
+        try:
             os.mkdir(state_dir, 0o700)
         except FileExistsError:
             raise IdInUse(f"container id {container_id!r} is in use") from None

@@ -268,6 +268,26 @@ def _plain(value):
     return value
 
 
+def _stdio_ok(value) -> bool:
+    """None, or an int or ``fileno()`` object naming an open file descriptor (fstat(2) succeeds)."""
+    if value is None:
+        return True
+    if not _is_int(value):
+        try:
+            value = value.fileno()
+        except (AttributeError, ValueError, OSError):  # no fileno, closed file, io.UnsupportedOperation
+            return False
+        if not _is_int(value):
+            return False
+    if value < 0:
+        return False
+    try:
+        os.fstat(value)
+    except OSError:
+        return False
+    return True
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -300,9 +320,8 @@ def validate_process(process: Any, prefix: str = "process") -> None:
         _need(isinstance(pair, (tuple, list)) and len(pair) == 2 and all(_is_int(v) and v >= -1 for v in pair),
               f"{prefix}.rlimits.{key}", "must be (soft, hard) integers")
     for name in Process.STDIO:
-        value = getattr(process, name)
-        ok = value is None or (_is_int(value) and value >= 0) or hasattr(value, "fileno")
-        _need(ok, f"{prefix}.{name}", "must be None, a file descriptor or a file")
+        _need(_stdio_ok(getattr(process, name)), f"{prefix}.{name}",
+              "must be None, an open file descriptor or an open file with fileno()")
     _need(isinstance(process.no_new_privileges, bool), f"{prefix}.no_new_privileges", "must be a bool")
     caps = process.capabilities
     _need(caps is None or isinstance(caps, Capabilities), f"{prefix}.capabilities", "must be Capabilities or None")

@@ -84,3 +84,15 @@ def test_busybox_rootfs_has_a_shell_and_etc(tmp_path):
     assert os.path.islink(os.path.join(path, "bin", "sh"))
     assert os.readlink(os.path.join(path, "bin", "sh")) == "/bin/busybox"
     assert open(os.path.join(path, "etc", "passwd")).read().startswith("root:")
+
+
+def test_stdio_must_be_an_open_descriptor(tmp_path):
+    import io
+    closed = open(tmp_path / "f", "w")
+    closed.close()
+    for bad in (closed, io.StringIO(), 987654, -1):
+        cfg = Config(rootfs=str(tmp_path), process=Process(args=["sh"], stdout=bad))
+        with pytest.raises(ConfigInvalid, match=r"process\.stdout"):
+            validate(cfg)
+    with open(tmp_path / "ok", "w") as f:
+        validate(Config(rootfs=str(tmp_path), process=Process(args=["sh"], stdout=f, stderr=f.fileno())))

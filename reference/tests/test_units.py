@@ -77,3 +77,17 @@ def test_v2_resources_convert_like_runc(tmp_path):
     assert (cg / "cpu.weight").read_text() == str(1 + (1022 * 9999) // 262142)  # 39
     assert (cg / "cpu.max").read_text() == "50000 100000"
     assert (cg / "pids.max").read_text() == "max"
+
+
+def test_factory_root_that_is_a_file_is_a_system_failure_not_id_in_use(tmp_path, monkeypatch):
+    from libcontainer.reference import LinuxFactory
+    from libcontainer.spec import Config, Process, SystemFailure
+    root = tmp_path / "file"
+    root.write_text("x")
+    rootfs = tmp_path / "fs"
+    rootfs.mkdir()
+    with pytest.raises(SystemFailure, match="factory root"):
+        LinuxFactory(str(root)).create("x1", Config(rootfs=str(rootfs), process=Process(args=["true"])))
+    assert root.read_text() == "x"
+    with pytest.raises(TypeError):
+        LinuxFactory(5)
