@@ -148,14 +148,15 @@ class CgroupDriver(abc.ABC):
 
 
 def retry_vanishing(make, attempts: int = 20) -> None:
-    """Call ``make()`` again when it fails with ENOENT: another container's destroy may remove an
-    empty shared parent (``libcontainer``) between our mkdir of it and of its child."""
+    """Call ``make()`` again when it fails with ENOENT or ENODEV: another container's destroy may remove
+    an empty shared parent (``libcontainer``) between our mkdir of it and of its child (ENOENT), or
+    while we read one of its files, such as cpuset.cpus (a removed cgroup's open file gives ENODEV)."""
     for attempt in range(attempts):
         try:
             make()
             return
-        except FileNotFoundError:
-            if attempt == attempts - 1:
+        except OSError as e:
+            if e.errno not in (errno.ENOENT, errno.ENODEV) or attempt == attempts - 1:
                 raise
             time.sleep(0.001)
 

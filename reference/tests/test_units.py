@@ -91,3 +91,18 @@ def test_factory_root_that_is_a_file_is_a_system_failure_not_id_in_use(tmp_path,
     assert root.read_text() == "x"
     with pytest.raises(TypeError):
         LinuxFactory(5)
+
+
+@pytest.mark.parametrize("err", [2, 19])  # ENOENT, ENODEV: the shared parent removed by another destroy
+def test_retry_vanishing_retries_a_parent_removed_mid_create(err):
+    from libcontainer.reference.cgroups.driver import retry_vanishing
+    calls = []
+
+    def make():
+        calls.append(1)
+        if len(calls) < 3:
+            raise OSError(err, os.strerror(err))
+    retry_vanishing(make)
+    assert len(calls) == 3
+    with pytest.raises(PermissionError):
+        retry_vanishing(lambda: (_ for _ in ()).throw(PermissionError(13, "denied")))
