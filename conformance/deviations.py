@@ -10,6 +10,19 @@ The reference never appears here: its deviations are bugs to fix.
 
 ``tests`` are patterns matched against the end of a test's node id, ``*``
 matching any text (``test_transitions.py::test_cell[PAUSED-pause]``).
+
+A runtime author declares the deviations of their own runtime in a TOML
+file, without editing this package, and passes it with
+``--lc-deviations PATH`` (:func:`load_file`)::
+
+    [[deviation]]
+    key = "D-MY-PAUSE"                 # a name of the author's choosing
+    clauses = ["LC-PAUSE-03"]          # the SPEC.md clauses broken
+    tests = ["test_transitions.py::test_cell[PAUSED-pause]"]
+    reason = "pause of a paused container fails"
+    runtimes = ["mymod:make"]          # optional; default: the runtime under test
+    strict = true                      # optional; false where a race decides
+    raises = "NotSupported"            # optional: a libcontainer.spec error or module:Class
 """
 
 from __future__ import annotations
@@ -87,9 +100,62 @@ DEVIATIONS = (
 )
 
 
-def for_test(nodeid: str, runtime: str) -> list[Deviation]:
-    """The deviations of ``runtime`` that the test ``nodeid`` is known to show."""
-    return [d for d in DEVIATIONS if runtime in d.runtimes and d.matches(nodeid)]
+def for_test(nodeid: str, runtime: str, extra: tuple = ()) -> list[Deviation]:
+    """The deviations of ``runtime`` (this table and ``extra``, from :func:`load_file`) that ``nodeid`` shows."""
+    return [d for d in (*DEVIATIONS, *extra) if runtime in d.runtimes and d.matches(nodeid)]
 
 
-__all__ = ["Deviation", "DEVIATIONS", "for_test"]
+class DeviationFileError(ValueError):
+    """A deviations file that cannot be used; the message names the file, the entry and the field."""
+
+
+def _raises(name: str, where: str) -> type:
+    import importlib
+
+    import libcontainer.spec as spec
+    module, sep, attr = name.rpartition(":") if ":" in name else ("", "", name)
+    obj = getattr(importlib.import_module(module), attr, None) if sep else getattr(spec, attr, None)
+    if not (isinstance(obj, type) and issubclass(obj, BaseException)):
+        raise DeviationFileError(f"{where}: raises {name!r} is not an exception class (a libcontainer.spec error "
+                                 "name or module:Class)")
+    return obj
+
+
+def load_file(path: str, runtime: str) -> tuple[Deviation, ...]:
+    """The ``[[deviation]]`` entries of the TOML file ``path``; ``runtimes`` defaults to ``[runtime]``.
+
+    Raises DeviationFileError naming the field of a bad entry; the reference may not be named
+    (its deviations are bugs to fix)."""
+    import tomllib
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise DeviationFileError(f"deviations file {path}: {e}") from None
+    entries = data.get("deviation", [])
+    if not isinstance(entries, list):
+        raise DeviationFileError(f"deviations file {path}: [[deviation]] must be an array of tables")
+    out = []
+    for i, e in enumerate(entries):
+        where = f"deviations file {path}, entry {i + 1}"
+        for name in ("key", "reason"):
+            if not isinstance(e.get(name), str) or not e[name]:
+                raise DeviationFileError(f"{where}: {name} must be a non-empty string")
+        for name in ("clauses", "tests") + (("runtimes",) if "runtimes" in e else ()):
+            if not isinstance(e.get(name), list) or not e[name] or not all(isinstance(x, str) for x in e[name]):
+                raise DeviationFileError(f"{where}: {name} must be a non-empty list of strings")
+        unknown = set(e) - {"key", "reason", "clauses", "tests", "runtimes", "strict", "raises"}
+        if unknown:
+            raise DeviationFileError(f"{where}: unknown fields {sorted(unknown)}")
+        runtimes = tuple(e.get("runtimes", [runtime]))
+        if "reference" in runtimes:
+            raise DeviationFileError(f"{where}: runtimes names the reference; its deviations are bugs to fix")
+        if not isinstance(e.get("strict", True), bool):
+            raise DeviationFileError(f"{where}: strict must be true or false")
+        raises = _raises(e["raises"], where) if e.get("raises") else None
+        out.append(Deviation(e["key"], runtimes, tuple(e["clauses"]), tuple(e["tests"]), e["reason"], raises,
+                             e.get("strict", True)))
+    return tuple(out)
+
+
+__all__ = ["Deviation", "DEVIATIONS", "DeviationFileError", "for_test", "load_file"]

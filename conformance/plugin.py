@@ -1,81 +1,200 @@
-"""The pytest plugin (entry point ``pytest11``): ``--runtime``, fixtures, leak check, clause report.
+"""The pytest plugin (entry point ``pytest11``): ``--runtime``, fixtures, preflight, timeouts, clause report.
+
+Installed, the plugin is inert for other projects. It acts (child subreaper,
+preflight, timeouts, clause records, cgroup clean-up at exit) only when the
+conformance suite runs: ``--runtime``/``--lc-runtime`` is given, or the
+arguments name the specification's tests (``libcontainer.spec.tests``) or
+the reference's tests. Its fixtures carry the ``lc_`` prefix
+(:mod:`.fixtures`); ``--runtime`` is added only when no other plugin or
+conftest owns it, ``--lc-runtime`` always.
 
 Options:
 
-* ``--runtime NAME``: the implementation under test, ``reference`` (default),
-  ``runc`` or ``crun`` (OCI runtimes through their command line,
-  :mod:`libcontainer.conformance.oci`), or ``module:callable`` returning a
-  Factory for a root directory.
-* ``--clause-report PATH.json``: write the clause matrix records (and a
-  Markdown table beside them).
+* ``--runtime NAME`` / ``--lc-runtime NAME``: the implementation under test,
+  ``reference`` (default), ``runc`` or ``crun`` (OCI runtimes through their
+  command line, :mod:`libcontainer.conformance.oci`), or ``module:callable``
+  returning a Factory for a root directory (modules in the current directory
+  are found).
+* ``--clause-report PATH.json``: write the clause records, with a Markdown
+  table and an HTML matrix beside them (:mod:`.report`).
+* ``--lc-clause ID``: run only the tests of these clauses (repeatable,
+  comma-separated; ``LC-WAIT`` selects every ``LC-WAIT-nn``).
+* ``--lc-deviations PATH.toml``: the runtime's own known deviations
+  (:func:`libcontainer.conformance.deviations.load_file`).
+* ``--lc-timeout SECONDS``: per-test timeout (default 120; 0 for none), see :mod:`.timeouts`.
 
-Fixtures: ``factory`` (a fresh factory on a fresh root; after the test it
-fails the test if a process, cgroup, mount or state directory is left),
-``rootfs`` (busybox-static, built once per session), ``config`` (a minimal
-valid Config whose init sleeps), ``runtime_name``.
+Outcomes of tests and clauses: :mod:`.outcomes` (passed only when every test
+of a clause passed; not-supported and blocked are outcomes of their own).
 
 Known deviations of a peer runtime become a strict ``xfail`` (non-strict
 only where a race decides whether one run shows it) only when
-``--runtime`` names that runtime, so the clause report shows ``xfailed``
-for it and ``passed``/``failed`` for every other runtime. Strict: if the
-runtime starts to pass, the test fails until the entry goes. Two ways to
-declare one: the table in :mod:`libcontainer.conformance.deviations`
-(by test node id; the specification's tests stay free of runtime names),
-or a marker on a test or on one ``pytest.param``:
-``@pytest.mark.deviation("runc", reason="...", raises=None)``
-(``raises=ExcClass`` narrows the expected failure to that exception).
-Each deviation is explained in SPEC.md's "Deviations of peer runtimes".
-The reference may not be named: a deviation of the reference is a bug to
-fix, never an expected failure.
+``--runtime`` names that runtime. Three ways to declare one: the table in
+:mod:`libcontainer.conformance.deviations`, a TOML file of the runtime
+author's (``--lc-deviations``), or a marker on a test or ``pytest.param``:
+``@pytest.mark.deviation("runc", reason="...", raises=None)``. The
+reference may not be named: a deviation of the reference is a bug to fix.
 """
 
 from __future__ import annotations
 
-import itertools
+import collections
+import importlib.util
 import os
-import shutil
-import subprocess
 
 import pytest
 
-from libcontainer.spec import Config, Process
-
-from . import leaks as leakcheck
-from . import deviations, report, rootfs as rootfs_mod, runtimes
+from . import deviations, outcomes, preflight, report, timeouts
+from .fixtures import (CALL_FAILED, lc_cgroup_parent, lc_config, lc_container, lc_factory,  # noqa: F401
+                       lc_factory_class, lc_factory_root, lc_rootfs, lc_runtime_name)
+from .timeouts import pytest_timeout_cancel_timer, pytest_timeout_set_timer  # noqa: F401
 
 PR_SET_CHILD_SUBREAPER = 36
-_counter = itertools.count()
+STATE = pytest.StashKey["State"]()
+_CURRENT: dict = {}  # the active session's State ("state"; logreport has no config) and collected count
+
+
+class State:
+    """What the plugin knows about this session (only when the suite runs)."""
+
+    def __init__(self, runtime: str, suite: bool):
+        self.runtime = runtime
+        self.suite = suite                  # the specification's tests are in the arguments, or --runtime given
+        self.runtime_version = "unknown"
+        self.extra_deviations: tuple = ()
+        self.results: dict[str, dict] = {}  # node id -> {clauses, phases, message, setup_failed}
+        self.skip_reasons: collections.Counter = collections.Counter()
+        self.setup_failed: dict[str, str] = {}  # set-up clause -> node id of the test that reported it failed
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("libcontainer", "libcontainer conformance")
-    group.addoption("--runtime", default="reference",
-                    help="implementation under test: reference (default) or module:callable")
+    group.addoption("--lc-runtime", dest="lc_runtime", default=None, metavar="NAME",
+                    help="implementation under test: reference (default), runc, crun or module:callable")
     group.addoption("--clause-report", default=None, metavar="PATH.json",
-                    help="write clause-by-runtime records as JSON, and a Markdown table beside them")
+                    help="write clause-by-runtime records as JSON, with a Markdown table and an HTML matrix beside")
+    group.addoption("--lc-clause", action="append", default=[], metavar="ID",
+                    help="run only the tests of these SPEC.md clauses (repeatable; LC-WAIT selects LC-WAIT-nn)")
+    group.addoption("--lc-deviations", action="append", default=[], metavar="PATH.toml",
+                    help="a TOML file of the runtime's own known deviations ([[deviation]] entries)")
+    group.addoption("--lc-timeout", type=float, default=None, metavar="SECONDS",
+                    help=f"per-test timeout of the suite's tests (default {timeouts.DEFAULT:g}; 0: none)")
+    parser.addini("lc_timeout", f"per-test timeout of the suite's tests (default {timeouts.DEFAULT:g})", default="")
 
 
+def _owned(parser, name: str) -> bool:
+    opts = list(parser._anonymous.options)
+    for g in parser._groups:
+        opts += g.options
+    return any(name in o.names() for o in opts)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    """After the other plugins and the initial conftests registered their options: take ``--runtime``
+    only if nobody owns it (else ``--lc-runtime`` is the only spelling)."""
+    result = yield
+    if not _owned(parser, "--runtime"):
+        parser.getgroup("libcontainer").addoption("--runtime", dest="lc_runtime", default=None,
+                                                  help="the same as --lc-runtime")
+    return result
+
+
+def suite_dirs() -> dict[str, str]:
+    """Where the suite's tests live: ``spec`` (the specification's tests) and ``reference`` (its unit tests)."""
+    import libcontainer.reference
+    import libcontainer.spec
+    return {"spec": os.path.join(os.path.dirname(os.path.abspath(libcontainer.spec.__file__)), "tests"),
+            "reference": os.path.join(os.path.dirname(os.path.abspath(libcontainer.reference.__file__)), "tests")}
+
+
+def _arg_path(config, arg: str) -> str | None:
+    arg = arg.split("::")[0]
+    if config.option.pyargs and not os.path.exists(arg):
+        try:
+            spec = importlib.util.find_spec(arg)
+        except (ImportError, ValueError):
+            return None
+        if spec is None or not spec.origin:
+            return None
+        return os.path.dirname(spec.origin) if spec.origin.endswith("__init__.py") else spec.origin
+    return os.path.abspath(os.path.join(str(config.invocation_params.dir), arg))
+
+
+def touched(config) -> set[str]:
+    """Which of :func:`suite_dirs` the session's arguments name, contain or lie in."""
+    found = set()
+    for arg in config.args:
+        path = _arg_path(config, arg)
+        if path is None:
+            continue
+        path = os.path.realpath(path)
+        for name, d in suite_dirs().items():
+            d = os.path.realpath(d)
+            if path == d or d.startswith(path.rstrip("/") + "/") or path.startswith(d + "/"):
+                found.add(name)
+    return found
+
+
+def state(config) -> State | None:
+    return config.stash.get(STATE, None)
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config):
     config.addinivalue_line("markers", "clause(*ids): the SPEC.md clause IDs a test encodes")
     config.addinivalue_line("markers", "deviation(runtime, reason, raises=None): a known deviation of a peer "
                                        "runtime from SPEC.md; a strict xfail only under --runtime RUNTIME")
-    config._lc_results = {}
-    # orphans of the tests (a monitor whose creator exited) are reparented here and reaped by the leak check
+    explicit = config.getoption("lc_runtime")
+    where = touched(config)
+    if explicit is None and not where:
+        return  # not our suite: stay inert
+    st = State(explicit or "reference", suite=explicit is not None or "spec" in where)
+    config.stash[STATE] = st
+    _CURRENT.clear()
+    _CURRENT["state"] = st
+    controller = not hasattr(config, "workerinput")
+    if st.suite and controller:
+        try:
+            st.runtime_version = preflight.check(st.runtime)
+        except preflight.PreflightError as e:
+            raise pytest.UsageError(str(e)) from None
+    try:
+        for path in config.getoption("lc_deviations"):
+            st.extra_deviations += deviations.load_file(path, st.runtime)
+    except deviations.DeviationFileError as e:
+        raise pytest.UsageError(str(e)) from None
     if os.geteuid() == 0:
+        # orphans of the tests (a monitor whose creator exited) are reparented here and reaped by the leak check
         import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def pytest_report_header(config):
-    return (f"libcontainer: runtime={config.getoption('--runtime')} kernel={report.kernel()} "
-            f"cgroup={report.cgroup_mode()}")
+    st = state(config)
+    if st is None:
+        return None
+    return (f"libcontainer: runtime={st.runtime} ({st.runtime_version}) suite={report.suite_version()} "
+            f"SPEC.md={report.spec_version()} kernel={report.kernel()} cgroup={report.cgroup_mode()}")
 
 
-def deviation_marks(item, runtime: str) -> list:
-    """The strict xfail marks that ``item``'s deviation markers and the deviations table give under ``runtime``."""
+def pytest_sessionstart(session):
+    st = state(session.config)
+    if st is None or hasattr(session.config, "workerinput"):
+        return
+    from _pytest.junitxml import xml_key
+    xml = session.config.stash.get(xml_key, None)
+    if xml is not None:
+        for name, value in (("libcontainer.runtime", st.runtime), ("libcontainer.runtime_version", st.runtime_version),
+                            ("libcontainer.suite_version", report.suite_version()),
+                            ("libcontainer.spec_version", report.spec_version()),
+                            ("libcontainer.kernel", report.kernel()), ("libcontainer.cgroup", report.cgroup_mode())):
+            xml.add_global_property(name, value)
+
+
+def deviation_marks(item, runtime: str, extra: tuple = ()) -> list:
+    """The strict xfail marks that ``item``'s deviation markers and the deviations tables give under ``runtime``."""
     marks = []
-    for d in deviations.for_test(item.nodeid, runtime):
+    for d in deviations.for_test(item.nodeid, runtime, extra):
         kwargs = {"raises": d.raises} if d.raises else {}
         marks.append(pytest.mark.xfail(strict=d.strict, reason=f"{runtime} deviates ({d.key}, "
                                        f"{', '.join(d.clauses)}): {d.reason}", **kwargs))
@@ -92,163 +211,176 @@ def deviation_marks(item, runtime: str) -> list:
     return marks
 
 
-def pytest_collection_modifyitems(config, items):
-    runtime = config.getoption("--runtime")
+def clause_ids(item) -> list[str]:
+    return [c for m in item.iter_markers("clause") for c in m.args]
+
+
+def select_clauses(config, items, wanted: list[str]) -> None:
+    """Keep only the items that mark one of ``wanted`` (an id, or a prefix such as ``LC-WAIT``)."""
+    wanted = [w.strip() for arg in wanted for w in arg.split(",") if w.strip()]
+    known = set(report.clause_titles())
+    unknown = [w for w in wanted if w not in known and not any(k.startswith(w + "-") for k in known)]
+    if unknown:
+        raise pytest.UsageError(f"--lc-clause {', '.join(unknown)}: no such clause in SPEC.md")
+    keep, drop = [], []
     for item in items:
-        ids = [c for m in item.iter_markers("clause") for c in m.args]
+        ids = clause_ids(item)
+        (keep if any(c == w or c.startswith(w + "-") for c in ids for w in wanted) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_collection_modifyitems(config, items):
+    st = state(config)
+    if st is None:
+        return
+    if config.getoption("lc_clause"):
+        select_clauses(config, items, config.getoption("lc_clause"))
+    dirs = tuple(d + "/" for d in suite_dirs().values())
+    ours = [i for i in items if str(i.path).startswith(dirs) or clause_ids(i)]
+    for item in ours:
+        ids = clause_ids(item)
         if ids:
             item.user_properties.append(("clauses", ",".join(ids)))
-        for mark in deviation_marks(item, runtime):
+        for mark in deviation_marks(item, st.runtime, st.extra_deviations):
             item.add_marker(mark)
+    seconds = config.getoption("lc_timeout")
+    if seconds is None:
+        ini = config.getini("lc_timeout")
+        seconds = float(ini) if ini else timeouts.DEFAULT
+    timeouts.mark_items(config, ours, seconds)
 
 
-def _outcome(rep) -> str | None:
-    if hasattr(rep, "wasxfail"):
-        # a non-strict expected failure that passed this time (XPASS) passed
-        return "xfailed" if rep.skipped else ("passed" if rep.passed else "failed")
-    if rep.failed:
-        return "failed"
-    if rep.skipped:
-        return "skipped"
-    if rep.when == "call":
-        return "passed"
-    return None
+def _reason(rep) -> str:
+    if isinstance(rep.longrepr, tuple) and len(rep.longrepr) == 3:
+        return str(rep.longrepr[2]).removeprefix("Skipped: ")
+    text = rep.longreprtext or ""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    failed = [ln for ln in lines if ln.startswith("E ")]
+    return (failed[0][1:].strip() if failed else (lines[-1] if lines else ""))[:300]
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Not supported and blocked-by-set-up outcomes (after xfail processing: a declared deviation wins)."""
+    result = yield
+    st = state(item.config)
+    if st is None:
+        return
+    rep = result.get_result()
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if rep.failed and not hasattr(rep, "wasxfail"):
+        path, line = str(item.path), (item.location[1] or 0) + 1
+        if outcomes.is_not_supported(exc):
+            rep.outcome = "skipped"
+            rep.longrepr = (path, line, f"not supported: {exc}")
+            rep.user_properties = list(rep.user_properties) + [("lc_outcome", "not-supported")]
+        elif isinstance(exc, outcomes.SetupFailed):
+            props = [("lc_outcome", "blocked"), ("lc_blocked_by", exc.clause)]
+            first = st.setup_failed.setdefault(exc.clause, item.nodeid)
+            if first == item.nodeid:
+                props.append(("lc_setup_failed", exc.clause))
+            else:
+                rep.outcome = "skipped"
+                rep.longrepr = (path, line, f"blocked by set-up {exc.clause} (failed in {first}): {exc.message}")
+            rep.user_properties = list(rep.user_properties) + props
+    if call.when == "call":
+        item.stash[CALL_FAILED] = rep.failed
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_logreport(report):
-    props = dict(report.user_properties)
-    if "clauses" not in props:
+    st = _CURRENT.get("state")
+    if st is None:
         return
-    outcome = _outcome(report)
+    props = dict(report.user_properties)
+    outcome = outcomes.test_outcome(report)
     if outcome is None:
         return
-    results = _RESULTS.setdefault(report.nodeid, {"clauses": props["clauses"].split(","), "outcomes": []})
-    results["outcomes"].append(outcome)
+    res = st.results.setdefault(report.nodeid, {"clauses": [c for c in props.get("clauses", "").split(",") if c],
+                                                "phases": [], "message": "", "setup_failed": None})
+    res["phases"].append(outcome)
+    if outcome != "passed" and not res["message"]:
+        res["message"] = _reason(report)
+    if props.get("lc_setup_failed"):
+        res["setup_failed"] = props["lc_setup_failed"]
+    if outcome == "skipped":
+        st.skip_reasons[_reason(report)] += 1
 
 
-_RESULTS: dict[str, dict] = {}
-
-
-def _records(config) -> list[dict]:
+def _records(st: State, exitstatus) -> list[dict]:
     titles = report.clause_titles()
-    per_clause: dict[str, dict] = {}
-    for nodeid, res in _RESULTS.items():
-        outcome = report.combine(res["outcomes"])
-        for clause in res["clauses"]:
-            rec = per_clause.setdefault(clause, {"outcomes": [], "tests": []})
-            rec["outcomes"].append(outcome)
-            rec["tests"].append(nodeid)
-    runtime = config.getoption("--runtime")
+    per: dict[str, dict] = {}
+    for nodeid, res in st.results.items():
+        outcome = outcomes.combine_phases(res["phases"])
+        entries = [(c, outcome) for c in res["clauses"]]
+        if res["setup_failed"]:
+            entries.append((res["setup_failed"], "failed"))
+        for clause, o in entries:
+            rec = per.setdefault(clause, {"by_outcome": {}, "messages": {}})
+            rec["by_outcome"].setdefault(o, []).append(nodeid)
+            if o != "passed" and res["message"]:
+                rec["messages"][nodeid] = res["message"]
+    ran = len(st.results)
+    counts = collections.Counter(outcomes.combine_phases(r["phases"]) for r in st.results.values())
+    run = report.run_header(st.runtime, st.runtime_version, int(exitstatus), _CURRENT.get("collected", ran), ran,
+                            dict(counts))
     kernel, cgroup = report.kernel(), report.cgroup_mode()
-    return [{"clause": c, "title": titles.get(c, ""), "runtime": runtime, "kernel": kernel, "cgroup": cgroup,
-             "outcome": report.combine(r["outcomes"]), "tests": sorted(r["tests"])}
-            for c, r in sorted(per_clause.items())]
+    return [{"clause": c, "title": titles.get(c, ""), "runtime": st.runtime, "kernel": kernel, "cgroup": cgroup,
+             "outcome": outcomes.combine(r["by_outcome"]),
+             "tests": sorted({t for ts in r["by_outcome"].values() for t in ts}),
+             "by_outcome": {o: sorted(set(ts)) for o, ts in r["by_outcome"].items()},
+             "messages": r["messages"], "run": run}
+            for c, r in sorted(per.items())]
+
+
+def pytest_collection_finish(session):
+    _CURRENT["collected"] = len(session.items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    _CURRENT["collected"] = max(_CURRENT.get("collected", 0), len(ids))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if hasattr(config, "workerinput") or not _RESULTS:
+    st = state(config)
+    if st is None or hasattr(config, "workerinput"):
         return
-    records = _records(config)
     tr = terminalreporter
-    tr.section(f"clauses ({config.getoption('--runtime')}, {report.kernel()}, cgroup {report.cgroup_mode()})")
+    if st.skip_reasons:
+        tr.section("why tests were skipped (what this host or runtime lacks)")
+        for reason, n in st.skip_reasons.most_common():
+            tr.write_line(f"{n:4} {reason}")
+    if not st.results:
+        return
+    records = _records(st, exitstatus)
+    tr.section(f"clauses ({st.runtime} {st.runtime_version}, {report.kernel()}, cgroup {report.cgroup_mode()})")
     for r in records:
-        tr.write_line(f"{r['outcome']:8} {r['clause']:16} {r['title'][:70]}")
-    counts = {o: sum(r["outcome"] == o for r in records) for o in report.OUTCOMES}
-    tr.write_line(", ".join(f"{n} {o}" for o, n in counts.items() if n) + f" of {len(records)} clauses")
+        tr.write_line(f"{r['outcome']:13} {r['clause']:16} {r['title'][:64]}")
+    counts = {o: sum(r["outcome"] == o for r in records) for o in outcomes.OUTCOMES}
+    tr.write_line(", ".join(f"{n} {o}" for o, n in counts.items() if n) + f" of {len(records)} clauses; "
+                  f"{len(st.results)} tests ran, exit status {int(exitstatus)}")
     path = config.getoption("--clause-report")
     if path:
         report.write(path, records)
-        tr.write_line(f"clause report: {path} and {os.path.splitext(path)[0]}.md")
+        base = os.path.splitext(path)[0]
+        tr.write_line(f"clause report: {path}, {base}.md and {base}.html")
 
 
-# -- fixtures --------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def runtime_name(pytestconfig) -> str:
-    return pytestconfig.getoption("--runtime")
-
-
-@pytest.fixture(scope="session")
-def factory_class(runtime_name):
-    try:
-        return runtimes.resolve(runtime_name)
-    except ValueError as e:
-        raise pytest.UsageError(str(e)) from e
-
-
-@pytest.fixture(scope="session")
-def rootfs(tmp_path_factory) -> str:
-    """A busybox-static root filesystem, built once per session (worker)."""
-    if os.geteuid() != 0:
-        pytest.skip("containers need root")
-    if rootfs_mod.find_busybox() is None:
-        pytest.skip("no static busybox on this host (apt-get install busybox-static)")
-    path = rootfs_mod.build_busybox_rootfs(str(tmp_path_factory.mktemp("rootfs")))
-    yield path
-    for point in reversed(leakcheck.mounts_under(path)):
-        subprocess.run(["umount", "-l", point], check=False)
-
-
-@pytest.fixture
-def cgroup_parent() -> str:
-    """A cgroup parent of the test's own, under the project's ``libcontainer`` parent."""
-    name = f"libcontainer/pytest-{os.getpid()}-{next(_counter)}"
-    yield name
-    # only the test's own parent: the shared ``libcontainer`` goes at session end, so a runtime that is
-    # creating ``libcontainer/pytest-…`` in another worker never finds its parent removed under it
-    for top in leakcheck.cgroup_dirs(name):
-        try:
-            os.rmdir(top)
-        except OSError:
-            pass
+def pytest_unconfigure(config):
+    if state(config) is not None and _CURRENT.get("state") is state(config):
+        _CURRENT.clear()
 
 
 def pytest_sessionfinish(session, exitstatus):
+    st = state(session.config)
+    if st is None:
+        return
+    from . import leaks as leakcheck
     for top in leakcheck.cgroup_dirs("libcontainer"):
         try:
             os.rmdir(top)  # only when empty: another run may still use it
         except OSError:
             pass
-
-
-@pytest.fixture
-def factory_root(tmp_path) -> str:
-    root = tmp_path / "root"
-    root.mkdir()
-    return str(root)
-
-
-@pytest.fixture
-def factory(factory_class, factory_root, cgroup_parent, rootfs):
-    """A fresh factory; after the test, fails it if anything of the test is left on the host."""
-    f = factory_class(factory_root)
-    yield f
-    found = leakcheck.find_leaks(factory_root, cgroup_parent, rootfs)
-    if found:
-        for name in sorted(os.listdir(factory_root)) if os.path.isdir(factory_root) else []:
-            try:
-                f.load(name).destroy()
-            except Exception:  # noqa: BLE001 - best-effort cleanup before reporting
-                pass
-        leakcheck.clean(factory_root, cgroup_parent)
-        for point in reversed(leakcheck.mounts_under(factory_root)):
-            subprocess.run(["umount", "-l", point], check=False)
-        shutil.rmtree(factory_root, ignore_errors=True)
-        os.makedirs(factory_root, exist_ok=True)
-        pytest.fail(f"the test left behind: {found}", pytrace=False)
-
-
-@pytest.fixture
-def config(rootfs, cgroup_parent) -> Config:
-    """A minimal valid config: the busybox rootfs, init ``sleep 86400``, the test's cgroup parent."""
-    return Config(rootfs=rootfs, process=Process(args=["sleep", "86400"]), hostname="spec",
-                  cgroup_parent=cgroup_parent)
-
-
-@pytest.fixture
-def container(factory, config):
-    """A RUNNING container made from ``config`` (id ``spec-c``); destroyed after the test, before the leak check."""
-    c = factory.create("spec-c", config)
-    yield c
-    c.destroy()

@@ -1,8 +1,9 @@
 """Fixtures of the reference's container tests: a busybox rootfs with a static probe in /bin/probe.
 
-The conformance plugin's fixtures (``factory``, ``config``, ``container``,
-``cgroup_parent``) are used as they are; ``rootfs`` is replaced by one that
-also has ``probe`` (probe.c beside this file, built with ``gcc -static``).
+The conformance plugin's fixtures are used by short names (``factory``,
+``config``, ``container``, ``cgroup_parent``, ...: the aliases of
+:mod:`libcontainer.conformance.aliases`); its ``lc_rootfs`` is replaced by one
+that also has ``probe`` (probe.c beside this file, built with ``gcc -static``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import tempfile
 import pytest
 
 from libcontainer.conformance import leaks as leakcheck
+from libcontainer.conformance.aliases import *  # noqa: F401,F403 - the short-name fixtures, here only
 from libcontainer.conformance import rootfs as rootfs_mod
 
 PROBE_SRC = os.path.join(os.path.dirname(__file__), "probe.c")
 
 
 @pytest.fixture(scope="session")
-def rootfs(tmp_path_factory) -> str:
+def lc_rootfs(tmp_path_factory) -> str:
     if os.geteuid() != 0:
         pytest.skip("containers need root")
     if rootfs_mod.find_busybox() is None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import time
 
+from libcontainer.conformance.outcomes import SetupFailed
 from libcontainer.spec import Config, Container, Factory, Process, Status
+
+SIGKILLED = 128 + signal.SIGKILL
 
 
 def read_all(fd: int) -> str:
@@ -41,6 +45,21 @@ def exec_probe(container: Container, script: str) -> tuple[int, str, int]:
     out = read_all(r)
     os.close(r)
     return pid, out, container.wait_process(pid)
+
+
+def stop_by_sigkill(container: Container, pid: int | None = None) -> int:
+    """Set-up: bring ``container`` to STOPPED by SIGKILL of its init (host ``pid``, default its first process).
+
+    Checks the status ``wait()`` gives against LC-WAIT-02 (137) once; when it
+    differs, raises :class:`~libcontainer.conformance.outcomes.SetupFailed`:
+    the plugin reports LC-WAIT-02 failed once and the test as blocked by it,
+    not as a failure of the test's own clauses. Returns the status (137).
+    """
+    container.signal(container.processes()[0] if pid is None else pid, signal.SIGKILL)
+    status = container.wait()
+    if status != SIGKILLED:
+        raise SetupFailed("LC-WAIT-02", f"wait() gave {status!r} for an init killed by SIGKILL, not {SIGKILLED}")
+    return status
 
 
 def wait_status(container: Container, want: Status, timeout: float = 10.0) -> Status:
