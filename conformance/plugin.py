@@ -285,8 +285,8 @@ def pytest_runtest_makereport(item, call):
                 rep.outcome = "skipped"
                 rep.longrepr = (path, line, f"blocked by set-up {exc.clause} (failed in {first}): {exc.message}")
             rep.user_properties = list(rep.user_properties) + props
-    if call.when == "call":
-        item.stash[CALL_FAILED] = rep.failed
+    if call.when in ("setup", "call") and not rep.passed:
+        item.stash[CALL_FAILED] = True  # the test did not finish: what it left is removed, not failed again
 
 
 @pytest.hookimpl(trylast=True)
@@ -309,6 +309,13 @@ def pytest_runtest_logreport(report):
         st.skip_reasons[_reason(report)] += 1
 
 
+def _run(st: State, exitstatus) -> dict:
+    ran = len(st.results)
+    counts = collections.Counter(outcomes.combine_phases(r["phases"]) for r in st.results.values())
+    return report.run_header(st.runtime, st.runtime_version, int(exitstatus), _CURRENT.get("collected", ran), ran,
+                             dict(counts))
+
+
 def _records(st: State, exitstatus) -> list[dict]:
     titles = report.clause_titles()
     per: dict[str, dict] = {}
@@ -322,10 +329,7 @@ def _records(st: State, exitstatus) -> list[dict]:
             rec["by_outcome"].setdefault(o, []).append(nodeid)
             if o != "passed" and res["message"]:
                 rec["messages"][nodeid] = res["message"]
-    ran = len(st.results)
-    counts = collections.Counter(outcomes.combine_phases(r["phases"]) for r in st.results.values())
-    run = report.run_header(st.runtime, st.runtime_version, int(exitstatus), _CURRENT.get("collected", ran), ran,
-                            dict(counts))
+    run = _run(st, exitstatus)
     kernel, cgroup = report.kernel(), report.cgroup_mode()
     return [{"clause": c, "title": titles.get(c, ""), "runtime": st.runtime, "kernel": kernel, "cgroup": cgroup,
              "outcome": outcomes.combine(r["by_outcome"]),
@@ -353,19 +357,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.section("why tests were skipped (what this host or runtime lacks)")
         for reason, n in st.skip_reasons.most_common():
             tr.write_line(f"{n:4} {reason}")
-    if not st.results:
-        return
     records = _records(st, exitstatus)
+    path = config.getoption("--clause-report")
+    if path:
+        # a run with no clause test still writes its header: its column shows what ran and how it ended
+        report.write(path, records or report.empty_run(_run(st, exitstatus)))
+        base = os.path.splitext(path)[0]
+    if not records:
+        return
     tr.section(f"clauses ({st.runtime} {st.runtime_version}, {report.kernel()}, cgroup {report.cgroup_mode()})")
     for r in records:
         tr.write_line(f"{r['outcome']:13} {r['clause']:16} {r['title'][:64]}")
     counts = {o: sum(r["outcome"] == o for r in records) for o in outcomes.OUTCOMES}
     tr.write_line(", ".join(f"{n} {o}" for o, n in counts.items() if n) + f" of {len(records)} clauses; "
                   f"{len(st.results)} tests ran, exit status {int(exitstatus)}")
-    path = config.getoption("--clause-report")
     if path:
-        report.write(path, records)
-        base = os.path.splitext(path)[0]
         tr.write_line(f"clause report: {path}, {base}.md and {base}.html")
 
 

@@ -29,9 +29,9 @@ class PreflightError(Exception):
     """A need of the suite is missing; the message is the one line to show."""
 
 
-def check(runtime: str, geteuid=os.geteuid, find_busybox=rootfs_mod.find_busybox) -> str:
+def check(runtime: str) -> str:
     """Check every need for ``runtime``; return the runtime's probed version. Raises PreflightError."""
-    if geteuid() != 0:
+    if os.geteuid() != 0:
         raise PreflightError("the libcontainer conformance suite must run as root (namespaces, mounts and cgroups "
                              "need it): run pytest as root")
     missing = [n for n in NAMESPACES if not os.path.exists(f"/proc/self/ns/{n}")]
@@ -39,7 +39,7 @@ def check(runtime: str, geteuid=os.geteuid, find_busybox=rootfs_mod.find_busybox
         raise PreflightError(f"the kernel lacks namespaces the suite needs: {', '.join(missing)}")
     if cgroup_mode() == "none":
         raise PreflightError("no cgroup hierarchy is mounted (cgroup v1 or cgroup2 under /sys/fs/cgroup)")
-    if find_busybox() is None:
+    if rootfs_mod.find_busybox() is None:
         raise PreflightError("no static busybox for the test root filesystem: apt-get install busybox-static")
     try:
         make = runtimes.resolve(runtime)

@@ -104,6 +104,12 @@ def crashed_run(runtime: str, kernel_label: str, cgroup: str, status, error: str
              "outcome": CRASHED, "tests": [], "by_outcome": {}, "messages": {}, "run": run}]
 
 
+def empty_run(run: dict) -> list[dict]:
+    """The record of a run that judged no clause (nothing collected, or only unmarked tests)."""
+    return [{"clause": "", "title": "", "runtime": run["runtime"], "kernel": run["kernel"], "cgroup": run["cgroup"],
+             "outcome": "skipped", "tests": [], "by_outcome": {}, "messages": {}, "run": run}]
+
+
 def run_ok(run: dict | None) -> bool:
     """True for a run that finished with exit status 0 (a record without a header is from an older report)."""
     return run is None or (run.get("exitstatus") == 0 and not run.get("error"))

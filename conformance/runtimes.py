@@ -67,6 +67,9 @@ def probe_version(factory, name: str) -> str:
         if v:
             return str(v)
     module = type(factory).__module__.split(".")[0]
+    if module == "libcontainer":
+        from .report import suite_version
+        return f"libcontainer {suite_version()}"
     try:
         from importlib.metadata import packages_distributions, version
         dists = packages_distributions().get(module, [])

@@ -7,6 +7,8 @@ import pytest
 
 from libcontainer.spec import ContainerDestroyed, ErrorCode, Process
 
+from .helpers import stop_by_sigkill
+
 
 @pytest.fixture
 def destroyed(factory, config):
@@ -53,8 +55,7 @@ def test_wait_after_destroy_raises_even_when_the_status_was_known(factory, confi
     c = factory.create("known", config)
     pid = c.start_process(Process(args=["true"]))
     assert c.wait_process(pid) == 0
-    c.signal(c.processes()[0], signal.SIGKILL)
-    assert c.wait() == 128 + signal.SIGKILL
+    stop_by_sigkill(c)
     c.destroy()
     with pytest.raises(ContainerDestroyed):
         c.wait()

@@ -19,7 +19,7 @@ import pytest
 from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerNotRunning, ContainerPaused,
                                ContainerStats, Factory, Process, Status)
 
-from .helpers import Call, eventually, exec_probe, is_live, wait_status
+from .helpers import Call, eventually, exec_probe, is_live, stop_by_sigkill, wait_status
 
 STATES = ("RUNNING", "PAUSING", "PAUSED", "STOPPED", "DESTROYED")
 OPERATIONS = ("status", "config", "processes", "stats", "start_process", "destroy", "pause", "resume", "signal",
@@ -83,8 +83,7 @@ def enter(factory: Factory, config: Config, state: str) -> Subject:
         s.met = eventually(frozen_or_freezing, timeout=10, step=0.0005)
         assert s.met, "pause() never made the container PAUSING or PAUSED"
     elif state == "STOPPED":
-        c.signal(s.init, signal.SIGKILL)
-        assert c.wait() == SIGKILLED
+        stop_by_sigkill(c, s.init)  # a wrong status here is LC-WAIT-02's failure: the cell is blocked by it
     elif state == "DESTROYED":
         c.destroy()
     return s
