@@ -153,6 +153,7 @@ def pytest_configure(config):
     _CURRENT.clear()
     _CURRENT["state"] = st
     controller = not hasattr(config, "workerinput")
+    wanted_clauses(config.getoption("lc_clause"))
     if st.suite and controller:
         try:
             st.runtime_version = preflight.check(st.runtime)
@@ -194,7 +195,7 @@ def pytest_sessionstart(session):
 def deviation_marks(item, runtime: str, extra: tuple = ()) -> list:
     """The strict xfail marks that ``item``'s deviation markers and the deviations tables give under ``runtime``."""
     marks = []
-    for d in deviations.for_test(item.nodeid, runtime, extra):
+    for d in deviations.for_test(suite_nodeid(item), runtime, extra):
         kwargs = {"raises": d.raises} if d.raises else {}
         marks.append(pytest.mark.xfail(strict=d.strict, reason=f"{runtime} deviates ({d.key}, "
                                        f"{', '.join(d.clauses)}): {d.reason}", **kwargs))
@@ -211,17 +212,35 @@ def deviation_marks(item, runtime: str, extra: tuple = ()) -> list:
     return marks
 
 
+def suite_nodeid(item) -> str:
+    """The test's id as the suite names it wherever pytest runs from: ``spec/tests/test_x.py::test_y[p]``
+    (pytest's node id depends on the rootdir: ``::test_y[p]`` for ``--pyargs`` from another directory)."""
+    path = os.path.realpath(str(item.path))
+    for name, d in suite_dirs().items():
+        d = os.path.realpath(d)
+        if path.startswith(d + "/"):
+            tail = item.nodeid.split("::", 1)[1] if "::" in item.nodeid else item.name
+            return f"{name}/tests/{os.path.relpath(path, d)}::{tail}"
+    return item.nodeid
+
+
 def clause_ids(item) -> list[str]:
     return [c for m in item.iter_markers("clause") for c in m.args]
 
 
-def select_clauses(config, items, wanted: list[str]) -> None:
-    """Keep only the items that mark one of ``wanted`` (an id, or a prefix such as ``LC-WAIT``)."""
-    wanted = [w.strip() for arg in wanted for w in arg.split(",") if w.strip()]
+def wanted_clauses(args: list[str]) -> list[str]:
+    """The clause ids or prefixes of ``--lc-clause``; UsageError for one SPEC.md does not define."""
+    wanted = [w.strip() for arg in args for w in arg.split(",") if w.strip()]
     known = set(report.clause_titles())
     unknown = [w for w in wanted if w not in known and not any(k.startswith(w + "-") for k in known)]
     if unknown:
         raise pytest.UsageError(f"--lc-clause {', '.join(unknown)}: no such clause in SPEC.md")
+    return wanted
+
+
+def select_clauses(config, items, wanted: list[str]) -> None:
+    """Keep only the items that mark one of ``wanted`` (an id, or a prefix such as ``LC-WAIT``)."""
+    wanted = wanted_clauses(wanted)
     keep, drop = [], []
     for item in items:
         ids = clause_ids(item)
@@ -241,6 +260,7 @@ def pytest_collection_modifyitems(config, items):
     ours = [i for i in items if str(i.path).startswith(dirs) or clause_ids(i)]
     for item in ours:
         ids = clause_ids(item)
+        item.user_properties.append(("lc_test", suite_nodeid(item)))
         if ids:
             item.user_properties.append(("clauses", ",".join(ids)))
         for mark in deviation_marks(item, st.runtime, st.extra_deviations):
@@ -278,8 +298,8 @@ def pytest_runtest_makereport(item, call):
             rep.user_properties = list(rep.user_properties) + [("lc_outcome", "not-supported")]
         elif isinstance(exc, outcomes.SetupFailed):
             props = [("lc_outcome", "blocked"), ("lc_blocked_by", exc.clause)]
-            first = st.setup_failed.setdefault(exc.clause, item.nodeid)
-            if first == item.nodeid:
+            first = st.setup_failed.setdefault(exc.clause, suite_nodeid(item))
+            if first == suite_nodeid(item):
                 props.append(("lc_setup_failed", exc.clause))
             else:
                 rep.outcome = "skipped"
@@ -298,14 +318,14 @@ def pytest_runtest_logreport(report):
     outcome = outcomes.test_outcome(report)
     if outcome is None:
         return
-    res = st.results.setdefault(report.nodeid, {"clauses": [c for c in props.get("clauses", "").split(",") if c],
+    res = st.results.setdefault(props.get("lc_test", report.nodeid), {"clauses": [c for c in props.get("clauses", "").split(",") if c],
                                                 "phases": [], "message": "", "setup_failed": None})
     res["phases"].append(outcome)
     if outcome != "passed" and not res["message"]:
         res["message"] = _reason(report)
     if props.get("lc_setup_failed"):
         res["setup_failed"] = props["lc_setup_failed"]
-    if outcome == "skipped":
+    if report.skipped and not hasattr(report, "wasxfail"):
         st.skip_reasons[_reason(report)] += 1
 
 

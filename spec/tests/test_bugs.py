@@ -13,7 +13,7 @@ import pytest
 from libcontainer.spec import (ContainerDestroyed, ContainerNotRunning, ContainerPaused, InvalidIdFormat, Process,
                                ProcessNotFound, Status)
 
-from .helpers import Call, eventually, is_live, wait_status
+from .helpers import Call, eventually, is_live, stop_by_sigkill, wait_status
 
 
 @pytest.mark.clause("LC-DESTROY-03")
@@ -62,8 +62,7 @@ def test_signal_to_exited_init_is_refused_and_affects_nothing(factory, config):
     try:
         init = c.processes()[0]
         survivor = c.start_process(Process(args=["sleep", "86400"]))
-        c.signal(init, signal.SIGKILL)
-        assert c.wait() == 128 + signal.SIGKILL
+        stop_by_sigkill(c, init)
         assert c.status() == Status.STOPPED
         for pid in (init, survivor):
             for sig in (signal.SIGKILL, signal.SIGTERM):
