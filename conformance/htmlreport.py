@@ -39,6 +39,10 @@ def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
+def _short(text: str, n: int = 110) -> str:
+    return text if len(text) <= n else text[:n - 1].rsplit(" ", 1)[0] + "…"
+
+
 def _cell(rec: dict | None, run_failed: bool) -> str:
     if rec is None:
         return '<td class="cell none">-</td>'
@@ -56,7 +60,10 @@ def _cell(rec: dict | None, run_failed: bool) -> str:
             items.append(f"<li><code>{_e(t)}</code>" + (f"<br>{_e(msg)}" if msg else "") + "</li>")
         body.append(f"<b>{_e(o)}</b> ({len(tests)})<ul>{''.join(items)}</ul>")
     inner = "".join(body) or "no tests"
-    return (f'<td class="{classes}" data-outcome="{_e(outcome)}" style="background:{COLOURS.get(outcome, "#555")}">'
+    colour = COLOURS.get(outcome, "#555")
+    if run_failed:  # never green: the outcome's colour, hatched with grey
+        colour = f"repeating-linear-gradient(45deg,{colour},{colour} 5px,#777 5px,#777 10px)"
+    return (f'<td class="{classes}" data-outcome="{_e(outcome)}" style="background:{colour}">'
             f"<details><summary>{_e(label)}</summary><div>{inner}</div></details></td>")
 
 
@@ -89,7 +96,7 @@ def render(records: list[dict], spec_href: str = "SPEC.md", title: str = "libcon
     for c in clauses:
         href = f"{spec_href}#:~:text={urllib.parse.quote(c)}"
         out.append(f'<tr data-clause="{_e(c)}"><th><a href="{_e(href)}">{_e(c)}</a></th>'
-                   f'<td class="title">{_e(titles.get(c, ""))}</td>')
+                   f'<td class="title" title="{_e(titles.get(c, ""))}">{_e(_short(titles.get(c, "")))}</td>')
         out += [_cell(cells.get((c, *col)), col in bad) for col in cols]
         out.append("</tr>")
     out.append("</tbody><tfoot><tr><th>total</th><td></td>")

@@ -215,6 +215,8 @@ def deviation_marks(item, runtime: str, extra: tuple = ()) -> list:
 def suite_nodeid(item) -> str:
     """The test's id as the suite names it wherever pytest runs from: ``spec/tests/test_x.py::test_y[p]``
     (pytest's node id depends on the rootdir: ``::test_y[p]`` for ``--pyargs`` from another directory)."""
+    if getattr(item, "path", None) is None:
+        return item.nodeid
     path = os.path.realpath(str(item.path))
     for name, d in suite_dirs().items():
         d = os.path.realpath(d)

@@ -165,6 +165,7 @@ def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str
     else:
         for vm in prepared:
             one(vm)
+    crashed: list[dict] = []
     for vm in vms:
         s = summary[vm.name]
         if s["error"] or s["status"] != 0:
@@ -173,13 +174,15 @@ def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str
             path = os.path.join(out, "vm", vm.name, f"clauses-{safe(rt)}.json")
             if os.path.exists(path):
                 reports.append(path)
-            elif not s["error"]:
-                rc = 1
-                progress.say(vm.name, f"no clause report for runtime {rt}")
+            else:
+                crashed.extend(report.crashed_run(rt, vm.name, vm.cgroup, s["status"], s["error"] or "no clause report"))
+                if not s["error"]:
+                    rc = 1
+                    progress.say(vm.name, f"no clause report for runtime {rt}")
     os.makedirs(os.path.join(out, "vm"), exist_ok=True)
     with open(os.path.join(out, "vm", "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    records = []
+    records = list(crashed)  # a run that left no report still has its column, marked crashed
     for path in reports:
         try:
             with open(path) as f:
