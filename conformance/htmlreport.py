@@ -15,7 +15,7 @@ import os
 import urllib.parse
 
 from .outcomes import CRASHED, OUTCOMES
-from .report import column, column_runs, run_status
+from .report import column, column_runs, run_status, version_label
 
 COLOURS = {"passed": "#2e9d4d", "failed": "#d0312d", "blocked": "#8e44ad", "xfailed": "#e08e0b",
            "not-supported": "#3a78c2", "skipped": "#8a8a8a", CRASHED: "#222222"}
@@ -84,7 +84,7 @@ def render(records: list[dict], spec_href: str = "SPEC.md", title: str = "libcon
         status = run_status(rs)
         if status != "ok":
             bad.add(col)
-        versions = ", ".join(sorted({f"{r.get('runtime')} {r.get('runtime_version', '?')}" for r in rs})) or "?"
+        versions = ", ".join(sorted({version_label(r) for r in rs})) or "?"
         suite = "; ".join(sorted({f"suite {r.get('suite_version', '?')}, SPEC.md {r.get('spec_version', '?')}"
                                   for r in rs}))
         ran = sum(r.get("ran", 0) for r in rs)

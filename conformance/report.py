@@ -110,6 +110,12 @@ def empty_run(run: dict) -> list[dict]:
              "outcome": "skipped", "tests": [], "by_outcome": {}, "messages": {}, "run": run}]
 
 
+def version_label(run: dict) -> str:
+    """``runc 1.1.5`` style: the runtime's name and probed version, the name once."""
+    name, version = str(run.get("runtime")), str(run.get("runtime_version", "?"))
+    return version if version.startswith(name) else f"{name} {version}"
+
+
 def run_ok(run: dict | None) -> bool:
     """True for a run that finished with exit status 0 (a record without a header is from an older report)."""
     return run is None or (run.get("exitstatus") == 0 and not run.get("error"))
@@ -193,7 +199,7 @@ def markdown(records: list[dict]) -> str:
     lines = ["# Clause matrix", ""]
     for col in cols:
         rs = runs.get(col, [])
-        versions = sorted({f"{r.get('runtime')} {r.get('runtime_version', '?')}" for r in rs}) or ["?"]
+        versions = sorted({version_label(r) for r in rs}) or ["?"]
         suite = sorted({f"suite {r.get('suite_version', '?')}, SPEC.md {r.get('spec_version', '?')}" for r in rs})
         lines.append(f"- **{col[0]} @ {col[1]} ({col[2]})**: {', '.join(versions)}; {'; '.join(suite) or '?'}; "
                      f"kernel {col[1]}, cgroup {col[2]}; {run_status(rs)}")
