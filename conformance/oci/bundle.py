@@ -145,8 +145,9 @@ def config_json(config: Config, cgroups_path: str) -> dict:
     if devices:
         linux["devices"] = [{"path": d.path, "type": d.type, "major": d.major, "minor": d.minor,
                              "fileMode": d.file_mode, "uid": d.uid, "gid": d.gid} for d in devices]
-        linux["resources"]["devices"] += [{"allow": True, "type": d.type, "major": d.major, "minor": d.minor,
-                                           "access": "rwm"} for d in devices]
+        # the device cgroup knows character and block devices only (a fifo needs no rule; u is c)
+        linux["resources"]["devices"] += [{"allow": True, "type": "b" if d.type == "b" else "c", "major": d.major,
+                                           "minor": d.minor, "access": "rwm"} for d in devices if d.type != "p"]
     seccomp = getattr(config, "seccomp", None)
     if seccomp is not None:
         linux["seccomp"] = seccomp_json(seccomp)
