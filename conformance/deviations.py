@@ -97,6 +97,14 @@ DEVIATIONS = (
                "test_factory.py::test_ids_that_name_host_files_are_ordinary_ids[.x]"),
               "crun 1.8.1 names the session keyring after the id; the kernel refuses keyring names that "
               "start with '.' (EPERM)"),
+    Deviation("D-ROOTFS-PROPAGATION", ("runc",), ("LC-CFG-FS-07",),
+              tuple(f"test_config_filesystem.py::test_rootfs_propagation[{p}]" for p in ("shared", "slave", "unbindable")),
+              "runc 1.1.5 makes the rootfs's mount private before pivot_root and never applies linux.rootfsPropagation "
+              "to the container's / afterwards: / is private whatever the value (opencontainers/runc#1755)"),
+    Deviation("D-ROOTFS-SLAVE", ("crun",), ("LC-CFG-FS-07",),
+              tuple(f"test_config_filesystem.py::test_rootfs_propagation[{p}]" for p in ("shared", "slave")),
+              "crun 1.8.1 makes the rootfs private before applying linux.rootfsPropagation: 'slave' leaves / private "
+              "(no master) and 'shared' makes a new peer group; neither receives the host's later mounts"),
 )
 
 

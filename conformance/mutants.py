@@ -13,10 +13,11 @@ own cgroup parent.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
-from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerPaused, ContainerStats, Factory,
+from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerPaused, ContainerStats, Factory, IDMap,
                                LibcontainerError, Process, Status, SystemFailure, validate_id)
 from libcontainer.spec.errors import ContainerNotRunning
 
@@ -205,6 +206,41 @@ StatusNeverStopped = _mutant("StatusNeverStopped", status=_status_never_stopped)
 StatsRefusedWhenStopped = _mutant("StatsRefusedWhenStopped", stats=_stats_refused_when_stopped)
 ProcessesWithDeadPid = _mutant("ProcessesWithDeadPid", processes=_processes_with_a_dead_pid)
 
+# -- field-ignoring mutants (issue 10, item 4): the container half's groups ---------------------------
+# Each creates every container from a config with some fields silently dropped (reset to what a runtime
+# that ignores them would give), and reports nothing: create succeeds, config() is the reference's.
+
+def _ignoring(name: str, transform):
+    def create(self, container_id, config):
+        return self.container_class(self.inner.create(container_id, transform(config)))
+    return _mutant(name, _factory={"create": create})
+
+
+def _without_namespaces(config: Config) -> Config:
+    keep = [n for n in config.namespaces if n in ("mnt", "pid", "uts")]
+    return dataclasses.replace(config, namespaces=keep, uid_mappings=[], gid_mappings=[], network=None, sysctl={},
+                               namespace_paths={k: v for k, v in config.namespace_paths.items() if k in keep})
+
+
+IgnoresNamespaces = _ignoring("IgnoresNamespaces", _without_namespaces)
+IgnoresNamespacePaths = _ignoring("IgnoresNamespacePaths", lambda c: dataclasses.replace(c, namespace_paths={}))
+IgnoresIdMappings = _ignoring("IgnoresIdMappings", lambda c: dataclasses.replace(
+    c, uid_mappings=[IDMap(0, 100000, 65536)] if c.uid_mappings else [],
+    gid_mappings=[IDMap(0, 100000, 65536)] if c.gid_mappings else []))
+IgnoresMounts = _ignoring("IgnoresMounts", lambda c: dataclasses.replace(c, mounts=[]))
+IgnoresMountOptions = _ignoring("IgnoresMountOptions", lambda c: dataclasses.replace(
+    c, mounts=[dataclasses.replace(m, options=[o for o in m.options if o in ("bind", "rbind")]) for m in c.mounts]))
+IgnoresReadonlyRootfs = _ignoring("IgnoresReadonlyRootfs", lambda c: dataclasses.replace(c, readonly_rootfs=False))
+IgnoresMaskedPaths = _ignoring("IgnoresMaskedPaths", lambda c: dataclasses.replace(c, masked_paths=[]))
+IgnoresReadonlyPaths = _ignoring("IgnoresReadonlyPaths", lambda c: dataclasses.replace(c, readonly_paths=[]))
+IgnoresRootfsPropagation = _ignoring("IgnoresRootfsPropagation",
+                                     lambda c: dataclasses.replace(c, rootfs_propagation=None))
+IgnoresDevices = _ignoring("IgnoresDevices", lambda c: dataclasses.replace(c, devices=[]))
+IgnoresDeviceOwnerAndMode = _ignoring("IgnoresDeviceOwnerAndMode", lambda c: dataclasses.replace(
+    c, devices=[dataclasses.replace(d, file_mode=0o666, uid=0, gid=0) for d in c.devices]))
+IgnoresSysctl = _ignoring("IgnoresSysctl", lambda c: dataclasses.replace(c, sysctl={}))
+IgnoresHostname = _ignoring("IgnoresHostname", lambda c: dataclasses.replace(c, hostname=None))
+
 # name -> (clauses that must fail, spec test module, pytest -k expression selecting the tests that show it)
 MUTANTS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "ResumeNoop": (("LC-RESUME-01",), "test_transitions", "PAUSED-resume"),
@@ -221,4 +257,18 @@ MUTANTS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "StatusNeverStopped": (("LC-STATUS-01",), "test_transitions", "STOPPED-status"),
     "StatsRefusedWhenStopped": (("LC-STATS-03",), "test_transitions", "STOPPED-stats"),
     "ProcessesWithDeadPid": (("LC-PROCS-03",), "test_transitions", "PAUSED-processes"),
+    # the container half of issue 10: namespaces, mounts and paths, devices, host
+    "IgnoresNamespaces": (("LC-CFG-NS-01",), "test_config_namespaces", "test_each_namespace and net-on"),
+    "IgnoresNamespacePaths": (("LC-CFG-NS-06",), "test_config_namespaces", "test_namespace_path_is_joined and net"),
+    "IgnoresIdMappings": (("LC-CFG-NS-04",), "test_config_namespaces", "test_user_namespace_maps"),
+    "IgnoresMounts": (("LC-CFG-FS-03",), "test_config_filesystem", "test_bind_mounts"),
+    "IgnoresMountOptions": (("LC-CFG-FS-04",), "test_config_filesystem", "test_tmpfs_mount"),
+    "IgnoresReadonlyRootfs": (("LC-CFG-FS-02",), "test_config_filesystem", "test_readonly_rootfs and True"),
+    "IgnoresMaskedPaths": (("LC-CFG-FS-05",), "test_config_filesystem", "test_masked_paths and True"),
+    "IgnoresReadonlyPaths": (("LC-CFG-FS-06",), "test_config_filesystem", "test_readonly_paths and True"),
+    "IgnoresRootfsPropagation": (("LC-CFG-FS-07",), "test_config_filesystem", "test_rootfs_propagation and slave"),
+    "IgnoresDevices": (("LC-CFG-DEV-01",), "test_config_devices", "test_device_nodes_have"),
+    "IgnoresDeviceOwnerAndMode": (("LC-CFG-DEV-01",), "test_config_devices", "test_device_nodes_have"),
+    "IgnoresSysctl": (("LC-CFG-HOST-02",), "test_config_host", "test_sysctl_values"),
+    "IgnoresHostname": (("LC-CFG-HOST-01",), "test_config_host", "test_hostname and lc-host"),
 }

@@ -28,7 +28,7 @@ import sys
 
 from .outcomes import CRASHED, OUTCOMES, combine
 
-_CLAUSE_RE = re.compile(r"\*\*(LC-[A-Z0-9]+-\d+)\*\*\s*[:.—-]?\s*(.*)")
+_CLAUSE_RE = re.compile(r"\*\*(LC-[A-Z0-9]+(?:-[A-Z]+[0-9]*)*-\d+)\*\*\s*[:.—-]?\s*(.*)")
 
 
 def spec_path() -> str:

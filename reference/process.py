@@ -225,6 +225,12 @@ def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=
                 network.setup_container(config.network)
         if config.hostname is not None:
             socket.sethostname(config.hostname)
+        if config.sysctl:
+            from . import sysctl
+            try:
+                sysctl.apply(config.sysctl)
+            except FileNotFoundError as e:
+                raise _ConfigError(e.strerror) from None
         console = connect_console(config.process)
         rootfs.setup(config)
         if cgroup_sync is not None and not new_cgroupns:

@@ -27,6 +27,8 @@ _IGNORED = {"rw", "suid", "dev", "exec", "private", "rprivate"}
 # statvfs(3) f_flag bits -> mount(2) flags that a bind remount must repeat (a user namespace locks them)
 _LOCKED = ((os.ST_NOSUID, L.MS_NOSUID), (os.ST_NODEV, L.MS_NODEV), (os.ST_NOEXEC, L.MS_NOEXEC),
            (os.ST_NOATIME, 1024), (os.ST_NODIRATIME, 2048), (os.ST_RELATIME, 1 << 21))
+#: Config.rootfs_propagation -> mount(2) propagation flag for the container's / (mount_namespaces(7))
+PROPAGATION = {"shared": L.MS_SHARED, "slave": L.MS_SLAVE, "private": L.MS_PRIVATE, "unbindable": L.MS_UNBINDABLE}
 _NODE_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 
@@ -158,7 +160,9 @@ def setup(config: Config) -> None:
     """Build the container's filesystem view and pivot_root into it; then read-only paths,
     masked paths and, when asked, the read-only root (all after pivot_root, as runc does)."""
     rootfs = os.path.realpath(config.rootfs)
-    L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
+    prop = config.rootfs_propagation
+    # shared and slave keep receiving the host's mounts: start from a slave copy (never sending any back)
+    L.mount(None, "/", None, L.MS_REC | (L.MS_SLAVE if prop in ("shared", "slave") else L.MS_PRIVATE))
     L.mount(rootfs, rootfs, None, L.MS_BIND | L.MS_REC)
     _mount_under(rootfs, "/proc", "proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
     try:
@@ -178,3 +182,5 @@ def setup(config: Config) -> None:
         mask_path(path)
     if config.readonly_rootfs:
         remount("/", L.MS_RDONLY)
+    if prop is not None:
+        L.mount(None, "/", None, PROPAGATION[prop])

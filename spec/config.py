@@ -22,6 +22,13 @@ from .security import (CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATH
 
 NAMESPACES = ("mnt", "pid", "uts", "ipc", "net", "user", "cgroup")
 DEFAULT_NAMESPACES = ("mnt", "pid", "uts", "ipc", "net")
+ROOTFS_PROPAGATIONS = ("shared", "slave", "private", "unbindable")
+#: sysctl(8) keys that a namespace makes the container's own, and the namespace they need
+#: (runc's libcontainer/configs/validate: kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.* with ipc;
+#: net.* with net; kernel.hostname and kernel.domainname with uts)
+#: each entry: (prefix, namespace); a prefix ending in ``*`` matches any key it begins, others match exactly
+SYSCTL_NAMESPACES = (("kernel.msg*", "ipc"), ("kernel.sem", "ipc"), ("kernel.shm*", "ipc"), ("fs.mqueue.*", "ipc"),
+                     ("net.*", "net"), ("kernel.hostname", "uts"), ("kernel.domainname", "uts"))
 DEFAULT_ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",)
 
 
@@ -203,6 +210,13 @@ class Config:
     read-only. ``devices``: extra device nodes in /dev. ``seccomp``: the
     filter loaded before exec (default :meth:`Seccomp.default`; None loads
     none). ``network``: a veth pair to the host (None: only loopback).
+    ``sysctl``: kernel parameters written to ``/proc/sys`` in the
+    container's namespaces before the process starts, ``{"net.ipv4.ip_forward":
+    "1"}`` (OCI ``linux.sysctl``; sysctl(8) names); only namespaced keys are
+    allowed, see :data:`SYSCTL_NAMESPACES`. ``rootfs_propagation``: the mount
+    propagation of the container's ``/`` (OCI ``linux.rootfsPropagation``;
+    ``shared``, ``slave``, ``private`` or ``unbindable``, mount_namespaces(7);
+    None: the implementation's default).
     """
 
     rootfs: str
@@ -221,6 +235,8 @@ class Config:
     devices: list[Device] = field(default_factory=list)
     seccomp: Seccomp | None = field(default_factory=Seccomp.default)
     network: Network | None = None
+    sysctl: dict[str, str] = field(default_factory=dict)
+    rootfs_propagation: str | None = None
 
     def to_dict(self) -> dict:
         """The config as JSON-ready data (the process without its stdio)."""
@@ -381,6 +397,55 @@ def validate(config: Any) -> None:
             _need(isinstance(m.source, str) and m.source.startswith("/") and os.path.exists(m.source),
                   f"mounts[{i}].source", "must be an existing absolute host path")
     _validate_security(config)
+    _validate_sysctl(config)
+    prop = config.rootfs_propagation
+    _need(prop is None or prop in ROOTFS_PROPAGATIONS, "rootfs_propagation",
+          f"must be None or one of {', '.join(ROOTFS_PROPAGATIONS)}")
+
+
+def sysctl_namespace(key: str) -> str | None:
+    """The namespace that makes sysctl ``key`` the container's own (:data:`SYSCTL_NAMESPACES`), or None."""
+    for pattern, ns in SYSCTL_NAMESPACES:
+        if key == pattern or (pattern.endswith("*") and key.startswith(pattern[:-1])):
+            return ns
+    return None
+
+
+def _validate_sysctl(config: Config) -> None:
+    _need(isinstance(config.sysctl, dict), "sysctl", "must be a dict of str to str")
+    for key, value in config.sysctl.items():
+        _need(isinstance(key, str) and key and all(c.isalnum() or c in "._-" for c in key)
+              and all(key.split(".")), "sysctl", f"{key!r} is not a sysctl name such as net.ipv4.ip_forward")
+        _need(isinstance(value, str) and "\0" not in value and "\n" not in value, f"sysctl.{key}",
+              "must be a string without NUL or newline")
+        ns = sysctl_namespace(key)
+        _need(ns is not None, f"sysctl.{key}", "is not in a kernel namespace of the container's own (refused, "
+              "as runc does: it would change the host)")
+        _need(ns in config.namespaces, f"sysctl.{key}", f"needs the {ns} namespace")
+        if ns == "net" and "net" in config.namespace_paths:
+            _need(os.stat(config.namespace_paths["net"]).st_ino != os.stat("/proc/1/ns/net").st_ino,
+                  f"sysctl.{key}", "the joined net namespace is the host's")
+
+
+#: clone(2) flag of each namespace, as ioctl NS_GET_NSTYPE returns it (ioctl_ns(2))
+_NS_TYPES = {"mnt": 0x00020000, "uts": 0x04000000, "ipc": 0x08000000, "user": 0x10000000, "pid": 0x20000000,
+             "net": 0x40000000, "cgroup": 0x02000000}
+_NS_GET_NSTYPE = 0xB703
+
+
+def _namespace_type(path: str) -> int | None:
+    """The CLONE_NEW* type of the namespace file ``path`` (ioctl_ns(2) NS_GET_NSTYPE), None if it is not one."""
+    import fcntl
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        return None
+    try:
+        return fcntl.ioctl(fd, _NS_GET_NSTYPE)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _abs_path(value) -> bool:
@@ -394,6 +459,9 @@ def _validate_security(config: Config) -> None:
         _need(ns in config.namespaces, f"namespace_paths.{ns}", "must name a namespace listed in namespaces")
         _need(isinstance(path, str) and path.startswith("/") and os.path.exists(path),
               f"namespace_paths.{ns}", "must be an existing absolute path")
+        kind = _namespace_type(path)
+        _need(kind is not None, f"namespace_paths.{ns}", f"{path!r} is not a namespace file (nsfs)")
+        _need(kind == _NS_TYPES[ns], f"namespace_paths.{ns}", f"{path!r} is a namespace of another type")
     for name in ("uid_mappings", "gid_mappings"):
         maps = getattr(config, name)
         _need(isinstance(maps, list) and all(isinstance(m, IDMap) for m in maps), name, "must be a list of IDMap")

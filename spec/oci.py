@@ -4,7 +4,8 @@ Fields read: ``process`` (args, env, cwd, user.uid/gid/additionalGids/umask,
 terminal, capabilities, rlimits, noNewPrivileges), ``root`` (path, relative
 to the bundle, and readonly), ``hostname``, ``mounts``, and under ``linux``:
 namespaces (with ``path`` to join), uidMappings/gidMappings,
-resources.memory/cpu/pids, maskedPaths, readonlyPaths, devices, seccomp.
+resources.memory/cpu/pids, maskedPaths, readonlyPaths, devices, seccomp,
+sysctl (an object of strings) and rootfsPropagation.
 
 The standard filesystems the runtime makes itself (/proc, /dev, /dev/pts,
 /dev/shm, /dev/mqueue, /sys; see rootfs.py) are not repeated as mounts, and a
@@ -158,6 +159,14 @@ def _devices(data: list) -> list[Device]:
     return out
 
 
+def _sysctl(linux: dict) -> dict[str, str]:
+    data = _get(linux, "sysctl", "linux", dict, {})
+    for key, value in data.items():
+        if not isinstance(value, str):
+            raise ConfigInvalid(f"linux.sysctl.{key}: must be str, not {type(value).__name__}")
+    return dict(data)
+
+
 def config_from_dict(spec: dict, bundle_dir: str, console_socket: str | None = None) -> Config:
     """The Config of an OCI config (already parsed JSON); ``root.path`` is relative to ``bundle_dir``."""
     if not isinstance(spec, dict):
@@ -191,6 +200,8 @@ def config_from_dict(spec: dict, bundle_dir: str, console_socket: str | None = N
         readonly_paths=_list_of(linux, "readonlyPaths", "linux", str),
         devices=_devices(_get(linux, "devices", "linux", list, [])),
         seccomp=_seccomp(linux["seccomp"]) if linux.get("seccomp") is not None else None,
+        sysctl=_sysctl(linux),
+        rootfs_propagation=_get(linux, "rootfsPropagation", "linux", str, None) or None,
     )
     validate(config)
     return config

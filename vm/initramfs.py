@@ -19,8 +19,9 @@ import stat
 from .kernel import Kernel
 
 BUSYBOX = "/bin/busybox"
-#: what the guest needs before its root is mounted: virtio PCI transport, 9p over virtio, overlayfs
-WANTED = ("virtio_pci", "9pnet_virtio", "9p", "overlay")
+#: what the guest needs before its root is mounted: virtio PCI transport, 9p over virtio, overlayfs; and veth,
+#: which the guest cannot autoload (no /lib/modules there) and the network clause (LC-CFG-NET-01) needs
+WANTED = ("virtio_pci", "9pnet_virtio", "9p", "overlay", "veth")
 INIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "init.sh")
 
 

@@ -5,7 +5,8 @@ version 1.0.2 and the defaults of ``runc spec`` (the mounts of /proc, /dev,
 /dev/pts, /dev/shm, /dev/mqueue, /sys and /sys/fs/cgroup; a deny-all device
 rule to which the runtime adds its default devices, plus the config's
 devices). Capabilities, masked and read-only paths, seccomp, id maps,
-namespace paths, devices, umask and terminal follow the Config's fields;
+namespace paths, devices, sysctl, rootfs propagation, umask and terminal
+follow the Config's fields;
 capabilities None (a privileged process) is the caller's bounding set.
 ``network`` (a veth pair) has no OCI field: the adapter refuses it
 (NotSupported).
@@ -144,11 +145,16 @@ def config_json(config: Config, cgroups_path: str) -> dict:
     if devices:
         linux["devices"] = [{"path": d.path, "type": d.type, "major": d.major, "minor": d.minor,
                              "fileMode": d.file_mode, "uid": d.uid, "gid": d.gid} for d in devices]
-        linux["resources"]["devices"] += [{"allow": True, "type": d.type, "major": d.major, "minor": d.minor,
-                                           "access": "rwm"} for d in devices]
+        # the device cgroup knows character and block devices only (a fifo needs no rule; u is c)
+        linux["resources"]["devices"] += [{"allow": True, "type": "b" if d.type == "b" else "c", "major": d.major,
+                                           "minor": d.minor, "access": "rwm"} for d in devices if d.type != "p"]
     seccomp = getattr(config, "seccomp", None)
     if seccomp is not None:
         linux["seccomp"] = seccomp_json(seccomp)
+    if getattr(config, "sysctl", None):
+        linux["sysctl"] = dict(config.sysctl)
+    if getattr(config, "rootfs_propagation", None):
+        linux["rootfsPropagation"] = config.rootfs_propagation
     data = {
         "ociVersion": OCI_VERSION,
         "process": process_json(config.process),

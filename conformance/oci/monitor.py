@@ -11,9 +11,11 @@ processes are started by the monitor too.
 It reads ``monitor.json`` in STATE_DIR: ``{"create": argv, "pid_file": path,
 "hide_unified_controllers": null | [empty_file, controllers_file]}``. With
 the last set (crun on a hybrid cgroup host) the monitor first unshares its
-mount namespace, makes it private and bind-mounts the empty file over the
-unified hierarchy's ``cgroup.controllers``: the runtime it runs sees no v2
-controllers, and the host's mount table is unchanged.
+mount namespace, makes it a slave of the host's (rslave: the host's later
+mounts still reach it, as they reach a runtime run on the host, and nothing
+goes back) and bind-mounts the empty file over the unified hierarchy's
+``cgroup.controllers``: the runtime it runs sees no v2 controllers, and the
+host's mount table is unchanged.
 
 It runs ``create`` with its own stdio, reports ``{"init_pid": N}`` or
 ``{"error": "...", "rc": N}`` on SYNC_FD, then serves ``monitor.sock``:
@@ -39,7 +41,7 @@ import sys
 
 PR_SET_CHILD_SUBREAPER = 36
 CLONE_NEWNS = 0x00020000
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MS_BIND, MS_REC, MS_SLAVE = 4096, 16384, 1 << 19
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -50,9 +52,9 @@ def _check(ret: int, what: str) -> None:
 
 
 def hide_unified_controllers(empty: str, controllers: str) -> None:
-    """Private mount namespace for this process, with ``empty`` bind-mounted over ``controllers``."""
+    """A mount namespace of this process's own (a slave of the host's), ``empty`` bind-mounted over ``controllers``."""
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / rprivate")
+    _check(_libc.mount(None, b"/", None, MS_REC | MS_SLAVE, None), "make / rslave")
     _check(_libc.mount(empty.encode(), controllers.encode(), None, MS_BIND, None), "bind over cgroup.controllers")
 
 

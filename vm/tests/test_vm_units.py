@@ -74,7 +74,7 @@ def _fake_kernel(tmp_path) -> kernel.Kernel:
     mods = tmp_path / "lib" / "modules" / rel
     (mods / "kernel").mkdir(parents=True)
     for name, deps in {"virtio_pci": "", "9pnet": "", "netfs": "", "9pnet_virtio": "9pnet",
-                       "9p": "9pnet,netfs", "overlay": "", "unused": ""}.items():
+                       "9p": "9pnet,netfs", "overlay": "", "veth": "", "unused": ""}.items():
         (mods / "kernel" / f"{name}.ko").write_bytes(b"\x7fELF\0name=" + name.encode() + b"\0depends=" + deps.encode() + b"\0")
     (mods / "modules.builtin").write_text("kernel/drivers/virtio/virtio_pci.ko\n")
     (tmp_path / "boot").mkdir()
@@ -108,7 +108,7 @@ def test_initramfs_holds_busybox_init_and_modules(tmp_path):
     assert stat.S_ISLNK(entries["bin/sh"][0]) and entries["bin/sh"][1] == b"busybox"
     assert stat.S_ISCHR(entries["dev/console"][0])
     order = entries["modules"][1].decode().split()
-    assert order[-1] == "overlay" and all(f"mod/{m}.ko" in entries for m in order)
+    assert order[-2:] == ["overlay", "veth"] and all(f"mod/{m}.ko" in entries for m in order)
     path = initramfs.build(k, str(tmp_path / "cache"), str(busybox))
     assert path == initramfs.build(k, str(tmp_path / "cache"), str(busybox))  # cached by content
 
