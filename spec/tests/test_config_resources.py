@@ -321,3 +321,33 @@ def test_stats_cpu_throttling_agrees_with_the_kernel(factory, config):
             assert cpu.periods >= cpu.throttled_periods
     finally:
         c.destroy()
+
+
+# -- refused, never ignored ------------------------------------------------------------
+
+# fields that a runtime or host may be unable to honour: (dataclass field name, resources)
+HARD_FIELDS = [
+    ("hugetlb_limits", {"hugetlb_limits": [HugepageLimit("2MB", 4 * MiB)]}),
+    ("blkio_weight", {"blkio_weight": 500}),
+    ("memory_swap", {"memory": 32 * MiB, "memory_swap": 48 * MiB}),
+    ("cpu_weight", {"cpu_weight": 100}),
+]
+
+
+@pytest.mark.clause("LC-CFG-NOTSUP-01")
+@pytest.mark.parametrize("field_name,resources", HARD_FIELDS, ids=[f for f, _ in HARD_FIELDS])
+def test_a_field_is_honoured_or_refused_by_name_leaving_nothing(factory, config, field_name, resources):
+    from libcontainer.spec import NotSupported, Status
+    try:
+        c = make(factory, config, cid="hard", **resources)
+    except NotSupported as e:  # the one test that looks at NotSupported: this clause is about it
+        assert field_name in str(e), f"NotSupported does not name the field {field_name}: {e}"
+        # nothing left: the id is free again (and the factory fixture finds no process, cgroup or mount)
+        c = factory.create("hard", config)
+        assert c.status() == Status.RUNNING
+        c.destroy()
+        return
+    try:
+        assert c.status() == Status.RUNNING  # accepted: the field's own clause judges whether it is honoured
+    finally:
+        c.destroy()
