@@ -16,7 +16,7 @@ import sys
 
 OUTCOMES = ("failed", "passed", "xfailed", "skipped")  # worst first
 SPEC_MD = os.path.join(os.path.dirname(__file__), "..", "spec", "SPEC.md")
-_CLAUSE_RE = re.compile(r"\*\*(LC-[A-Z0-9]+-\d+)\*\*\s*[:.—-]?\s*(.*)")
+_CLAUSE_RE = re.compile(r"\*\*(LC-[A-Z0-9]+(?:-[A-Z]+[0-9]*)*-\d+)\*\*\s*[:.—-]?\s*(.*)")
 
 
 def spec_path() -> str:
