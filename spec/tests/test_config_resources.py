@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from libcontainer.spec import DeviceRule, HugepageLimit, Resources, ThrottleDevice
+from libcontainer.spec import DeviceRule, HugepageLimit, NotSupported, Resources, Status, ThrottleDevice
 
 from .helpers import exec_probe
 from .observe import cgroup_file, cgroup_keyed, cgroup_read, cgroup_version, status_fields
@@ -337,7 +337,6 @@ HARD_FIELDS = [
 @pytest.mark.clause("LC-CFG-NOTSUP-01")
 @pytest.mark.parametrize("field_name,resources", HARD_FIELDS, ids=[f for f, _ in HARD_FIELDS])
 def test_a_field_is_honoured_or_refused_by_name_leaving_nothing(factory, config, field_name, resources):
-    from libcontainer.spec import NotSupported, Status
     try:
         c = make(factory, config, cid="hard", **resources)
     except NotSupported as e:  # the one test that looks at NotSupported: this clause is about it
