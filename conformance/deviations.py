@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from libcontainer.spec import NotSupported
+from libcontainer.spec import ConfigInvalid, NotSupported, SystemFailure
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,41 @@ DEVIATIONS = (
               tuple(f"test_config_filesystem.py::test_rootfs_propagation[{p}]" for p in ("shared", "slave")),
               "crun 1.8.1 makes the rootfs private before applying linux.rootfsPropagation: 'slave' leaves / private "
               "(no master) and 'shared' makes a new peer group; neither receives the host's later mounts"),
+)
+
+# config semantics, the process and its limits (issue 10; SPEC.md "Config semantics: the process and its limits")
+DEVIATIONS += (
+    Deviation("D-UMASK-EXEC", ("runc",), ("LC-CFG-PROC-06",),
+              ("test_config_process.py::test_umask_is_the_file_mode_creation_mask[*-exec]",),
+              "runc 1.1.5 applies process.user.umask to the container's init only; 'runc exec --process' "
+              "leaves the umask at 0022"),
+    Deviation("D-DEVICES-DEFAULT", ("runc", "crun"), ("LC-CFG-RES-08",),
+              ("test_config_resources.py::test_device_rules_make_open_fail_with_eperm",),
+              "the runtime appends its default allowed devices (/dev/null, zero, full, random, urandom, tty, "
+              "ptmx, pts) after the config's rules, so a deny-all that leaves out /dev/full does not deny it"),
+    Deviation("D-HUGETLB-HYBRID", ("runc", "crun"), ("LC-CFG-RES-11", "LC-CFG-NOTSUP-01"),
+              ("test_config_resources.py::test_hugetlb_limit_is_the_cgroup_hugetlb_limit",
+               "test_config_resources.py::test_a_field_is_honoured_or_refused_by_name_leaving_nothing"
+               "[hugetlb_limits]"),
+              "on a host with no cgroup v1 hugetlb hierarchy, create with a hugetlb limit fails with a "
+              "generic error (runc: 'cannot set hugetlb limit: container could not join or create cgroup'; "
+              "crun: 'open /sys/fs/cgroup/hugetlb/...: No such file or directory'), not NotSupported naming "
+              "the field", raises=SystemFailure),
+    Deviation("D-BLKIO-BFQ", ("crun",), ("LC-CFG-RES-10", "LC-CFG-NOTSUP-01"),
+              ("test_config_resources.py::test_blkio_weight_is_the_cgroup_io_weight",
+               "test_config_resources.py::test_a_field_is_honoured_or_refused_by_name_leaving_nothing"
+               "[blkio_weight]"),
+              "crun 1.8.1 writes only the v1 blkio.weight file, which the BFQ scheduler does not have "
+              "(it has blkio.bfq.weight): create fails with 'opening file blkio.weight for writing'",
+              raises=SystemFailure),
+    Deviation("D-PIDS-UNLIMITED", ("crun",), ("LC-CFG-RES-07",),
+              ("test_config_resources.py::test_pids_limit_makes_fork_fail[-1]",),
+              "crun 1.8.1 writes a pids limit of -1 (OCI and runc: unlimited) to pids.max, which the kernel "
+              "refuses (EINVAL): create fails", raises=ConfigInvalid),
+    Deviation("D-STATS-NONE", ("crun",), ("LC-CFG-STATS-01", "LC-CFG-STATS-02", "LC-CFG-STATS-03",
+                                          "LC-CFG-STATS-04", "LC-CFG-STATS-05"),
+              ("test_config_resources.py::test_stats_*",),
+              "crun 1.8.1 has no 'events' command: stats() raises NotSupported", raises=NotSupported),
 )
 
 

@@ -272,3 +272,64 @@ MUTANTS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "IgnoresSysctl": (("LC-CFG-HOST-02",), "test_config_host", "test_sysctl_values"),
     "IgnoresHostname": (("LC-CFG-HOST-01",), "test_config_host", "test_hostname and lc-host"),
 }
+
+
+# -- config-ignoring mutants (issue 10, item 4): wrappers that silently drop fields ------------
+# Each rewrites the config (and every process it starts) before handing it to the reference, as a
+# runtime that does not implement the fields would behave; MUTANTS names the clauses that catch it.
+
+import dataclasses as _dc  # noqa: E402
+
+from libcontainer.spec import NotSupported, Resources  # noqa: E402
+
+
+def _field_dropper(name: str, config_fields=None, process_fields=None, resources_fields=None):
+    """A mutant factory whose create and start_process drop the named fields (back to their defaults)."""
+
+    def strip_process(process):
+        return _dc.replace(process, **process_fields) if process_fields else process
+
+    def create(self, container_id, config):
+        if isinstance(config, Config) and isinstance(config.process, Process):
+            changes = dict(config_fields or {})
+            changes["process"] = strip_process(config.process)
+            if resources_fields:
+                changes["resources"] = _dc.replace(config.resources, **resources_fields)
+            config = _dc.replace(config, **changes)
+        return MutantFactory.create(self, container_id, config)
+
+    def start_process(self, process):
+        if isinstance(process, Process):
+            process = strip_process(process)
+        return self.inner.start_process(process)
+
+    return _mutant(name, start_process=start_process, _factory={"create": create})
+
+
+def _refuse_vaguely(self, container_id, config):
+    """Refuses a cpu weight with NotSupported, but after creating, and without naming the field."""
+    container = MutantFactory.create(self, container_id, config)
+    if isinstance(config, Config) and config.resources.cpu_weight is not None:
+        raise NotSupported("not supported here")  # leaves the container running, names no field
+    return container
+
+
+_NO_LIMITS = {f.name: (f.default if f.default is not _dc.MISSING else f.default_factory())
+              for f in _dc.fields(Resources)}
+DropsLimits = _field_dropper("DropsLimits", resources_fields=_NO_LIMITS)
+DropsDeviceRules = _field_dropper("DropsDeviceRules", resources_fields={"devices": None})
+DropsHardening = _field_dropper("DropsHardening", config_fields={"seccomp": None},
+                                process_fields={"capabilities": None, "no_new_privileges": False})
+DropsIdentity = _field_dropper("DropsIdentity", process_fields={"uid": 0, "gid": 0, "additional_gids": [],
+                                                                "cwd": "/"})
+DropsRlimitsAndUmask = _field_dropper("DropsRlimitsAndUmask", process_fields={"rlimits": {}, "umask": 0o022})
+RefusesVaguely = _mutant("RefusesVaguely", _factory={"create": _refuse_vaguely})
+
+MUTANTS.update({
+    "DropsLimits": (("LC-CFG-RES-01",), "test_config_resources", "test_memory_limit_kills_the_allocator"),
+    "DropsDeviceRules": (("LC-CFG-RES-08",), "test_config_resources", "test_device_rules_make_open_fail"),
+    "DropsHardening": (("LC-CFG-SEC-02",), "test_config_security", "test_default_capabilities and init"),
+    "DropsIdentity": (("LC-CFG-PROC-04",), "test_config_process", "test_uid_and_gid and exec"),
+    "DropsRlimitsAndUmask": (("LC-CFG-PROC-07",), "test_config_process", "test_rlimits and init"),
+    "RefusesVaguely": (("LC-CFG-NOTSUP-01",), "test_config_resources", "honoured and cpu_weight"),
+})

@@ -5,8 +5,10 @@ version 1.0.2 and the defaults of ``runc spec`` (the mounts of /proc, /dev,
 /dev/pts, /dev/shm, /dev/mqueue, /sys and /sys/fs/cgroup; a deny-all device
 rule to which the runtime adds its default devices, plus the config's
 devices). Capabilities, masked and read-only paths, seccomp, id maps,
-namespace paths, devices, sysctl, rootfs propagation, umask and terminal
-follow the Config's fields;
+namespace paths, devices, sysctl, rootfs propagation, umask, terminal and
+the resources (memory, cpu, cpuset, pids, device rules, blockIO,
+hugepageLimits; a cpu weight as the shares that convert back to it) follow
+the Config's fields;
 capabilities None (a privileged process) is the caller's bounding set.
 ``network`` (a veth pair) has no OCI field: the adapter refuses it
 (NotSupported).
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import os
 
-from libcontainer.spec import Config, Process
+from libcontainer.spec import Config, Process, Resources
 from libcontainer.spec.security import CAPABILITIES
 
 OCI_VERSION = "1.0.2"
@@ -110,10 +112,28 @@ def resources_json(config: Config) -> dict:
         out["memory"] = mem
     cpu = {k: v for k, v in (("shares", r.cpu_shares), ("quota", r.cpu_quota), ("period", r.cpu_period),
                              ("cpus", r.cpuset_cpus), ("mems", r.cpuset_mems)) if v is not None}
+    if r.cpu_weight is not None and r.cpu_shares is None:
+        # OCI 1.0.2 has only shares: the smallest shares that runc converts back to this weight on v2
+        cpu["shares"] = 2 + -(-(r.cpu_weight - 1) * 262142 // 9999)
     if cpu:
         out["cpu"] = cpu
     if r.pids_limit is not None:
         out["pids"] = {"limit": r.pids_limit}
+    for rule in r.devices or []:
+        entry = {"allow": rule.allow, "type": rule.type, "access": rule.access}
+        entry.update({k: v for k, v in (("major", rule.major), ("minor", rule.minor)) if v != -1})
+        out["devices"].append(entry)
+    blkio: dict = {}
+    if r.blkio_weight is not None:
+        blkio["weight"] = r.blkio_weight
+    for name, key in zip(Resources.THROTTLES, ("throttleReadBpsDevice", "throttleWriteBpsDevice",
+                                               "throttleReadIOPSDevice", "throttleWriteIOPSDevice")):
+        if getattr(r, name):
+            blkio[key] = [{"major": t.major, "minor": t.minor, "rate": t.rate} for t in getattr(r, name)]
+    if blkio:
+        out["blockIO"] = blkio
+    if r.hugetlb_limits:
+        out["hugepageLimits"] = [{"pageSize": h.page_size, "limit": h.limit} for h in r.hugetlb_limits]
     return out
 
 
