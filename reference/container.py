@@ -29,6 +29,7 @@ from libcontainer.spec.errors import ErrorCode
 
 from . import linux as L
 from . import netdev
+from . import reaper
 from . import state as S
 from .cleanup import _remove_state_dir, _rmtree, kill_cgroup  # noqa: F401 - re-exported
 from .cgroups import FREEZING, FROZEN, THAWED, CgroupDriver, CgroupV1, CgroupV2
@@ -37,15 +38,19 @@ _ERRORS = {cls.code.value: cls for cls in LibcontainerError.__subclasses__()}
 
 
 @contextlib.contextmanager
-def _system(what: str, container: "LinuxContainer | None" = None):
+def _system(what: str, container: "LinuxContainer | None" = None, settle: bool = False):
     """Turn an OSError into SystemFailure naming the operation; ContainerDestroyed instead when
-    ``container`` was destroyed meanwhile (its cgroup vanished under the call: LC-FAULT-05)."""
+    ``container`` was destroyed meanwhile (its cgroup vanished under the call: LC-FAULT-05). With
+    ``settle`` (callers that do not hold the lock), a destroy under way is waited for first."""
     try:
         yield
     except LibcontainerError:
         raise
     except OSError as e:
         if container is not None:
+            if settle:
+                with contextlib.suppress(OSError), S.locked(container._dir):
+                    pass
             container._check()
         raise SystemFailure(f"{what}: {e}", errno=e.errno) from e
 
@@ -100,6 +105,8 @@ class LinuxContainer(Container):
     def _init_exited(self) -> bool:
         pid = self.init_pid
         if S.read_exit(self._dir, pid) is not None:
+            if not self._monitor_alive():
+                self._kill_init()  # recorded by a lost-monitor kill under way: let it land
             return True
         if L.process_start_time(pid) != self._state["init_start"]:
             return True
@@ -114,12 +121,27 @@ class LinuxContainer(Container):
         """The monitor is gone while init runs: nothing keeps the container any more (nobody reaps
         its processes or records their statuses). Kill them all and record init's status as
         128+SIGKILL (LC-FAULT-03)."""
-        kill_cgroup(self._cgroup)
-        if L.process_start_time(self.init_pid) == self._state["init_start"]:
-            L.kill_verified(self.init_pid, self._state["init_start"], 9)
+        # recorded before the kill: a caller that sees init gone finds its status
         if S.read_exit(self._dir, self.init_pid) is None:
             with contextlib.suppress(OSError):
                 S.write_exit(self._dir, self.init_pid, 128 + _signal.SIGKILL)
+        self._kill_init()
+        kill_cgroup(self._cgroup)
+
+    def _kill_init(self, timeout: float = 5.0) -> None:
+        """SIGKILL init (verified by its start time) and wait until it has exited."""
+        try:
+            pidfd = os.pidfd_open(self.init_pid)
+        except ProcessLookupError:
+            return
+        try:
+            if L.process_start_time(self.init_pid) == self._state["init_start"]:
+                L.pidfd_send_signal(pidfd, _signal.SIGKILL)
+                select.select([pidfd], [], [], timeout)
+        except ProcessLookupError:
+            pass
+        finally:
+            os.close(pidfd)
 
     def _status(self) -> Status:
         self._check()
@@ -140,7 +162,13 @@ class LinuxContainer(Container):
             return Status.RUNNING
 
     def status(self) -> Status:
-        return self._status()
+        try:
+            return self._status()
+        except SystemFailure:
+            with contextlib.suppress(OSError), S.locked(self._dir):
+                pass  # a destroy under way removed what status read: it says ContainerDestroyed
+            self._check()
+            raise
 
     @contextlib.contextmanager
     def _locked(self):
@@ -154,7 +182,7 @@ class LinuxContainer(Container):
 
     def processes(self) -> list[int]:
         self._check()
-        with _system("processes", self):
+        with _system("processes", self, settle=True):
             pids = self._cgroup.pids()
         self._check()
         return pids
@@ -165,7 +193,7 @@ class LinuxContainer(Container):
         ``network`` is None once init has exited (its namespace is gone).
         """
         self._check()
-        with _system("stats", self):
+        with _system("stats", self, settle=True):
             stats = self._cgroup.stats()
             pid = self.init_pid
             network = netdev.interfaces(pid)
@@ -203,7 +231,7 @@ class LinuxContainer(Container):
             raise ContainerPaused(f"container {self._id!r} is paused")
         if status == Status.STOPPED:
             raise ContainerNotRunning(f"container {self._id!r} is stopped")
-        with _system("signal", self):
+        with _system("signal", self, settle=True):
             try:
                 pidfd = os.pidfd_open(pid)
             except ProcessLookupError:
@@ -262,6 +290,7 @@ class LinuxContainer(Container):
         except FileNotFoundError:
             pass
         if pid == self.init_pid:
+            self._wait_monitor()  # it closed the connection: it is exiting (its fds close before it is dead)
             self._status()
             code = S.read_exit(self._dir, pid)
             if code is not None:
@@ -338,6 +367,7 @@ class LinuxContainer(Container):
             if not select.select([pidfd], [], [], timeout)[0]:
                 L.kill_verified(pid, start, _signal.SIGKILL)
                 select.select([pidfd], [], [], timeout)
+            reaper.reap(pid)  # when this process started it: no zombie left behind (LC-FAULT-07)
         finally:
             os.close(pidfd)
 

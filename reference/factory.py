@@ -19,6 +19,7 @@ from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factor
                                Process, SystemFailure, validate, validate_id)
 
 from . import linux as L
+from . import reaper
 from . import state as S
 from .cgroups import THAWED, CgroupV1, driver_for
 from .cleanup import _remove_state_dir, _rmtree, kill_cgroup
@@ -57,6 +58,13 @@ class LinuxFactory(Factory):
 
     def _dir(self, container_id: str) -> str:
         return os.path.join(self.root, S.dir_name(container_id))
+
+    def state_dir(self, container_id: str) -> str:
+        """The state directory of ``container_id`` (whether or not it exists): ``state.json``,
+        ``cgroup.json``, ``monitor.json``, ``exits/``, ``lock`` (reference/state.py). For tests and
+        operators; InvalidIdFormat for an invalid id."""
+        validate_id(container_id)
+        return self._dir(container_id)
 
     def load(self, container_id: str) -> LinuxContainer:
         """The container ``container_id``. ContainerDestroyed when it does not exist (or its create has
@@ -199,19 +207,19 @@ class LinuxFactory(Factory):
 
     def _start_monitor(self, state_dir: str, process: Process, state: dict):
         """Start the monitor; return ({"monitor_pid", "monitor_start"}, the commit pipe's write end,
-        {"init_pid", "init_start", "monitor_pid", "monitor_start"}). The monitor is a daemon (its
-        parent exits at once and is reaped here), so it never becomes a zombie of this process."""
+        {"init_pid", "init_start", "monitor_pid", "monitor_start"}). The monitor is this process's
+        child, reaped by :mod:`reaper` when it exits, so it never stays a zombie of this process."""
         # the monitor reads its config from state.json: give it the pre-start state under that name
         S.write_json(os.path.join(state_dir, S.STATE), state)
         r, w = os.pipe2(os.O_CLOEXEC)
         commit_r, commit_w = os.pipe2(os.O_CLOEXEC)
         try:
             if self.monitor_mode == "fork":
-                parent = _fork_monitor(state_dir, process, w, commit_r)
+                child = _fork_monitor(state_dir, process, w, commit_r)
             else:
                 stdio = {name: getattr(process, name) for name in Process.STDIO}
                 stdio = {k: (subprocess.DEVNULL if v is None else v) for k, v in stdio.items()}
-                parent = subprocess.Popen(
+                child = subprocess.Popen(
                     [sys.executable, "-m", "libcontainer.reference.monitor", state_dir, str(w), str(commit_r)],
                     pass_fds=[w, commit_r], close_fds=True, start_new_session=True, cwd="/", **stdio)
         except BaseException:
@@ -220,15 +228,16 @@ class LinuxFactory(Factory):
         finally:
             os.close(w)
             os.close(commit_r)
-        ident = {}
+        # until the monitor names itself: the child (unreaped, so its pid and start time are its own)
+        ident = {"monitor_pid": child.pid, "monitor_start": L.process_start_time(child.pid)}
         try:
+            reaper.add(child.pid)  # the monitor: reaped by this process whenever it exits (LC-FAULT-07)
             try:
                 data = _read_all(r, self.start_timeout)
             finally:
                 os.close(r)
-                parent.wait()
             lines = data.split(b"\n", 1)
-            ident = json.loads(lines[0]) if lines[0] else {}
+            ident = json.loads(lines[0]) if lines[0] else ident
             msg = json.loads(lines[1]) if len(lines) > 1 and lines[1].strip() else None
             if msg is None:
                 raise SystemFailure("the container's monitor exited before starting init")
@@ -273,7 +282,7 @@ def _identity(data) -> dict | None:
 
 def _stop_monitor(ident: dict | None) -> None:
     """SIGKILL the monitor named by ``{"monitor_pid", "monitor_start"}`` (verified) and wait for it."""
-    if not ident or "monitor_pid" not in ident:
+    if not ident or not ident.get("monitor_pid") or ident.get("monitor_start") is None:
         return
     pid, start = ident["monitor_pid"], ident["monitor_start"]
     try:
@@ -283,6 +292,7 @@ def _stop_monitor(ident: dict | None) -> None:
     try:
         if L.kill_verified(pid, start, 9):
             select.select([pidfd], [], [], 10.0)
+            reaper.reap(pid)
     finally:
         os.close(pidfd)
 
@@ -310,18 +320,14 @@ def _force_remove(state_dir: str) -> None:
     _remove_state_dir(state_dir)
 
 
-class _Parent:
-    """The short-lived parent of a forked monitor (it forks the monitor and exits): ``wait``."""
+class _Forked:
+    """A forked monitor's pid."""
 
     def __init__(self, pid: int):
         self.pid = pid
 
-    def wait(self) -> None:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, 0)
 
-
-def _fork_monitor(state_dir: str, process: Process, sync_fd: int, commit_fd: int) -> _Parent:
+def _fork_monitor(state_dir: str, process: Process, sync_fd: int, commit_fd: int) -> _Forked:
     """Fork the monitor (monitor.run_forked) with the init's stdio; never returns in the child."""
     null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     try:
@@ -339,7 +345,7 @@ def _fork_monitor(state_dir: str, process: Process, sync_fd: int, commit_fd: int
                 os._exit(code)
     finally:
         os.close(null)
-    return _Parent(pid)
+    return _Forked(pid)
 
 
 def check_userns_reachable(config: Config) -> None:

@@ -19,9 +19,8 @@ root) the monitor keeps it in memory for its waiters and logs the failure
 (SPEC.md LC-FAULT-03). When init exits the kernel kills the rest of the pid
 namespace; the monitor reaps them all and exits, so no zombie remains.
 
-Start-up is crash-safe (LC-FAULT-02): the monitor daemonizes (its parent exits
-at once), writes its identity (pid, start time) to ``monitor.json`` and as the
-first line on SYNC_FD, and after reporting the init waits for EOF on
+Start-up is crash-safe (LC-FAULT-02): the monitor writes its identity (pid,
+start time) to ``monitor.json`` and as the first line on SYNC_FD, and after reporting the init waits for EOF on
 COMMIT_FD, which the creator closes once ``state.json`` is complete. If the
 creator died first (the report cannot be written, or the state is not
 complete at EOF), the monitor kills its init and exits.
@@ -30,12 +29,15 @@ complete at EOF), the monitor kills its init and exits.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import select
 import selectors
 import signal
 import socket
 import sys
+import time
 
 from libcontainer.spec import Config, Process
 
@@ -351,11 +353,11 @@ class Monitor:
             try:
                 pid, err = self._spawn(lambda errfd: P.run_exec(
                     self.init_pid, self.config.namespaces, self.procs_files, process, stdio, errfd, self.filter))
-            except OSError:
-                if not self._init_alive():
+            except OSError as e:
+                if not self._init_alive(settle=2.0 if e.errno == errno.ENOMEM else 0.0):
                     return stopped  # fork into a pid namespace whose init died: ENOMEM (LC-FAULT-06)
                 raise
-        if err is not None and not self._init_alive():
+        if err is not None and not self._init_alive(settle=0.5 if err.get("errno") else 0.0):
             return stopped  # the init exited while the process joined it (its /proc/N/ns vanished)
         if err is not None:
             code = "ConfigInvalid" if err["kind"] == "config" else "SystemError"
@@ -366,8 +368,28 @@ class Monitor:
         code = self.statuses.get(pid)
         return code if code is not None else S.read_exit(".", pid)
 
-    def _init_alive(self) -> bool:
-        return self.init_pid in self.children and L.process_state(self.init_pid) not in ("Z", "X", None)
+    def _init_alive(self, settle: float = 0.0) -> bool:
+        """True while init runs. With ``settle`` (seconds): after a failure that an exiting init
+        explains (fork into its dying pid namespace: ENOMEM; its /proc/N/ns gone), wait up to that
+        long for the init to finish exiting (its pidfd turns readable), so the answer is certain."""
+        if self.init_pid not in self.children or L.process_state(self.init_pid) in ("Z", "X", None):
+            return False
+        if settle:
+            # an init exiting in its pid namespace waits until every other process of it is reaped,
+            # and those are this monitor's children: reap them while waiting
+            try:
+                pidfd = os.pidfd_open(self.init_pid)
+            except ProcessLookupError:
+                return False
+            try:
+                deadline = time.monotonic() + settle
+                while time.monotonic() < deadline:
+                    self.reap()
+                    if self.init_pid not in self.children or select.select([pidfd], [], [], 0.005)[0]:
+                        return False
+            finally:
+                os.close(pidfd)
+        return True
 
     def abandon(self) -> None:
         """The creator died before create finished: kill the init (an unreaped child of this
@@ -394,11 +416,9 @@ class Monitor:
 
 
 def run(state_dir: str, sync_fd: int, commit_fd: int = -1) -> int:
-    """The monitor's life, in either start mode: daemonize, start init, report on ``sync_fd``, wait for
-    the creator's commit (EOF on ``commit_fd``), serve; the exit code."""
+    """The monitor's life, in either start mode: start init, report on ``sync_fd``, wait for the
+    creator's commit (EOF on ``commit_fd``), serve; the exit code."""
     os.chdir(state_dir)
-    if os.fork():
-        os._exit(0)  # the creator reaps this parent; the monitor is nobody's child to reap
     monitor = None
     try:
         ident = {"monitor_pid": os.getpid(), "monitor_start": L.process_start_time(os.getpid())}

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import socket
+import threading
 import uuid
 
 from . import linux as L
@@ -62,7 +63,7 @@ def cgroup_name(container_id: str) -> str:
 
 
 def write_json(path: str, data: dict) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
+    tmp = f"{path}.tmp{os.getpid()}-{threading.get_ident()}"
     try:
         with open(tmp, "w") as f:
             json.dump(data, f)
@@ -189,7 +190,7 @@ def read_json(path: str) -> dict:
 
 def write_exit(state_dir: str, pid: int, status: int) -> None:
     path = os.path.join(state_dir, EXITS, str(pid))
-    tmp = f"{path}.tmp{os.getpid()}"
+    tmp = f"{path}.tmp{os.getpid()}-{threading.get_ident()}"
     try:
         with open(tmp, "w") as f:
             f.write(str(status))
