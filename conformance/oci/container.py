@@ -87,7 +87,15 @@ class OCIContainer(Container):
 
     # -- errors ------------------------------------------------------------
     def _exists(self) -> bool:
-        return os.path.exists(os.path.join(self._dir, STATE))
+        """True while the directory holds this object's incarnation of the container (LC-FAULT-01)."""
+        try:
+            with open(os.path.join(self._dir, STATE)) as f:
+                state = json.load(f)
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError):
+            return True
+        return isinstance(state, dict) and state.get("incarnation") == self._state.get("incarnation")
 
     def _check(self) -> None:
         if not self._exists():
@@ -302,10 +310,11 @@ MAX_NAME = 200
 
 
 def dir_name(container_id: str) -> str:
-    """The directory name for an id: the id, or for ids over 200 bytes a prefix plus its SHA-256."""
+    """The directory name for an id: the id, or for ids over 200 bytes a prefix, ``=`` (no id
+    character, so no other id has this name: LC-FAULT-09) and its SHA-256."""
     if len(container_id) <= MAX_NAME:
         return container_id
-    return container_id[:64] + "-" + hashlib.sha256(container_id.encode()).hexdigest()
+    return container_id[:64] + "=" + hashlib.sha256(container_id.encode()).hexdigest()
 
 
 def cgroup_path(parent: str, container_id: str) -> str:
