@@ -273,7 +273,7 @@ class OCIContainer(Container):
             raise SystemFailure(f"start_process: {e}", errno=e.errno) from e
         finally:
             for path in (spec_path, pid_file, log):
-                with contextlib.suppress(FileNotFoundError):
+                with contextlib.suppress(OSError):  # absent, or a read-only root
                     os.unlink(path)
 
     def wait(self) -> int:
@@ -294,6 +294,9 @@ class OCIContainer(Container):
                 code = self._read_exit(pid)
                 if code is not None:
                     return code
+                self._check()
+                raise SystemFailure(f"the exit status of container {self._id!r}'s init was never recorded "
+                                    "(its monitor died or could not write it)")
             self._check()
             raise ProcessNotFound(f"pid {pid} is not a process of container {self._id!r}")
         if "status" in reply:
