@@ -20,7 +20,8 @@ import psutil
 import pytest
 
 from libcontainer.conformance import leaks as leakcheck
-from libcontainer.spec import ContainerDestroyed, ContainerNotRunning, IdInUse, LibcontainerError, Process, Status
+from libcontainer.spec import (ContainerDestroyed, ContainerNotRunning, IdInUse, LibcontainerError, NotSupported, Process,
+                               Status)
 
 from .helpers import Call, is_live
 from .test_cross_process import _run, _start
@@ -219,6 +220,8 @@ def test_destroy_racing_stats_resume_processes(factory, config):
                     call()
                 except ContainerDestroyed:
                     return
+                except NotSupported:
+                    return  # a runtime that gives no stats at all: not this clause's concern
                 except ContainerNotRunning:
                     if call.__name__ == "stats":  # STOPPED gives stats (LC-STATS-03)
                         wrong.append("stats: ContainerNotRunning")
