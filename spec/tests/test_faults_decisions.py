@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from libcontainer.spec import ConfigInvalid, ContainerDestroyed, ContainerNotRunning, Process, Status
+from libcontainer.spec import ConfigInvalid, ContainerDestroyed, ContainerNotRunning, NotSupported, Process, Status
 
 from .helpers import exec_probe, run_init
 
@@ -106,7 +106,10 @@ def test_pids_current_counts_zombies_processes_does_not(factory, config):
                 break
             time.sleep(0.01)
         assert len(procs) == 1, procs
-        pids = c.stats().pids
+        try:
+            pids = c.stats().pids
+        except NotSupported:
+            pytest.skip("the runtime gives no stats (NotSupported)")
         if pids is None or pids.current is None:
             pytest.skip("no pids controller: pids.current is not reported")
         assert pids.current == len(procs) + 1, (pids.current, procs)
