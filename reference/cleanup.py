@@ -9,12 +9,21 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import signal as _signal
 import time
 
 from . import linux as L
+from . import reaper
 from . import state as S
-from .cgroups import THAWED, CgroupDriver
+from .cgroups import THAWED, CgroupDriver, CgroupV1, CgroupV2
+
+
+def driver_from_info(info: dict) -> CgroupDriver:
+    """The driver recorded in a state file's (validated) ``cgroup`` entry."""
+    if info["version"] == 1:
+        return CgroupV1(info["parent"], info["name"], info["hierarchies"])
+    return CgroupV2(info["parent"], info["name"], info["root"])
 
 
 def kill_cgroup(cgroup: CgroupDriver) -> None:
@@ -98,3 +107,53 @@ def _rmtree(path: str) -> None:
         except OSError as e:
             if e.errno != errno.ENOTEMPTY or attempt == 4:
                 raise
+
+
+def _identity(data) -> dict | None:
+    """``{"monitor_pid", "monitor_start"}`` from untrusted data, or None."""
+    if not isinstance(data, dict):
+        return None
+    pid, start = data.get("monitor_pid"), data.get("monitor_start")
+    if type(pid) is int and type(start) is int and pid > 1 and start > 0:
+        return {"monitor_pid": pid, "monitor_start": start}
+    return None
+
+
+def stop_monitor(ident: dict | None) -> None:
+    """SIGKILL the monitor named by ``{"monitor_pid", "monitor_start"}`` (verified) and wait for it."""
+    if not ident or not ident.get("monitor_pid") or ident.get("monitor_start") is None:
+        return
+    pid, start = ident["monitor_pid"], ident["monitor_start"]
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if L.kill_verified(pid, start, 9):
+            select.select([pidfd], [], [], 10.0)
+            reaper.reap(pid)
+    finally:
+        os.close(pidfd)
+
+
+def force_remove(state_dir: str) -> None:
+    """Kill and remove what a state directory names, trusting no more of it than it must: the
+    cgroup from ``state.json`` or ``cgroup.json`` (validated), the monitor when identified."""
+    with contextlib.suppress(OSError, ValueError):
+        stop_monitor(_identity(S.read_json(os.path.join(state_dir, S.MONITOR))))
+    info = state = None
+    for name in (S.STATE, S.CGROUP):
+        try:
+            data = S.read_json(os.path.join(state_dir, name))
+            info = S.validate_cgroup(data.get("cgroup") if name == S.STATE else data)
+            state = data if name == S.STATE else state
+            break
+        except (OSError, ValueError, AttributeError):
+            continue
+    cgroup = driver_from_info(info) if info is not None else None
+    if cgroup is not None:
+        kill_cgroup(cgroup)
+    stop_monitor(_identity(state))
+    if cgroup is not None:
+        cgroup.destroy()
+    _remove_state_dir(state_dir)

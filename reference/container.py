@@ -15,11 +15,9 @@ cgroup), so a reused pid is never hit.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import select
 import signal as _signal
-import time
 
 from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerNotRunning, ContainerPaused,
                                ContainerStats, LibcontainerError, Process, ProcessNotFound, Status,
@@ -32,7 +30,8 @@ from . import netdev
 from . import reaper
 from . import state as S
 from .cleanup import _remove_state_dir, _rmtree, kill_cgroup  # noqa: F401 - re-exported
-from .cgroups import FREEZING, FROZEN, THAWED, CgroupDriver, CgroupV1, CgroupV2
+from .cleanup import driver_from_info as cgroup_driver
+from .cgroups import FREEZING, FROZEN
 
 _ERRORS = {cls.code.value: cls for cls in LibcontainerError.__subclasses__()}
 
@@ -53,13 +52,6 @@ def _system(what: str, container: "LinuxContainer | None" = None, settle: bool =
                     pass
             container._check()
         raise SystemFailure(f"{what}: {e}", errno=e.errno) from e
-
-
-def cgroup_driver(info: dict) -> CgroupDriver:
-    """The driver recorded in a state file's ``cgroup`` entry."""
-    if info["version"] == 1:
-        return CgroupV1(info["parent"], info["name"], info["hierarchies"])
-    return CgroupV2(info["parent"], info["name"], info["root"])
 
 
 class LinuxContainer(Container):

@@ -22,8 +22,8 @@ from . import linux as L
 from . import reaper
 from . import state as S
 from .cgroups import THAWED, CgroupV1, driver_for
-from .cleanup import _remove_state_dir, _rmtree, kill_cgroup
-from .container import LinuxContainer, _system, cgroup_driver
+from .cleanup import _rmtree, force_remove, kill_cgroup, stop_monitor
+from .container import LinuxContainer, _system
 
 DEFAULT_ROOT = "/run/libcontainer"
 START_TIMEOUT = 120.0  # seconds; generous: emulated (TCG) guests under load are 15-45x slower
@@ -119,7 +119,7 @@ class LinuxFactory(Factory):
             except SystemFailure:
                 return False  # corrupt: only destroy(id) removes it
             with _system(f"remove what an interrupted create of {container_id!r} left"):
-                _force_remove(state_dir)
+                force_remove(state_dir)
             return True
         finally:
             os.close(fd)
@@ -141,7 +141,7 @@ class LinuxFactory(Factory):
             return
         try:
             with S.locked(state_dir), _system(f"destroy {container_id!r}"):
-                _force_remove(state_dir)
+                force_remove(state_dir)
         except FileNotFoundError:
             pass
 
@@ -248,7 +248,7 @@ class LinuxFactory(Factory):
                 raise SystemFailure(f"start init: {err['message']}", errno=err.get("errno"))
         except BaseException:
             os.close(commit_w)
-            _stop_monitor(ident)
+            stop_monitor(ident)
             raise
         msg.update(ident)
         return ident, commit_w, msg
@@ -258,7 +258,7 @@ class LinuxFactory(Factory):
         if cgroup is not None:
             with contextlib.suppress(OSError):
                 kill_cgroup(cgroup)
-        _stop_monitor(monitor)
+        stop_monitor(monitor)
         if cgroup is not None:
             try:
                 cgroup.destroy()
@@ -268,56 +268,6 @@ class LinuxFactory(Factory):
             _rmtree(state_dir)
         except OSError:
             pass
-
-
-def _identity(data) -> dict | None:
-    """``{"monitor_pid", "monitor_start"}`` from untrusted data, or None."""
-    if not isinstance(data, dict):
-        return None
-    pid, start = data.get("monitor_pid"), data.get("monitor_start")
-    if type(pid) is int and type(start) is int and pid > 1 and start > 0:
-        return {"monitor_pid": pid, "monitor_start": start}
-    return None
-
-
-def _stop_monitor(ident: dict | None) -> None:
-    """SIGKILL the monitor named by ``{"monitor_pid", "monitor_start"}`` (verified) and wait for it."""
-    if not ident or not ident.get("monitor_pid") or ident.get("monitor_start") is None:
-        return
-    pid, start = ident["monitor_pid"], ident["monitor_start"]
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        if L.kill_verified(pid, start, 9):
-            select.select([pidfd], [], [], 10.0)
-            reaper.reap(pid)
-    finally:
-        os.close(pidfd)
-
-
-def _force_remove(state_dir: str) -> None:
-    """Kill and remove what a state directory names, trusting no more of it than it must: the
-    cgroup from ``state.json`` or ``cgroup.json`` (validated), the monitor when identified."""
-    with contextlib.suppress(OSError, ValueError):
-        _stop_monitor(_identity(S.read_json(os.path.join(state_dir, S.MONITOR))))
-    info = state = None
-    for name in (S.STATE, S.CGROUP):
-        try:
-            data = S.read_json(os.path.join(state_dir, name))
-            info = S.validate_cgroup(data.get("cgroup") if name == S.STATE else data)
-            state = data if name == S.STATE else state
-            break
-        except (OSError, ValueError, AttributeError):
-            continue
-    cgroup = cgroup_driver(info) if info is not None else None
-    if cgroup is not None:
-        kill_cgroup(cgroup)
-    _stop_monitor(_identity(state))
-    if cgroup is not None:
-        cgroup.destroy()
-    _remove_state_dir(state_dir)
 
 
 class _Forked:

@@ -73,6 +73,7 @@ class OCIFactory(Factory):
         for attempt in range(2):
             try:
                 os.makedirs(self.root, mode=0o700, exist_ok=True)
+                _sweep_new_dirs(self.root)
                 lock = _make_locked_dir(state_dir)
                 break
             except FileExistsError:
@@ -191,6 +192,25 @@ class OCIFactory(Factory):
                 monitor.kill()
                 monitor.wait()
         remove_empty_cgroup(cgroup_path(cgroup_parent, container_id))
+
+
+def _sweep_new_dirs(root: str) -> None:
+    """Remove directories :func:`_make_locked_dir` left under their temporary name (its caller was
+    killed before the rename): those whose flock nobody holds."""
+    for entry in os.scandir(root):
+        if not entry.name.startswith(".=new-"):
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rmdir(entry.path)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def _make_locked_dir(path: str) -> int:

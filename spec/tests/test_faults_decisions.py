@@ -43,20 +43,30 @@ def test_pause_landing_as_init_exits(factory, config, delay):
 def test_cwd_that_does_not_exist_is_config_invalid(factory, config):
     """A cwd missing from the rootfs: ConfigInvalid naming process.cwd, for init (create leaves
     nothing) and for start_process; nothing is written into the image."""
-    bad = dataclasses.replace(config, process=Process(args=["true"], cwd="/no-such-dir"))
-    with pytest.raises(ConfigInvalid, match="cwd"):
-        factory.create("cwd-init", bad)
-    with pytest.raises(ContainerDestroyed):
-        factory.load("cwd-init")
-    c = factory.create("cwd-exec", config)
-    try:
-        with pytest.raises(ConfigInvalid, match="cwd"):
-            c.start_process(Process(args=["true"], cwd="/no-such-dir"))
-        assert c.status() == Status.RUNNING
-    finally:
-        c.destroy()
     import os
-    assert not os.path.exists(os.path.join(config.rootfs, "no-such-dir"))
+    made = os.path.join(config.rootfs, "no-such-dir")
+    bad = dataclasses.replace(config, process=Process(args=["true"], cwd="/no-such-dir"))
+    try:
+        try:
+            c = factory.create("cwd-init", bad)
+        except ConfigInvalid as e:
+            assert "cwd" in str(e), e
+        else:
+            c.destroy()
+            pytest.fail("create with a missing cwd succeeded (the runtime made the directory in the image)")
+        with pytest.raises(ContainerDestroyed):
+            factory.load("cwd-init")
+        c = factory.create("cwd-exec", config)
+        try:
+            with pytest.raises(ConfigInvalid, match="cwd"):
+                c.start_process(Process(args=["true"], cwd="/no-such-dir"))
+            assert c.status() == Status.RUNNING
+        finally:
+            c.destroy()
+        assert not os.path.exists(made)
+    finally:
+        if os.path.isdir(made):
+            os.rmdir(made)  # the shared rootfs stays as built
 
 
 @pytest.mark.clause("LC-FAULT-13")
