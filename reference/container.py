@@ -331,6 +331,11 @@ class LinuxContainer(Container):
         try:
             with S.locked(self._dir):
                 if not self._exists():
+                    if not os.path.lexists(os.path.join(self._dir, S.STATE)):
+                        # what a destroy killed after removing state.json left (its lock, files):
+                        # finished here; a create under way held the lock until it was done
+                        with _system("destroy"):
+                            _remove_state_dir(self._dir)
                     return  # another incarnation, or destroyed: never touched by this handle
                 with _system("destroy"):
                     kill_cgroup(self._cgroup)
