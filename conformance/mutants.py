@@ -17,8 +17,7 @@ import os
 import time
 
 from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerPaused, ContainerStats, Factory,
-                               IdInUse, LibcontainerError, Process, ProcessNotFound, Status, SystemFailure,
-                               validate_id)
+                               LibcontainerError, Process, Status, SystemFailure, validate_id)
 from libcontainer.spec.errors import ContainerNotRunning
 
 
@@ -191,118 +190,6 @@ def _dead_pid() -> int:
     return pid
 
 
-def _stats_destroyed_as_system_failure(self):
-    try:
-        return self.inner.stats()
-    except ContainerDestroyed as e:
-        raise SystemFailure(f"stats: [Errno 19] No such device ({e})", errno=19) from None  # issue 13 case 8
-
-
-def _exec_race_raw(self, process):
-    try:
-        return self.inner.start_process(process)
-    except ContainerNotRunning:
-        raise SystemFailure("monitor request: [Errno 12] Cannot allocate memory", errno=12) from None  # case 9
-
-
-def _wait_lost_keeper_not_found(self):
-    status = self.inner.wait()
-    if status == 137:
-        raise ProcessNotFound("pid is not a process of the container")  # issue 13 case 4
-    return status
-
-
-class _FollowsIdContainer(Delegating):
-    """A handle that looks its container up by id at every call (issue 13 case 2's bug)."""
-
-    def __init__(self, inner, factory):
-        super().__init__(inner)
-        self._factory = factory
-
-    def _fresh(self):
-        try:
-            self.inner = self._factory.inner.load(self.inner.id)
-        except ContainerDestroyed:
-            pass
-        return self.inner
-
-    def status(self):
-        return self._fresh().status()
-
-    def destroy(self):
-        return self._fresh().destroy()
-
-
-class StaleHandleFollowsId(MutantFactory):
-    def create(self, container_id, config):
-        return _FollowsIdContainer(self.inner.create(container_id, config), self)
-
-    def load(self, container_id):
-        return _FollowsIdContainer(self.inner.load(container_id), self)
-
-
-class CreateNotCrashSafe(MutantFactory):
-    """Marks the id in use (a file in the factory root) for the length of create; a killed creator
-    leaves the mark, and the id is blocked for ever (issue 13 case 3's bug)."""
-
-    def _mark(self, container_id):
-        return os.path.join(self.root, f"={container_id[:200]}.creating")
-
-    def create(self, container_id, config):
-        validate_id(container_id)
-        if os.path.exists(self._mark(container_id)):
-            raise IdInUse(f"{container_id!r} is being created")
-        with open(self._mark(container_id), "w"):
-            pass
-        try:
-            return MutantFactory.create(self, container_id, config)
-        finally:
-            os.unlink(self._mark(container_id))
-
-    def load(self, container_id):
-        validate_id(container_id)
-        if os.path.exists(self._mark(container_id)):
-            raise ContainerDestroyed(f"{container_id!r} is being created")
-        return MutantFactory.load(self, container_id)
-
-
-class ZombieKeeper(MutantFactory):
-    """Forks a short-lived child at every create and never reaps it (issue 13 case 12's zombies)."""
-
-    def create(self, container_id, config):
-        c = MutantFactory.create(self, container_id, config)
-        if os.fork() == 0:
-            os._exit(0)
-        return c
-
-
-class IdAliases(MutantFactory):
-    """Refuses an id whose name under the old hashing (prefix, '-', SHA-256) is another id's (case 13)."""
-
-    @staticmethod
-    def _old(name):
-        return name.replace("=", "-", 1) if len(name) > 128 else name
-
-    def create(self, container_id, config):
-        from libcontainer.reference import state as S
-        mine = self._old(S.dir_name(container_id))
-        if os.path.isdir(self.root) and any(self._old(n) == mine and n != S.dir_name(container_id)
-                                            for n in os.listdir(self.root)):
-            raise IdInUse(f"container id {container_id!r} is in use")
-        return MutantFactory.create(self, container_id, config)
-
-
-class DestroyByIdForgets(MutantFactory):
-    """destroy(id) removes the state directory only: the processes and cgroup stay (case 5's kind)."""
-
-    def state_dir(self, container_id):
-        return self.inner.state_dir(container_id)
-
-    def destroy(self, container_id):
-        import shutil
-        shutil.rmtree(self.inner.state_dir(container_id), ignore_errors=True)
-
-
 ResumeNoop = _mutant("ResumeNoop", resume=_resume_noop)
 DestroyLeavesCgroup = _mutant("DestroyLeavesCgroup", destroy=_destroy_leaves_cgroup)
 WaitZeroForSignals = _mutant("WaitZeroForSignals", wait=_wait_zero_for_signals)
@@ -317,9 +204,11 @@ StateBeforeArgument = _mutant("StateBeforeArgument", start_process=_state_before
 StatusNeverStopped = _mutant("StatusNeverStopped", status=_status_never_stopped)
 StatsRefusedWhenStopped = _mutant("StatsRefusedWhenStopped", stats=_stats_refused_when_stopped)
 ProcessesWithDeadPid = _mutant("ProcessesWithDeadPid", processes=_processes_with_a_dead_pid)
-StatsDestroyedAsSystemFailure = _mutant("StatsDestroyedAsSystemFailure", stats=_stats_destroyed_as_system_failure)
-ExecRaceRaw = _mutant("ExecRaceRaw", start_process=_exec_race_raw)
-WaitLostKeeperNotFound = _mutant("WaitLostKeeperNotFound", wait=_wait_lost_keeper_not_found)
+
+from .mutants_faults import (CreateNotCrashSafe, DestroyByIdForgets, DestroyReadOnlyBare,  # noqa: E402,F401
+                             ExecRaceRaw, HomeUnset, IdAliases, MissingCwdCreated, PidsWithoutZombies,
+                             ResumeStoppedThaws, StaleHandleFollowsId, StatsDestroyedAsSystemFailure,
+                             WaitLostKeeperNotFound, ZombieKeeper)
 
 # name -> (clauses that must fail, spec test module, pytest -k expression selecting the tests that show it)
 MUTANTS: dict[str, tuple[tuple[str, ...], str, str]] = {
@@ -346,4 +235,9 @@ MUTANTS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "ExecRaceRaw": (("LC-FAULT-06",), "test_faults", "test_start_process_racing_init_exit and 0.02"),
     "ZombieKeeper": (("LC-FAULT-07",), "test_faults", "test_no_zombies_after_lifecycles"),
     "IdAliases": (("LC-FAULT-09",), "test_faults", "test_long_id_and_its_hashed_name"),
+    "DestroyReadOnlyBare": (("LC-FAULT-08",), "test_faults_state", "test_read_only_factory_root"),
+    "ResumeStoppedThaws": (("LC-FAULT-11",), "test_faults_decisions", "test_pause_landing_as_init_exits and 0.01"),
+    "MissingCwdCreated": (("LC-FAULT-12",), "test_faults_decisions", "test_cwd_that_does_not_exist"),
+    "HomeUnset": (("LC-FAULT-13",), "test_faults_decisions", "test_home_from_passwd_or_slash"),
+    "PidsWithoutZombies": (("LC-FAULT-14",), "test_faults_decisions", "test_pids_current_counts_zombies"),
 }

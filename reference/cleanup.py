@@ -72,7 +72,11 @@ def _remove_state_dir(path: str) -> None:
     lock-only directory (removed by the next load, create or destroy of the id, LC-FAULT-02).
     Files that other processes add meanwhile (a status record) are removed on a second pass."""
     for attempt in range(5):
-        for entry in os.scandir(path):
+        try:
+            entries = list(os.scandir(path))
+        except FileNotFoundError:
+            return  # removed by another destroy
+        for entry in entries:
             if entry.name in (S.STATE, S.LOCK):
                 continue
             if entry.is_dir(follow_symlinks=False):

@@ -190,7 +190,9 @@ class LinuxFactory(Factory):
             state.update(started)
             del state["creating"]
             S.write_json(os.path.join(state_dir, S.STATE), state)
-            os.close(commit)  # the monitor reads EOF, finds the state complete and keeps the init
+            with contextlib.suppress(OSError):
+                os.write(commit, b"c")  # committed: the monitor keeps the init
+            os.close(commit)
             commit = None
             return LinuxContainer(container_id, state_dir, state)
         except BaseException as e:

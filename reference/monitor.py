@@ -458,13 +458,18 @@ def run(state_dir: str, sync_fd: int, commit_fd: int = -1) -> int:
 
 
 def _committed(commit_fd: int, init_pid: int) -> bool:
-    """Wait for EOF on ``commit_fd``; True if the creator completed ``state.json`` with this init."""
+    """Wait for the creator on ``commit_fd``: "c" (it wrote ``state.json``), or EOF without it (it
+    died or gave up); then True if committed, or if the creator died just after completing
+    ``state.json`` with this init."""
+    data = b""
     try:
-        while os.read(commit_fd, 64):
-            pass
+        while chunk := os.read(commit_fd, 64):
+            data += chunk
     except OSError:
         pass
     os.close(commit_fd)
+    if data.startswith(b"c"):
+        return True
     try:
         state = S.read_json(S.STATE)
     except (OSError, ValueError):

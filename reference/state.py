@@ -121,9 +121,11 @@ def validate_cgroup(info) -> dict:
 
 def make_dir(root: str, name: str) -> tuple[str, int]:
     """Make ``root/name`` with its lock file, held (flock) by the returned fd: the directory is
-    built under a temporary name and renamed into place (RENAME_NOREPLACE), so it is never seen
-    without its lock. FileExistsError when the name is taken."""
-    tmp = os.path.join(root, f"{NEW_PREFIX}{uuid.uuid4().hex}")
+    built under a temporary name (naming this process: :func:`sweep_new_dirs` removes it if the
+    process dies first) and renamed into place (RENAME_NOREPLACE), so it is never seen without its
+    lock. FileExistsError when the name is taken."""
+    me = os.getpid()
+    tmp = os.path.join(root, f"{NEW_PREFIX}{me}-{L.process_start_time(me)}-{uuid.uuid4().hex}")
     os.mkdir(tmp, 0o700)
     fd = -1
     try:
@@ -141,30 +143,26 @@ def make_dir(root: str, name: str) -> tuple[str, int]:
     return os.path.join(root, name), fd
 
 
-def sweep_new_dirs(root: str, age: float = 60.0) -> None:
-    """Remove directories :func:`make_dir` left under their temporary name (its caller died
-    before the rename): those whose lock is free, or lock-less ones older than ``age`` seconds."""
-    import time
+def sweep_new_dirs(root: str) -> None:
+    """Remove directories :func:`make_dir` left under their temporary name, whose maker (named in
+    the name: ``=new-PID-STARTTIME-…``) is no longer running: it died before the rename."""
     for entry in os.scandir(root):
         if not entry.name.startswith(NEW_PREFIX):
             continue
         try:
-            fd = try_lock(entry.path)
-        except FileNotFoundError:
-            with contextlib.suppress(OSError):
-                if time.time() - entry.stat(follow_symlinks=False).st_mtime > age:
-                    os.rmdir(entry.path)
+            pid, start = (int(x) for x in entry.name[len(NEW_PREFIX):].split("-")[:2])
+        except ValueError:
             continue
-        except OSError:
-            continue
-        if fd is None:
-            continue
-        try:
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(entry.path, LOCK))
-                os.rmdir(entry.path)
-        finally:
-            os.close(fd)
+        if L.process_start_time(pid) == start:
+            continue  # its maker is alive: a create under way
+        with contextlib.suppress(OSError):
+            _remove_tree(entry.path)
+
+
+def _remove_tree(path: str) -> None:
+    for entry in os.scandir(path):
+        os.unlink(entry.path)
+    os.rmdir(path)
 
 
 def try_lock(state_dir: str) -> int | None:
