@@ -71,6 +71,10 @@ DEVIATIONS = (
     Deviation("D-STATS-STOPPED", ("runc",), ("LC-STATS-03",),
               ("test_transitions.py::test_cell[STOPPED-stats]",),
               "runc 1.1.5 'events --stats' refuses a stopped container ('container with id ... is not running')"),
+    Deviation("D-STATS-STOPPED", ("runc",), ("LC-FAULT-05",),
+              ("test_faults.py::test_destroy_racing_stats_resume_processes",),
+              "runc 1.1.5 'events --stats' refuses the STOPPED state a destroy passes through (it kills "
+              "first); whether a stats() call meets it is a race", strict=False),
     Deviation("D-STATS-NONE", ("crun",), ("LC-STATS-01", "LC-STATS-03"),
               ("test_lifecycle.py::test_stats_returns_container_stats",
                *(f"test_transitions.py::test_cell[{s}-stats]" for s in ("RUNNING", "PAUSING", "PAUSED", "STOPPED"))),
@@ -84,6 +88,17 @@ DEVIATIONS = (
                "test_transitions.py::test_cell[STOPPED-start_process]",
                "test_errors.py::test_invalid_process_raises_config_invalid_in_every_state[STOPPED]"),
               "crun 1.8.1 'ps' of a stopped container crashes with SIGSEGV"),
+    Deviation("D-PS-STOPPED", ("crun",), ("LC-FAULT-05",),
+              ("test_faults.py::test_destroy_racing_stats_resume_processes",),
+              "crun 1.8.1 'ps' crashes with SIGSEGV in the STOPPED state a destroy passes through (it kills "
+              "first); whether a processes() call meets it is a race", strict=False),
+    Deviation("D-CWD-CREATED", ("runc", "crun"), ("LC-FAULT-12",),
+              ("test_faults_decisions.py::test_cwd_that_does_not_exist_is_config_invalid",),
+              "runc 1.1.5 and crun 1.8.1 create a missing cwd of init inside the rootfs (mkdir) instead of "
+              "refusing the config"),
+    Deviation("D-HOME-NO-PASSWD", ("crun",), ("LC-FAULT-13",),
+              ("test_faults_decisions.py::test_home_from_passwd_or_slash",),
+              "crun 1.8.1 leaves HOME empty for a uid without an /etc/passwd entry; runc sets '/'"),
     Deviation("D-PAUSE-FREEZING", ("crun",), ("LC-PAUSE-01", "LC-PROCS-03"),
               ("test_lifecycle.py::test_paused_pids_are_all_live_while_processes_churn",
                "test_factory.py::test_ids_that_name_host_files_are_ordinary_ids[x.]"),

@@ -240,6 +240,10 @@ IgnoresDeviceOwnerAndMode = _ignoring("IgnoresDeviceOwnerAndMode", lambda c: dat
     c, devices=[dataclasses.replace(d, file_mode=0o666, uid=0, gid=0) for d in c.devices]))
 IgnoresSysctl = _ignoring("IgnoresSysctl", lambda c: dataclasses.replace(c, sysctl={}))
 IgnoresHostname = _ignoring("IgnoresHostname", lambda c: dataclasses.replace(c, hostname=None))
+from .mutants_faults import (CreateNotCrashSafe, DestroyByIdForgets, DestroyReadOnlyBare,  # noqa: E402,F401
+                             ExecRaceRaw, HomeUnset, IdAliases, MissingCwdCreated, PidsWithoutZombies,
+                             ResumeStoppedThaws, StaleHandleFollowsId, StatsDestroyedAsSystemFailure,
+                             WaitLostKeeperNotFound, ZombieKeeper)
 
 # name -> (clauses that must fail, spec test module, pytest -k expression selecting the tests that show it)
 MUTANTS: dict[str, tuple[tuple[str, ...], str, str]] = {
@@ -271,6 +275,20 @@ MUTANTS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "IgnoresDeviceOwnerAndMode": (("LC-CFG-DEV-01",), "test_config_devices", "test_device_nodes_have"),
     "IgnoresSysctl": (("LC-CFG-HOST-02",), "test_config_host", "test_sysctl_values"),
     "IgnoresHostname": (("LC-CFG-HOST-01",), "test_config_host", "test_hostname and lc-host"),
+    # issue 13: faults
+    "StaleHandleFollowsId": (("LC-FAULT-01",), "test_faults", "test_stale_handle_never_touches"),
+    "CreateNotCrashSafe": (("LC-FAULT-02",), "test_faults", "test_creator_killed_during_create and cgroup-made"),
+    "WaitLostKeeperNotFound": (("LC-FAULT-03",), "test_faults", "test_lost_keeper_leaves_no_unkept_init"),
+    "DestroyByIdForgets": (("LC-FAULT-04",), "test_faults_state", "test_untrusted_state_is_refused and empty-list"),
+    "StatsDestroyedAsSystemFailure": (("LC-FAULT-05",), "test_faults", "test_destroy_racing_stats_resume"),
+    "ExecRaceRaw": (("LC-FAULT-06",), "test_faults", "test_start_process_racing_init_exit and 0.02"),
+    "ZombieKeeper": (("LC-FAULT-07",), "test_faults", "test_no_zombies_after_lifecycles"),
+    "IdAliases": (("LC-FAULT-09",), "test_faults", "test_long_id_and_its_hashed_name"),
+    "DestroyReadOnlyBare": (("LC-FAULT-08",), "test_faults_state", "test_read_only_factory_root"),
+    "ResumeStoppedThaws": (("LC-FAULT-11",), "test_faults_decisions", "test_pause_landing_as_init_exits and 0.01"),
+    "MissingCwdCreated": (("LC-FAULT-12",), "test_faults_decisions", "test_cwd_that_does_not_exist"),
+    "HomeUnset": (("LC-FAULT-13",), "test_faults_decisions", "test_home_from_passwd_or_slash"),
+    "PidsWithoutZombies": (("LC-FAULT-14",), "test_faults_decisions", "test_pids_current_counts_zombies"),
 }
 
 

@@ -3,6 +3,13 @@
 Every call re-reads the kernel and the state directory, so several objects
 (in one process or many) for the same container agree. Calls that change the
 container hold its flock. OSError never escapes: it becomes SystemFailure.
+
+Faults (SPEC.md "Faults: lost processes and stale state"): a handle is bound to
+one incarnation of its id (LC-FAULT-01); a container whose monitor is gone
+while its init runs is killed by the first call that notices, and its init's
+status recorded as 128+SIGKILL (LC-FAULT-03); every kill is sent through a
+pidfd after checking the target (its start time, or its membership in the
+cgroup), so a reused pid is never hit.
 """
 
 from __future__ import annotations
@@ -11,7 +18,6 @@ import contextlib
 import os
 import select
 import signal as _signal
-import time
 
 from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerNotRunning, ContainerPaused,
                                ContainerStats, LibcontainerError, Process, ProcessNotFound, Status,
@@ -21,38 +27,41 @@ from libcontainer.spec.errors import ErrorCode
 
 from . import linux as L
 from . import netdev
+from . import reaper
 from . import state as S
-from .cgroups import FREEZING, FROZEN, THAWED, CgroupDriver, CgroupV1, CgroupV2
+from .cleanup import _remove_state_dir, _rmtree, kill_cgroup  # noqa: F401 - re-exported
+from .cleanup import driver_from_info as cgroup_driver
+from .cgroups import FREEZING, FROZEN
 
 _ERRORS = {cls.code.value: cls for cls in LibcontainerError.__subclasses__()}
 
 
 @contextlib.contextmanager
-def _system(what: str):
-    """Turn an OSError into SystemFailure naming the operation."""
+def _system(what: str, container: "LinuxContainer | None" = None, settle: bool = False):
+    """Turn an OSError into SystemFailure naming the operation; ContainerDestroyed instead when
+    ``container`` was destroyed meanwhile (its cgroup vanished under the call: LC-FAULT-05). With
+    ``settle`` (callers that do not hold the lock), a destroy under way is waited for first."""
     try:
         yield
     except LibcontainerError:
         raise
     except OSError as e:
+        if container is not None:
+            if settle:
+                with contextlib.suppress(OSError), S.locked(container._dir):
+                    pass
+            container._check()
         raise SystemFailure(f"{what}: {e}", errno=e.errno) from e
 
 
-def cgroup_driver(info: dict) -> CgroupDriver:
-    """The driver recorded in a state file's ``cgroup`` entry."""
-    if info["version"] == 1:
-        return CgroupV1(info["parent"], info["name"], info["hierarchies"])
-    return CgroupV2(info["parent"], info["name"], info["root"])
-
-
 class LinuxContainer(Container):
-    def __init__(self, container_id: str, state_dir: str, state: dict, monitor=None):
+    def __init__(self, container_id: str, state_dir: str, state: dict):
         self._id = container_id
         self._dir = state_dir
         self._config = Config.from_dict(state["config"])
         self._state = state
         self._cgroup = cgroup_driver(state["cgroup"])
-        self._monitor = monitor  # the subprocess.Popen when this process started the monitor
+        self._incarnation = state.get("incarnation")
 
     # -- identity -------------------------------------------------------
     @property
@@ -72,25 +81,68 @@ class LinuxContainer(Container):
 
     # -- state ----------------------------------------------------------
     def _exists(self) -> bool:
-        return os.path.exists(os.path.join(self._dir, S.STATE))
+        """True while the state directory holds this handle's incarnation of the container."""
+        try:
+            state = S.read_json(os.path.join(self._dir, S.STATE))
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError):
+            return True  # unreadable now (a full or read-only disk, a tamperer): not proof of a destroy
+        return isinstance(state, dict) and state.get("incarnation") == self._incarnation
 
     def _check(self) -> None:
         if not self._exists():
-            self._reap_monitor()
             raise ContainerDestroyed(f"container {self._id!r} does not exist")
 
     def _init_exited(self) -> bool:
         pid = self.init_pid
         if S.read_exit(self._dir, pid) is not None:
+            if not self._monitor_alive():
+                self._kill_init()  # recorded by a lost-monitor kill under way: let it land
             return True
         if L.process_start_time(pid) != self._state["init_start"]:
             return True
         return L.process_state(pid) in ("Z", "X", None)
 
+    def _monitor_alive(self) -> bool:
+        pid = self._state["monitor_pid"]
+        return (L.process_start_time(pid) == self._state["monitor_start"]
+                and L.process_state(pid) not in ("Z", "X", None))
+
+    def _lost_monitor(self) -> None:
+        """The monitor is gone while init runs: nothing keeps the container any more (nobody reaps
+        its processes or records their statuses). Kill them all and record init's status as
+        128+SIGKILL (LC-FAULT-03)."""
+        # recorded before the kill: a caller that sees init gone finds its status
+        if S.read_exit(self._dir, self.init_pid) is None:
+            with contextlib.suppress(OSError):
+                S.write_exit(self._dir, self.init_pid, 128 + _signal.SIGKILL)
+        self._kill_init()
+        kill_cgroup(self._cgroup)
+
+    def _kill_init(self, timeout: float = 5.0) -> None:
+        """SIGKILL init (verified by its start time) and wait until it has exited."""
+        try:
+            pidfd = os.pidfd_open(self.init_pid)
+        except ProcessLookupError:
+            return
+        try:
+            if L.process_start_time(self.init_pid) == self._state["init_start"]:
+                L.pidfd_send_signal(pidfd, _signal.SIGKILL)
+                select.select([pidfd], [], [], timeout)
+        except ProcessLookupError:
+            pass
+        finally:
+            os.close(pidfd)
+
     def _status(self) -> Status:
         self._check()
-        with _system("status"):
+        with _system("status", self):
             if self._init_exited():
+                return Status.STOPPED
+            if not self._monitor_alive():
+                self._check()
+                self._lost_monitor()
                 return Status.STOPPED
             freezer = self._cgroup.freezer_state()
             if freezer == FROZEN:
@@ -102,7 +154,13 @@ class LinuxContainer(Container):
             return Status.RUNNING
 
     def status(self) -> Status:
-        return self._status()
+        try:
+            return self._status()
+        except SystemFailure:
+            with contextlib.suppress(OSError), S.locked(self._dir):
+                pass  # a destroy under way removed what status read: it says ContainerDestroyed
+            self._check()
+            raise
 
     @contextlib.contextmanager
     def _locked(self):
@@ -116,7 +174,7 @@ class LinuxContainer(Container):
 
     def processes(self) -> list[int]:
         self._check()
-        with _system("processes"):
+        with _system("processes", self, settle=True):
             pids = self._cgroup.pids()
         self._check()
         return pids
@@ -127,7 +185,7 @@ class LinuxContainer(Container):
         ``network`` is None once init has exited (its namespace is gone).
         """
         self._check()
-        with _system("stats"):
+        with _system("stats", self, settle=True):
             stats = self._cgroup.stats()
             pid = self.init_pid
             network = netdev.interfaces(pid)
@@ -139,7 +197,7 @@ class LinuxContainer(Container):
 
     # -- freezer --------------------------------------------------------
     def pause(self) -> None:
-        with self._locked(), _system("pause"):
+        with self._locked(), _system("pause", self):
             status = self._status()
             if status == Status.STOPPED:
                 raise ContainerNotRunning(f"container {self._id!r} is stopped")
@@ -147,7 +205,7 @@ class LinuxContainer(Container):
                 self._cgroup.freeze()
 
     def resume(self) -> None:
-        with self._locked(), _system("resume"):
+        with self._locked(), _system("resume", self):
             status = self._status()
             if status == Status.STOPPED:
                 raise ContainerNotRunning(f"container {self._id!r} is stopped")
@@ -165,7 +223,7 @@ class LinuxContainer(Container):
             raise ContainerPaused(f"container {self._id!r} is paused")
         if status == Status.STOPPED:
             raise ContainerNotRunning(f"container {self._id!r} is stopped")
-        with _system("signal"):
+        with _system("signal", self, settle=True):
             try:
                 pidfd = os.pidfd_open(pid)
             except ProcessLookupError:
@@ -189,7 +247,13 @@ class LinuxContainer(Container):
             fds = [_fileno(getattr(process, name)) for name in Process.STDIO]
             with open(os.devnull, "r+b") as null:
                 fds = [null.fileno() if fd is None else fd for fd in fds]
-                reply = self._request({"op": "exec", "process": process.to_dict()}, fds)
+                try:
+                    reply = self._request({"op": "exec", "process": process.to_dict()}, fds)
+                except SystemFailure:
+                    # the init exited while the process was being started (LC-FAULT-06)
+                    if self._status() == Status.STOPPED:
+                        raise ContainerNotRunning(f"container {self._id!r} is stopped") from None
+                    raise
         return reply["pid"]
 
     def wait(self) -> int:
@@ -202,12 +266,32 @@ class LinuxContainer(Container):
         try:
             reply = self._request({"op": "wait", "pid": pid})
         except _MonitorGone:
-            code = S.read_exit(self._dir, pid)
-            if code is None:
-                self._check()
-                raise ProcessNotFound(f"pid {pid} is not a process of container {self._id!r}") from None
-            return code
+            return self._recorded_status(pid)
         return reply["status"]
+
+    def _recorded_status(self, pid: int) -> int:
+        """The status of ``pid`` once the monitor is gone (LC-FAULT-03): as recorded; for init
+        unrecorded, after the checks of status() (which kill an unkept init and record 137);
+        SystemFailure when init's status was never recorded (the monitor could not write it)."""
+        code = S.read_exit(self._dir, pid)
+        if code is not None:
+            return code
+        try:
+            with S.locked(self._dir):  # a destroy under way finishes first
+                pass
+        except FileNotFoundError:
+            pass
+        if pid == self.init_pid:
+            self._wait_monitor()  # it closed the connection: it is exiting (its fds close before it is dead)
+            self._status()
+            code = S.read_exit(self._dir, pid)
+            if code is not None:
+                return code
+            self._check()
+            raise SystemFailure(f"the exit status of container {self._id!r}'s init was never recorded "
+                                "(its monitor died or could not write it)")
+        self._check()
+        raise ProcessNotFound(f"pid {pid} is not a process of container {self._id!r}")
 
     def _request(self, msg: dict, fds: list[int] = ()) -> dict:
         try:
@@ -219,6 +303,7 @@ class LinuxContainer(Container):
             raise _MonitorGone() from None
         except OSError as e:
             raise SystemFailure(f"connect to monitor: {e}", errno=e.errno) from e
+        msg = dict(msg, incarnation=self._incarnation)
         with sock:
             try:
                 S.send_msg(sock, msg, fds)
@@ -240,57 +325,32 @@ class LinuxContainer(Container):
 
     # -- destroy --------------------------------------------------------
     def destroy(self) -> None:
+        """Kill every process, the monitor, remove the cgroup and the state directory. The kills come
+        first: on a read-only or full factory root they still happen, and the SystemFailure that
+        follows says what is left (LC-FAULT-08)."""
         try:
             with S.locked(self._dir):
                 if not self._exists():
-                    _remove_leftover(self._dir)
-                    return
+                    if not os.path.lexists(os.path.join(self._dir, S.STATE)):
+                        # what a destroy killed after removing state.json left (its lock, files):
+                        # finished here; a create under way held the lock until it was done
+                        with _system("destroy"):
+                            _remove_state_dir(self._dir)
+                    return  # another incarnation, or destroyed: never touched by this handle
                 with _system("destroy"):
-                    self._kill_all()
+                    kill_cgroup(self._cgroup)
                     self._wait_monitor()
                     self._cgroup.destroy()
-                    _remove_state_dir(self._dir)
+                    try:
+                        _remove_state_dir(self._dir)
+                    except OSError as e:
+                        raise SystemFailure(f"destroy {self._id!r}: every process is killed and the cgroup "
+                                            f"removed, but the state directory {self._dir} is left: {e}",
+                                            errno=e.errno) from e
         except FileNotFoundError:
             pass  # destroyed by another call
-        finally:
-            self._reap_monitor()
-
-    def _kill_all(self) -> None:
-        """SIGKILL every process in the cgroup, then thaw it, and wait until it is empty.
-
-        v2 with ``cgroup.kill`` kills all at once. Otherwise the cgroup is
-        frozen first so none can fork; a paused container is killed while
-        frozen and thawed after, so the kills take effect. The thaw is in a
-        ``finally``: an interrupted destroy never leaves the cgroup frozen.
-        An empty cgroup (the container has exited: the common case of
-        destroy) is not frozen.
-        """
-        if self._cgroup.kill():
-            self._cgroup.thaw()
-        frozen = False
-        if not self._cgroup.pids():
-            return
-        try:
-            try:
-                self._cgroup.freeze(timeout=2.0)
-                frozen = True
-            except OSError:
-                pass
-            for _ in range(1000):
-                pids = self._cgroup.pids()
-                if not pids:
-                    break
-                for pid in pids:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, _signal.SIGKILL)
-                if frozen:
-                    self._cgroup.thaw()
-                    frozen = False
-                time.sleep(0.001)
-        finally:
-            if frozen or self._cgroup.freezer_state() != THAWED:
-                with contextlib.suppress(FileNotFoundError):
-                    self._cgroup.thaw()
+        except OSError as e:
+            raise SystemFailure(f"destroy {self._id!r}: {e}", errno=e.errno) from e
 
     def _wait_monitor(self, timeout: float = 10.0) -> None:
         pid, start = self._state["monitor_pid"], self._state["monitor_start"]
@@ -302,14 +362,11 @@ class LinuxContainer(Container):
             if L.process_start_time(pid) != start:
                 return
             if not select.select([pidfd], [], [], timeout)[0]:
-                os.kill(pid, _signal.SIGKILL)
+                L.kill_verified(pid, start, _signal.SIGKILL)
                 select.select([pidfd], [], [], timeout)
+            reaper.reap(pid)  # when this process started it: no zombie left behind (LC-FAULT-07)
         finally:
             os.close(pidfd)
-
-    def _reap_monitor(self) -> None:
-        if self._monitor is not None and self._monitor.poll() is not None:
-            self._monitor = None
 
 
 class _MonitorGone(Exception):
@@ -320,42 +377,6 @@ def _fileno(obj) -> int | None:
     if obj is None or isinstance(obj, int):
         return obj
     return obj.fileno()
-
-
-def _remove_state_dir(path: str) -> None:
-    """Remove a container's state directory, ``state.json`` last: a destroy killed half-way
-    leaves the container visible, and the next destroy completes it."""
-    for entry in os.scandir(path):
-        if entry.name == S.STATE:
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            _rmtree(entry.path)
-        else:
-            os.unlink(entry.path)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(os.path.join(path, S.STATE))
-    os.rmdir(path)
-
-
-def _remove_leftover(path: str) -> None:
-    """Remove what a destroy killed after unlinking ``state.json`` left: the directory and its lock file only."""
-    try:
-        names = os.listdir(path)
-        if set(names) <= {S.LOCK}:
-            for name in names:
-                os.unlink(os.path.join(path, name))
-            os.rmdir(path)
-    except OSError:
-        pass
-
-
-def _rmtree(path: str) -> None:
-    for entry in os.scandir(path):
-        if entry.is_dir(follow_symlinks=False):
-            _rmtree(entry.path)
-        else:
-            os.unlink(entry.path)
-    os.rmdir(path)
 
 
 __all__ = ["LinuxContainer", "ErrorCode"]

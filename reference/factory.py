@@ -6,6 +6,7 @@ and is atomic; load returns an existing container), SPEC.md LC-FACTORY-*.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -18,9 +19,11 @@ from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factor
                                Process, SystemFailure, validate, validate_id)
 
 from . import linux as L
+from . import reaper
 from . import state as S
 from .cgroups import THAWED, CgroupV1, driver_for
-from .container import LinuxContainer, _rmtree
+from .cleanup import _rmtree, force_remove, kill_cgroup, stop_monitor
+from .container import LinuxContainer, _system
 
 DEFAULT_ROOT = "/run/libcontainer"
 START_TIMEOUT = 120.0  # seconds; generous: emulated (TCG) guests under load are 15-45x slower
@@ -56,18 +59,91 @@ class LinuxFactory(Factory):
     def _dir(self, container_id: str) -> str:
         return os.path.join(self.root, S.dir_name(container_id))
 
+    def state_dir(self, container_id: str) -> str:
+        """The state directory of ``container_id`` (whether or not it exists): ``state.json``,
+        ``cgroup.json``, ``monitor.json``, ``exits/``, ``lock`` (reference/state.py). For tests and
+        operators; InvalidIdFormat for an invalid id."""
+        validate_id(container_id)
+        return self._dir(container_id)
+
     def load(self, container_id: str) -> LinuxContainer:
+        """The container ``container_id``. ContainerDestroyed when it does not exist (or its create has
+        not finished; what a creator killed half-way left is removed here, SPEC.md LC-FAULT-02);
+        SystemFailure naming the file and field when its state cannot be trusted (LC-FAULT-04):
+        :meth:`destroy` removes such a container by id."""
+        validate_id(container_id)
+        state_dir = self._dir(container_id)
+        state = self._read_state(container_id, state_dir)
+        if state is None:
+            self._recover(container_id, state_dir)
+            raise ContainerDestroyed(f"container {container_id!r} does not exist")
+        return LinuxContainer(container_id, state_dir, state)
+
+    def _read_state(self, container_id: str, state_dir: str) -> dict | None:
+        """The validated state, or None when there is none or create has not finished."""
+        path = os.path.join(state_dir, S.STATE)
+        try:
+            state = S.read_json(path)
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError as e:
+            raise SystemFailure(f"load {container_id!r}: {e}", errno=e.errno) from e
+        except (OSError, ValueError) as e:
+            raise SystemFailure(f"the state of container {container_id!r} cannot be read ({path}: {e}); "
+                                "LinuxFactory.destroy(id) kills and removes it", errno=getattr(e, "errno", None)) from e
+        if isinstance(state, dict) and state.get("creating"):
+            return None
+        try:
+            state = S.validate_state(state, container_id)
+            Config.from_dict(state["config"])
+        except (ValueError, TypeError, KeyError, LibcontainerError) as e:
+            raise SystemFailure(f"the state of container {container_id!r} cannot be trusted ({path}: {e}); "
+                                "LinuxFactory.destroy(id) kills and removes it") from None
+        return state
+
+    def _recover(self, container_id: str, state_dir: str) -> bool:
+        """Remove ``state_dir`` if a creator (or destroy) that died left it unfinished: no complete
+        state and nobody holds its flock. True if the id is free now."""
+        try:
+            fd = S.try_lock(state_dir)
+        except FileNotFoundError:
+            return not os.path.lexists(state_dir)
+        except OSError:
+            return False
+        if fd is None:
+            return False  # a create or destroy is under way
+        try:
+            try:
+                if self._read_state(container_id, state_dir) is not None:
+                    return False  # finished meanwhile
+            except SystemFailure:
+                return False  # corrupt: only destroy(id) removes it
+            with _system(f"remove what an interrupted create of {container_id!r} left"):
+                force_remove(state_dir)
+            return True
+        finally:
+            os.close(fd)
+
+    def destroy(self, container_id: str) -> None:
+        """Destroy the container ``container_id`` by id, as ``runc delete --force`` does, also when its
+        state cannot be read or trusted (LC-FAULT-04): kill every process of its cgroup (from
+        ``state.json`` or, when that is unreadable, ``cgroup.json``), its monitor when identified,
+        remove the cgroup and the state directory. No-op when the id does not exist. Errors:
+        InvalidIdFormat, SystemFailure."""
         validate_id(container_id)
         state_dir = self._dir(container_id)
         try:
-            state = S.read_json(os.path.join(state_dir, S.STATE))
+            state = self._read_state(container_id, state_dir)
+        except SystemFailure:
+            state = None
+        if state is not None:
+            LinuxContainer(container_id, state_dir, state).destroy()
+            return
+        try:
+            with S.locked(state_dir), _system(f"destroy {container_id!r}"):
+                force_remove(state_dir)
         except FileNotFoundError:
-            raise ContainerDestroyed(f"container {container_id!r} does not exist") from None
-        except (OSError, ValueError) as e:
-            raise SystemFailure(f"load {container_id!r}: {e}") from e
-        if state.get("id") != container_id or "init_pid" not in state:
-            raise ContainerDestroyed(f"container {container_id!r} does not exist")
-        return LinuxContainer(container_id, state_dir, state)
+            pass
 
     def create(self, container_id: str, config: Config) -> LinuxContainer:
         validate_id(container_id)
@@ -76,23 +152,30 @@ class LinuxFactory(Factory):
         state_dir = self._dir(container_id)
         try:
             os.makedirs(self.root, mode=0o700, exist_ok=True)
+            S.sweep_new_dirs(self.root)
         except OSError as e:
             raise SystemFailure(f"factory root {self.root!r} cannot be made a directory: {e}",
                                 errno=e.errno) from e
-        try:
-            os.mkdir(state_dir, 0o700)
-        except FileExistsError:
-            raise IdInUse(f"container id {container_id!r} is in use") from None
-        except OSError as e:
-            raise SystemFailure(f"create state directory: {e}", errno=e.errno) from e
+        lock_fd = None
+        for attempt in range(2):
+            try:
+                state_dir, lock_fd = S.make_dir(self.root, S.dir_name(container_id))
+                break
+            except FileExistsError:
+                if attempt or not self._recover(container_id, state_dir):
+                    raise IdInUse(f"container id {container_id!r} is in use") from None
+            except OSError as e:
+                raise SystemFailure(f"create state directory: {e}", errno=e.errno) from e
         cgroup = None
         monitor = None
+        commit = None
         try:
             cgroup = driver_for(config.cgroup_parent, S.cgroup_name(container_id))
             if cgroup.exists():
                 existing, cgroup = cgroup, None  # not ours: never removed by _undo
                 _refuse_frozen(existing)
                 raise SystemFailure(f"cgroup {existing.paths()[0]} already exists")
+            S.write_json(os.path.join(state_dir, S.CGROUP), _cgroup_info(cgroup))
             try:
                 cgroup.create(config.resources)
             except OSError as e:
@@ -102,74 +185,82 @@ class LinuxFactory(Factory):
                 raise
             _refuse_frozen(cgroup)
             state = {"id": container_id, "config": config.to_dict(), "cgroup": _cgroup_info(cgroup),
-                     "created": time.time()}
-            monitor, started = self._start_monitor(state_dir, config.process, state)
+                     "created": time.time(), "incarnation": S.new_incarnation(), "creating": True}
+            monitor, commit, started = self._start_monitor(state_dir, config.process, state)
             state.update(started)
-            state["monitor_pid"] = monitor.pid
-            state["monitor_start"] = L.process_start_time(monitor.pid)
+            del state["creating"]
             S.write_json(os.path.join(state_dir, S.STATE), state)
-            return LinuxContainer(container_id, state_dir, state, monitor)
+            with contextlib.suppress(OSError):
+                os.write(commit, b"c")  # committed: the monitor keeps the init
+            os.close(commit)
+            commit = None
+            return LinuxContainer(container_id, state_dir, state)
         except BaseException as e:
+            if commit is not None:
+                os.close(commit)  # the monitor kills its init and exits
             self._undo(state_dir, cgroup, monitor)
             if isinstance(e, LibcontainerError):
                 raise
             if isinstance(e, OSError):
                 raise SystemFailure(f"create {container_id!r}: {e}", errno=e.errno) from e
             raise
+        finally:
+            os.close(lock_fd)
 
     def _start_monitor(self, state_dir: str, process: Process, state: dict):
+        """Start the monitor; return ({"monitor_pid", "monitor_start"}, the commit pipe's write end,
+        {"init_pid", "init_start", "monitor_pid", "monitor_start"}). The monitor is this process's
+        child, reaped by :mod:`reaper` when it exits, so it never stays a zombie of this process."""
         # the monitor reads its config from state.json: give it the pre-start state under that name
         S.write_json(os.path.join(state_dir, S.STATE), state)
         r, w = os.pipe2(os.O_CLOEXEC)
+        commit_r, commit_w = os.pipe2(os.O_CLOEXEC)
         try:
             if self.monitor_mode == "fork":
-                monitor = _fork_monitor(state_dir, process, w)
+                child = _fork_monitor(state_dir, process, w, commit_r)
             else:
                 stdio = {name: getattr(process, name) for name in Process.STDIO}
                 stdio = {k: (subprocess.DEVNULL if v is None else v) for k, v in stdio.items()}
-                monitor = subprocess.Popen(
-                    [sys.executable, "-m", "libcontainer.reference.monitor", state_dir, str(w)],
-                    pass_fds=[w], close_fds=True, start_new_session=True, cwd="/", **stdio)
+                child = subprocess.Popen(
+                    [sys.executable, "-m", "libcontainer.reference.monitor", state_dir, str(w), str(commit_r)],
+                    pass_fds=[w, commit_r], close_fds=True, start_new_session=True, cwd="/", **stdio)
+        except BaseException:
+            os.close(commit_w)
+            raise
         finally:
             os.close(w)
+            os.close(commit_r)
+        # until the monitor names itself: the child (unreaped, so its pid and start time are its own)
+        ident = {"monitor_pid": child.pid, "monitor_start": L.process_start_time(child.pid)}
         try:
-            data = _read_all(r, self.start_timeout)
-        finally:
-            os.close(r)
-        if not data:
-            monitor.kill()
-            monitor.wait()
-            raise SystemFailure("the container's monitor exited before starting init")
-        msg = json.loads(data)
-        if "error" in msg:
-            monitor.wait()
-            err = msg["error"]
-            cls = ConfigInvalid if err.get("kind") == "config" else SystemFailure
-            if cls is SystemFailure:
+            reaper.add(child.pid)  # the monitor: reaped by this process whenever it exits (LC-FAULT-07)
+            try:
+                data = _read_all(r, self.start_timeout)
+            finally:
+                os.close(r)
+            lines = data.split(b"\n", 1)
+            ident = json.loads(lines[0]) if lines[0] else ident
+            msg = json.loads(lines[1]) if len(lines) > 1 and lines[1].strip() else None
+            if msg is None:
+                raise SystemFailure("the container's monitor exited before starting init")
+            if "error" in msg:
+                err = msg["error"]
+                if err.get("kind") == "config":
+                    raise ConfigInvalid(err["message"])
                 raise SystemFailure(f"start init: {err['message']}", errno=err.get("errno"))
-            raise cls(err["message"])
-        return monitor, msg
+        except BaseException:
+            os.close(commit_w)
+            stop_monitor(ident)
+            raise
+        msg.update(ident)
+        return ident, commit_w, msg
 
     def _undo(self, state_dir: str, cgroup, monitor) -> None:
-        """Remove whatever a failed create made: processes, cgroup, state directory."""
+        """Remove whatever a failed create made: processes, monitor, cgroup, state directory."""
         if cgroup is not None:
-            try:
-                for _ in range(1000):
-                    pids = cgroup.pids()
-                    if not pids:
-                        break
-                    for pid in pids:
-                        try:
-                            os.kill(pid, 9)
-                        except ProcessLookupError:
-                            pass
-                    cgroup.thaw()
-                    time.sleep(0.001)
-            except OSError:
-                pass
-        if monitor is not None and monitor.poll() is None:
-            monitor.kill()
-            monitor.wait()
+            with contextlib.suppress(OSError):
+                kill_cgroup(cgroup)
+        stop_monitor(monitor)
         if cgroup is not None:
             try:
                 cgroup.destroy()
@@ -181,43 +272,14 @@ class LinuxFactory(Factory):
             pass
 
 
-class ForkedMonitor:
-    """The monitor forked by this process: the few subprocess.Popen methods the factory and
-    container use (``pid``, ``poll``, ``kill``, ``wait``)."""
+class _Forked:
+    """A forked monitor's pid."""
 
     def __init__(self, pid: int):
         self.pid = pid
-        self.returncode = None
-
-    def poll(self) -> int | None:
-        if self.returncode is None:
-            try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:  # reaped elsewhere (a subreaper's clean-up)
-                self.returncode = -1
-                return self.returncode
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def kill(self) -> None:
-        if self.returncode is None:
-            try:
-                os.kill(self.pid, 9)
-            except ProcessLookupError:
-                pass
-
-    def wait(self) -> int:
-        if self.returncode is None:
-            try:
-                _, status = os.waitpid(self.pid, 0)
-                self.returncode = os.waitstatus_to_exitcode(status)
-            except ChildProcessError:
-                self.returncode = -1
-        return self.returncode
 
 
-def _fork_monitor(state_dir: str, process: Process, sync_fd: int) -> ForkedMonitor:
+def _fork_monitor(state_dir: str, process: Process, sync_fd: int, commit_fd: int) -> _Forked:
     """Fork the monitor (monitor.run_forked) with the init's stdio; never returns in the child."""
     null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     try:
@@ -230,12 +292,12 @@ def _fork_monitor(state_dir: str, process: Process, sync_fd: int) -> ForkedMonit
         if pid == 0:
             code = 1
             try:
-                code = monitor_mod.run_forked(state_dir, stdio, sync_fd)
+                code = monitor_mod.run_forked(state_dir, stdio, sync_fd, commit_fd)
             finally:
                 os._exit(code)
     finally:
         os.close(null)
-    return ForkedMonitor(pid)
+    return _Forked(pid)
 
 
 def check_userns_reachable(config: Config) -> None:

@@ -122,6 +122,28 @@ def pidfd_send_signal(pidfd: int, sig: int) -> None:
                          None, ctypes.c_uint(0)), "pidfd_send_signal")
 
 
+def kill_verified(pid: int, start: int | None, sig: int = 9, check=None) -> bool:
+    """Send ``sig`` to ``pid`` only if it is still the process that started at ``start`` (field 22 of
+    /proc/<pid>/stat; None: any) and ``check(pid)`` (when given) is true, checked while a pidfd holds
+    the process, so a reused pid is never hit. True if sent, False if the target is gone or another."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return False
+    try:
+        if start is not None and process_start_time(pid) != start:
+            return False
+        if check is not None and not check(pid):
+            return False
+        try:
+            pidfd_send_signal(pidfd, sig)
+        except ProcessLookupError:
+            return False
+        return True
+    finally:
+        os.close(pidfd)
+
+
 PR_SET_NAME = 15
 
 
@@ -217,6 +239,16 @@ def loopback_up() -> None:
         req = struct.pack("16sH14x", b"lo", 0)
         flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, req))[1]
         fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+RENAME_NOREPLACE = 1
+
+
+def rename_noreplace(src: str, dst: str) -> None:
+    """renameat2(2) with RENAME_NOREPLACE: FileExistsError when ``dst`` exists (a plain rename(2)
+    would replace an empty directory)."""
+    _check(_libc.renameat2(-100, os.fsencode(src), -100, os.fsencode(dst), RENAME_NOREPLACE),
+           f"renameat2({src!r}, {dst!r})")
 
 
 def process_start_time(pid: int) -> int | None:

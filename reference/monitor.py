@@ -14,18 +14,30 @@ socket:
 * ``{"op": "wait", "pid": N}``: answer ``{"status": S}`` when N is reaped.
 
 Every reaped process's exit status (code, or 128+signal) goes to
-``exits/<pid>``. When init exits the kernel kills the rest of the pid
+``exits/<pid>``; when the file cannot be written (a full or read-only factory
+root) the monitor keeps it in memory for its waiters and logs the failure
+(SPEC.md LC-FAULT-03). When init exits the kernel kills the rest of the pid
 namespace; the monitor reaps them all and exits, so no zombie remains.
+
+Start-up is crash-safe (LC-FAULT-02): the monitor writes its identity (pid,
+start time) to ``monitor.json`` and as the first line on SYNC_FD, and after reporting the init waits for EOF on
+COMMIT_FD, which the creator closes once ``state.json`` is complete. If the
+creator died first (the report cannot be written, or the state is not
+complete at EOF), the monitor kills its init and exits.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import select
 import selectors
 import signal
 import socket
 import sys
+import time
 
 from libcontainer.spec import Config, Process
 
@@ -43,6 +55,7 @@ class Monitor:
         self.init_pid = 0
         self.children: set[int] = set()
         self.waiters: dict[int, list[socket.socket]] = {}
+        self.statuses: dict[int, int] = {}  # every reaped child's status, also when it could not be written
         self.sel = selectors.DefaultSelector()
 
     # -- start-up ------------------------------------------------------
@@ -275,14 +288,19 @@ class Monitor:
             if pid == 0:
                 return
             code = L.exit_status(status)
-            S.write_exit(".", pid, code)
+            self.statuses[pid] = code
+            try:
+                S.write_exit(".", pid, code)
+            except OSError as e:
+                with contextlib.suppress(OSError):
+                    os.write(2, f"monitor: cannot record the exit status {code} of pid {pid}: {e}\n".encode())
             self.children.discard(pid)
             for conn in self.waiters.pop(pid, []):
                 self._reply(conn, {"status": code})
 
     def shutdown(self) -> None:
         for pid, conns in self.waiters.items():
-            code = S.read_exit(".", pid)
+            code = self._status_of(pid)
             for conn in conns:
                 self._reply(conn, {"status": code} if code is not None else
                             {"error": "ProcessNotFound", "message": f"pid {pid} is not in the container"})
@@ -327,19 +345,68 @@ class Monitor:
                 os.close(fd)
 
     def exec(self, process: Process, fds: list[int]) -> dict:
-        if self.init_pid not in self.children:
-            return {"error": "ContainerNotRunning", "message": "the container's init has exited"}
+        stopped = {"error": "ContainerNotRunning", "message": "the container's init has exited"}
+        if not self._init_alive():
+            return stopped
         with open(os.devnull, "r+b") as null:
             stdio = [fds[i] if i < len(fds) else null.fileno() for i in range(3)]
-            pid, err = self._spawn(lambda errfd: P.run_exec(
-                self.init_pid, self.config.namespaces, self.procs_files, process, stdio, errfd, self.filter))
+            try:
+                pid, err = self._spawn(lambda errfd: P.run_exec(
+                    self.init_pid, self.config.namespaces, self.procs_files, process, stdio, errfd, self.filter))
+            except OSError as e:
+                if not self._init_alive(settle=2.0 if e.errno == errno.ENOMEM else 0.0):
+                    return stopped  # fork into a pid namespace whose init died: ENOMEM (LC-FAULT-06)
+                raise
+        if err is not None and not self._init_alive(settle=0.5 if err.get("errno") else 0.0):
+            return stopped  # the init exited while the process joined it (its /proc/N/ns vanished)
         if err is not None:
             code = "ConfigInvalid" if err["kind"] == "config" else "SystemError"
             return {"error": code, "message": err["message"], "errno": err["errno"]}
         return {"pid": pid}
 
+    def _status_of(self, pid: int) -> int | None:
+        code = self.statuses.get(pid)
+        return code if code is not None else S.read_exit(".", pid)
+
+    def _init_alive(self, settle: float = 0.0) -> bool:
+        """True while init runs. With ``settle`` (seconds): after a failure that an exiting init
+        explains (fork into its dying pid namespace: ENOMEM; its /proc/N/ns gone), wait up to that
+        long for the init to finish exiting (its pidfd turns readable), so the answer is certain."""
+        if self.init_pid not in self.children or L.process_state(self.init_pid) in ("Z", "X", None):
+            return False
+        if settle:
+            # an init exiting in its pid namespace waits until every other process of it is reaped,
+            # and those are this monitor's children: reap them while waiting
+            try:
+                pidfd = os.pidfd_open(self.init_pid)
+            except ProcessLookupError:
+                return False
+            try:
+                deadline = time.monotonic() + settle
+                while time.monotonic() < deadline:
+                    self.reap()
+                    if self.init_pid not in self.children or select.select([pidfd], [], [], 0.005)[0]:
+                        return False
+            finally:
+                os.close(pidfd)
+        return True
+
+    def abandon(self) -> None:
+        """The creator died before create finished: kill the init (an unreaped child of this
+        process, so its pid cannot have been reused) and reap every child."""
+        if self.init_pid:
+            with contextlib.suppress(OSError):
+                os.kill(self.init_pid, signal.SIGKILL)
+        while True:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                return
+            except InterruptedError:
+                continue
+
     def wait(self, conn: socket.socket, pid: int) -> None:
-        code = S.read_exit(".", pid)
+        code = self._status_of(pid)
         if code is not None:
             self._reply(conn, {"status": code})
         elif pid in self.children:
@@ -348,10 +415,15 @@ class Monitor:
             self._reply(conn, {"error": "ProcessNotFound", "message": f"pid {pid} is not in the container"})
 
 
-def run(state_dir: str, sync_fd: int) -> int:
-    """The monitor's life, in either start mode: start init, report on ``sync_fd``, serve, exit code."""
+def run(state_dir: str, sync_fd: int, commit_fd: int = -1) -> int:
+    """The monitor's life, in either start mode: start init, report on ``sync_fd``, wait for the
+    creator's commit (EOF on ``commit_fd``), serve; the exit code."""
     os.chdir(state_dir)
+    monitor = None
     try:
+        ident = {"monitor_pid": os.getpid(), "monitor_start": L.process_start_time(os.getpid())}
+        S.write_json(S.MONITOR, ident)
+        os.write(sync_fd, json.dumps(ident).encode() + b"\n")
         monitor = Monitor(state_dir)
         ok = monitor.start_init(sync_fd)
     except BaseException as e:  # noqa: BLE001
@@ -360,6 +432,8 @@ def run(state_dir: str, sync_fd: int) -> int:
                                                     "message": f"monitor: {e}"}}).encode())
         except OSError:
             pass
+        if monitor is not None:
+            monitor.abandon()  # the creator is gone (EPIPE) or gave up: nothing may run unkept
         return 1
     os.close(sync_fd)
     # the init has its stdio; the monitor keeps none, so readers see EOF when the container's copies close
@@ -368,6 +442,9 @@ def run(state_dir: str, sync_fd: int) -> int:
         os.dup2(null, fd)
     os.close(null)
     if not ok:
+        return 1
+    if commit_fd >= 0 and not _committed(commit_fd, monitor.init_pid):
+        monitor.abandon()
         return 1
     log = os.open("monitor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     os.dup2(log, 2)
@@ -380,12 +457,32 @@ def run(state_dir: str, sync_fd: int) -> int:
     return 0
 
 
+def _committed(commit_fd: int, init_pid: int) -> bool:
+    """Wait for the creator on ``commit_fd``: "c" (it wrote ``state.json``), or EOF without it (it
+    died or gave up); then True if committed, or if the creator died just after completing
+    ``state.json`` with this init."""
+    data = b""
+    try:
+        while chunk := os.read(commit_fd, 64):
+            data += chunk
+    except OSError:
+        pass
+    os.close(commit_fd)
+    if data.startswith(b"c"):
+        return True
+    try:
+        state = S.read_json(S.STATE)
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and state.get("init_pid") == init_pid and not state.get("creating")
+
+
 def main(argv: list[str]) -> int:
-    """``python -m libcontainer.reference.monitor STATE_DIR SYNC_FD`` (the "exec" start mode)."""
-    return run(argv[1], int(argv[2]))
+    """``python -m libcontainer.reference.monitor STATE_DIR SYNC_FD [COMMIT_FD]`` (the "exec" start mode)."""
+    return run(argv[1], int(argv[2]), int(argv[3]) if len(argv) > 3 else -1)
 
 
-def run_forked(state_dir: str, stdio: list[int], sync_fd: int) -> int:
+def run_forked(state_dir: str, stdio: list[int], sync_fd: int, commit_fd: int = -1) -> int:
     """The "fork" start mode: called in a child forked from the caller of ``create``, which has every
     module imported already, so no interpreter starts on the hot path. Detaches from the caller
     (new session, default signal dispositions, only the init's stdio and ``sync_fd`` kept open)."""
@@ -399,8 +496,8 @@ def run_forked(state_dir: str, stdio: list[int], sync_fd: int) -> int:
     high = [os.dup(fd) for fd in stdio]  # out of the way of 0..2 before they are replaced
     for target, fd in enumerate(high):
         os.dup2(fd, target)
-    L.close_fds_except((0, 1, 2, sync_fd))
-    return run(state_dir, sync_fd)
+    L.close_fds_except((0, 1, 2, sync_fd, commit_fd))
+    return run(state_dir, sync_fd, commit_fd)
 
 
 if __name__ == "__main__":

@@ -145,10 +145,26 @@ def finish(process: Process, errfd: int, seccomp_filter=None, console: socket.so
     if seccomp_filter is not None and process.no_new_privileges:
         seccomp_filter.load(no_new_privileges=True)
     env = dict(e.split("=", 1) for e in process.env)
+    if "HOME" not in env:
+        env["HOME"] = home_of(process.uid)
     try:
         os.execvpe(process.args[0], process.args, env)
     except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
         raise _ConfigError(f"process.args[0] {process.args[0]!r}: {e.strerror}") from None
+
+
+def home_of(uid: int, passwd: str = "/etc/passwd") -> str:
+    """HOME for a process whose env has none: the home directory of ``uid`` in the container's
+    /etc/passwd, or ``/`` when it has no entry (runc's rule; SPEC.md LC-FAULT-13)."""
+    try:
+        with open(passwd, errors="replace") as f:
+            for line in f:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 6 and fields[2] == str(uid) and fields[5]:
+                    return fields[5]
+    except OSError:
+        pass
+    return "/"
 
 
 def _child(errfd: int, body) -> None:

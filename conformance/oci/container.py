@@ -87,7 +87,15 @@ class OCIContainer(Container):
 
     # -- errors ------------------------------------------------------------
     def _exists(self) -> bool:
-        return os.path.exists(os.path.join(self._dir, STATE))
+        """True while the directory holds this object's incarnation of the container (LC-FAULT-01)."""
+        try:
+            with open(os.path.join(self._dir, STATE)) as f:
+                state = json.load(f)
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError):
+            return True
+        return isinstance(state, dict) and state.get("incarnation") == self._state.get("incarnation")
 
     def _check(self) -> None:
         if not self._exists():
@@ -132,9 +140,45 @@ class OCIContainer(Container):
         except ValueError as e:
             raise SystemFailure(f"state: {self.runtime.name} printed no JSON: {e}") from None
         try:
-            return _STATUS[data["status"]]
+            status = _STATUS[data["status"]]
         except KeyError:
             raise SystemFailure(f"state: unknown status {data.get('status')!r}") from None
+        if status != Status.STOPPED and not self._monitor_alive():
+            return self._lost_monitor()
+        return status
+
+    def _monitor_alive(self) -> bool:
+        pid = self._state.get("monitor_pid")
+        if not pid or start_time(pid) != self._state.get("monitor_start"):
+            return False
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except (OSError, IndexError):
+            return False
+
+    def _lost_monitor(self) -> Status:
+        """The adapter's monitor (init's keeper) is gone: nothing reaps the container's processes or
+        records their statuses, and exec goes through it. As the reference does (LC-FAULT-03): record
+        128+SIGKILL for init, kill the container through the runtime, and report STOPPED."""
+        path = os.path.join(self._dir, "exits", str(self.init_pid))
+        if not os.path.exists(path):
+            with contextlib.suppress(OSError):
+                tmp = f"{path}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+                with open(tmp, "w") as f:
+                    f.write("137")
+                os.rename(tmp, path)
+        try:
+            self.runtime.run("kill", "--all", self._id, "KILL")
+        except CliError:
+            pass
+        with contextlib.suppress(ProcessLookupError):
+            pidfd = os.pidfd_open(self.init_pid)
+            try:
+                select.select([pidfd], [], [], 10.0)  # readable once the kill has landed
+            finally:
+                os.close(pidfd)
+        return Status.STOPPED
 
     def status(self) -> Status:
         return self._runtime_status()
@@ -217,14 +261,19 @@ class OCIContainer(Container):
                 return reply["pid"]
             if reply.get("error") in _ERRORS:
                 raise _ERRORS[reply["error"]](reply.get("message", ""))
-            raise self._failed(CliError(argv, reply.get("rc", -1), read_log(log) or reply["error"]),
-                               "start_process")
+            failure = self._failed(CliError(argv, reply.get("rc", -1), read_log(log) or reply["error"]),
+                                   "start_process")
+            if self.status() == Status.STOPPED:  # init exited while the runtime joined it (LC-FAULT-06)
+                raise ContainerNotRunning(f"container {self._id!r} is stopped ({failure})")
+            raise failure
         except FileNotFoundError:
             self._check()
             raise
+        except OSError as e:  # the state directory cannot be written (a full or read-only root)
+            raise SystemFailure(f"start_process: {e}", errno=e.errno) from e
         finally:
             for path in (spec_path, pid_file, log):
-                with contextlib.suppress(FileNotFoundError):
+                with contextlib.suppress(OSError):  # absent, or a read-only root
                     os.unlink(path)
 
     def wait(self) -> int:
@@ -239,6 +288,15 @@ class OCIContainer(Container):
             code = self._read_exit(pid)
             if code is not None:
                 return code
+            if pid == self.init_pid and self._state.get("monitor_pid"):
+                wait_monitor(self._state["monitor_pid"], self._state.get("monitor_start"))
+                self.status()  # a lost monitor: init is killed and 137 recorded (LC-FAULT-03)
+                code = self._read_exit(pid)
+                if code is not None:
+                    return code
+                self._check()
+                raise SystemFailure(f"the exit status of container {self._id!r}'s init was never recorded "
+                                    "(its monitor died or could not write it)")
             self._check()
             raise ProcessNotFound(f"pid {pid} is not a process of container {self._id!r}")
         if "status" in reply:
@@ -302,10 +360,11 @@ MAX_NAME = 200
 
 
 def dir_name(container_id: str) -> str:
-    """The directory name for an id: the id, or for ids over 200 bytes a prefix plus its SHA-256."""
+    """The directory name for an id: the id, or for ids over 200 bytes a prefix, ``=`` (no id
+    character, so no other id has this name: LC-FAULT-09) and its SHA-256."""
     if len(container_id) <= MAX_NAME:
         return container_id
-    return container_id[:64] + "-" + hashlib.sha256(container_id.encode()).hexdigest()
+    return container_id[:64] + "=" + hashlib.sha256(container_id.encode()).hexdigest()
 
 
 def cgroup_path(parent: str, container_id: str) -> str:

@@ -14,13 +14,17 @@ Aliases (``--runtime runc``, ``--runtime crun``): :func:`runc`, :func:`crun`.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import select
 import subprocess
 import sys
 import time
+import uuid
 
+from libcontainer.reference import reaper
+from libcontainer.reference.linux import rename_noreplace
 from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factory, IdInUse, LibcontainerError,
                                NotSupported, Process, SystemFailure, validate, validate_id)
 
@@ -51,6 +55,7 @@ class OCIFactory(Factory):
             with open(os.path.join(self._dir(container_id), STATE)) as f:
                 state = json.load(f)
         except FileNotFoundError:
+            self._recover(container_id)
             raise ContainerDestroyed(f"container {container_id!r} does not exist") from None
         except (OSError, ValueError) as e:
             raise SystemFailure(f"load {container_id!r}: {e}") from e
@@ -64,20 +69,25 @@ class OCIFactory(Factory):
         if getattr(config, "network", None) is not None:
             raise NotSupported(f"{self.runtime.name} through the OCI CLI: a veth network has no OCI config field")
         state_dir = self._dir(container_id)
-        try:
-            os.makedirs(self.root, mode=0o700, exist_ok=True)
-            os.mkdir(state_dir, 0o700)
-        except FileExistsError:
-            raise IdInUse(f"container id {container_id!r} is in use") from None
-        except OSError as e:
-            raise SystemFailure(f"create state directory: {e}", errno=e.errno) from e
+        lock = None
+        for attempt in range(2):
+            try:
+                os.makedirs(self.root, mode=0o700, exist_ok=True)
+                _sweep_new_dirs(self.root)
+                lock = _make_locked_dir(state_dir)
+                break
+            except FileExistsError:
+                if attempt or not self._recover(container_id):
+                    raise IdInUse(f"container id {container_id!r} is in use") from None
+            except OSError as e:
+                raise SystemFailure(f"create state directory: {e}", errno=e.errno) from e
         made: dict = {}
         try:
             os.makedirs(self.runtime.root, mode=0o700, exist_ok=True)
             monitor, init_pid = self._create(container_id, config, state_dir, made)
             state = {"id": container_id, "config": config.to_dict(), "runtime": self.runtime.name,
                      "init_pid": init_pid, "monitor_pid": monitor.pid, "monitor_start": start_time(monitor.pid),
-                     "created": time.time()}
+                     "created": time.time(), "incarnation": uuid.uuid4().hex}
             try:
                 self.runtime.run("start", container_id)
             except CliError as e:
@@ -94,6 +104,37 @@ class OCIFactory(Factory):
             if isinstance(e, OSError):
                 raise SystemFailure(f"create {container_id!r}: {e}", errno=e.errno) from e
             raise
+        finally:
+            os.close(lock)
+
+    def _recover(self, container_id: str) -> bool:
+        """Remove what a creator killed during create left (LC-FAULT-02): a directory without
+        ``state.json`` whose flock nobody holds; the runtime's container goes with ``delete
+        --force``. True if the id is free now."""
+        state_dir = self._dir(container_id)
+        try:
+            fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return True
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # a create (or destroy) under way
+            if os.path.exists(os.path.join(state_dir, STATE)):
+                return False
+            try:
+                with open(os.path.join(state_dir, "monitor.pid")) as f:
+                    monitor_pid, monitor_start = (int(x) for x in f.read().split())
+            except (OSError, ValueError):
+                monitor_pid = monitor_start = None
+            try:
+                remove(self.runtime, container_id, state_dir, monitor_pid, monitor_start)
+            except (CliError, OSError) as e:
+                raise SystemFailure(f"remove what an interrupted create of {container_id!r} left: {e}") from None
+            return True
+        finally:
+            os.close(fd)
 
     def _create(self, container_id: str, config: Config, state_dir: str, made: dict):
         """Write the bundle, start the monitor (which runs ``create``); return (monitor Popen, init pid)."""
@@ -122,6 +163,9 @@ class OCIFactory(Factory):
         finally:
             os.close(w)
         made["monitor"] = monitor
+        with open(os.path.join(state_dir, "monitor.pid"), "w") as f:
+            f.write(f"{monitor.pid} {start_time(monitor.pid)}")
+        reaper.add(monitor.pid)  # reaped whenever it exits, handle or not (LC-FAULT-07)
         try:
             data = _read_all(r, START_TIMEOUT)
         finally:
@@ -148,6 +192,42 @@ class OCIFactory(Factory):
                 monitor.kill()
                 monitor.wait()
         remove_empty_cgroup(cgroup_path(cgroup_parent, container_id))
+
+
+def _sweep_new_dirs(root: str) -> None:
+    """Remove directories :func:`_make_locked_dir` left under their temporary name (its caller was
+    killed before the rename): those whose flock nobody holds."""
+    for entry in os.scandir(root):
+        if not entry.name.startswith(".=new-"):
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rmdir(entry.path)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _make_locked_dir(path: str) -> int:
+    """Make directory ``path`` already flocked (built under a temporary name, renamed without
+    replacing): no process ever sees it unlocked while its creator lives. The fd holding the lock."""
+    tmp = os.path.join(os.path.dirname(path), f".=new-{uuid.uuid4().hex}")
+    os.mkdir(tmp, 0o700)
+    fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        rename_noreplace(tmp, path)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.rmdir(tmp)
+        raise
+    return fd
 
 
 def _create_error(message: str) -> LibcontainerError:

@@ -90,6 +90,7 @@ class Monitor:
         self.init_done = False
         self.known: set = set()   # pids whose status we promise: init and exec'd processes
         self.waiters: dict = {}
+        self.statuses: dict = {}  # also those that could not be written (a full or read-only root)
         self.sel = selectors.DefaultSelector()
 
     def start(self) -> dict:
@@ -143,16 +144,25 @@ class Monitor:
             self.record(pid, exit_status(status))
 
     def record(self, pid: int, code: int) -> None:
+        self.statuses[pid] = code
         tmp = f"exits/.{pid}.tmp"
-        with open(tmp, "w") as f:
-            f.write(str(code))
-        os.rename(tmp, f"exits/{pid}")
+        try:
+            with open(tmp, "w") as f:
+                f.write(str(code))
+            os.rename(tmp, f"exits/{pid}")
+        except OSError:  # kept in memory for the waiters (SPEC.md LC-FAULT-03)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
         if pid == self.init_pid:
             self.init_done = True
         for conn in self.waiters.pop(pid, []):
             self.reply(conn, {"status": code})
 
     def status_reply(self, pid: int) -> dict:
+        if pid in self.statuses:
+            return {"status": self.statuses[pid]}
         try:
             with open(f"exits/{pid}") as f:
                 return {"status": int(f.read())}

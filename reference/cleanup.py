@@ -1,0 +1,163 @@
+"""Killing and removing what a container holds: its cgroup's processes, its state directory.
+
+Every kill goes through a pidfd after checking the target is (still) in the cgroup, so a pid
+reused by another process is never hit (SPEC.md "Faults").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import signal as _signal
+import time
+
+from . import linux as L
+from . import reaper
+from . import state as S
+from .cgroups import THAWED, CgroupDriver, CgroupV1, CgroupV2
+
+
+def driver_from_info(info: dict) -> CgroupDriver:
+    """The driver recorded in a state file's (validated) ``cgroup`` entry."""
+    if info["version"] == 1:
+        return CgroupV1(info["parent"], info["name"], info["hierarchies"])
+    return CgroupV2(info["parent"], info["name"], info["root"])
+
+
+def kill_cgroup(cgroup: CgroupDriver) -> None:
+    """SIGKILL every process in the cgroup, then thaw it, and wait until it is empty.
+
+    v2 with ``cgroup.kill`` kills all at once. Otherwise the cgroup is
+    frozen first so none can fork; a paused container is killed while
+    frozen and thawed after, so the kills take effect. The thaw is in a
+    ``finally``: an interrupted destroy never leaves the cgroup frozen.
+    An empty cgroup (the container has exited: the common case of
+    destroy) is not frozen.
+    """
+    if not cgroup.exists():
+        return
+    if cgroup.kill():
+        cgroup.thaw()
+    frozen = False
+    if not cgroup.pids():
+        return
+    try:
+        try:
+            cgroup.freeze(timeout=2.0)
+            frozen = True
+        except OSError:
+            pass
+        for _ in range(1000):
+            pids = cgroup.pids()
+            if not pids:
+                break
+            for pid in pids:
+                # through a pidfd, after checking that the pid is (still) in the cgroup
+                L.kill_verified(pid, None, _signal.SIGKILL, check=lambda p: p in cgroup.pids())
+            if frozen:
+                cgroup.thaw()
+                frozen = False
+            time.sleep(0.001)
+    finally:
+        if frozen or cgroup.freezer_state() != THAWED:
+            with contextlib.suppress(FileNotFoundError):
+                cgroup.thaw()
+
+
+def _remove_state_dir(path: str) -> None:
+    """Remove a container's state directory: its files, then ``state.json``, then ``lock``. A
+    destroy killed half-way leaves either the state (the next destroy does it all again) or a
+    lock-only directory (removed by the next load, create or destroy of the id, LC-FAULT-02).
+    Files that other processes add meanwhile (a status record) are removed on a second pass."""
+    for attempt in range(5):
+        try:
+            entries = list(os.scandir(path))
+        except FileNotFoundError:
+            return  # removed by another destroy
+        for entry in entries:
+            if entry.name in (S.STATE, S.LOCK):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                _rmtree(entry.path)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+        for name in (S.STATE, S.LOCK):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(path, name))
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            if e.errno != errno.ENOTEMPTY or attempt == 4:
+                raise
+
+
+def _rmtree(path: str) -> None:
+    for attempt in range(5):
+        for entry in os.scandir(path):
+            if entry.is_dir(follow_symlinks=False):
+                _rmtree(entry.path)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+        try:
+            os.rmdir(path)
+            return
+        except OSError as e:
+            if e.errno != errno.ENOTEMPTY or attempt == 4:
+                raise
+
+
+def _identity(data) -> dict | None:
+    """``{"monitor_pid", "monitor_start"}`` from untrusted data, or None."""
+    if not isinstance(data, dict):
+        return None
+    pid, start = data.get("monitor_pid"), data.get("monitor_start")
+    if type(pid) is int and type(start) is int and pid > 1 and start > 0:
+        return {"monitor_pid": pid, "monitor_start": start}
+    return None
+
+
+def stop_monitor(ident: dict | None) -> None:
+    """SIGKILL the monitor named by ``{"monitor_pid", "monitor_start"}`` (verified) and wait for it."""
+    if not ident or not ident.get("monitor_pid") or ident.get("monitor_start") is None:
+        return
+    pid, start = ident["monitor_pid"], ident["monitor_start"]
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if L.kill_verified(pid, start, 9):
+            select.select([pidfd], [], [], 10.0)
+            reaper.reap(pid)
+    finally:
+        os.close(pidfd)
+
+
+def force_remove(state_dir: str) -> None:
+    """Kill and remove what a state directory names, trusting no more of it than it must: the
+    cgroup from ``state.json`` or ``cgroup.json`` (validated), the monitor when identified."""
+    with contextlib.suppress(OSError, ValueError):
+        stop_monitor(_identity(S.read_json(os.path.join(state_dir, S.MONITOR))))
+    info = state = None
+    for name in (S.STATE, S.CGROUP):
+        try:
+            data = S.read_json(os.path.join(state_dir, name))
+            info = S.validate_cgroup(data.get("cgroup") if name == S.STATE else data)
+            state = data if name == S.STATE else state
+            break
+        except (OSError, ValueError, AttributeError):
+            continue
+    cgroup = driver_from_info(info) if info is not None else None
+    if cgroup is not None:
+        kill_cgroup(cgroup)
+    stop_monitor(_identity(state))
+    if cgroup is not None:
+        cgroup.destroy()
+    _remove_state_dir(state_dir)

@@ -1,0 +1,127 @@
+"""Decisions where SPEC.md was silent, met while writing the fault clauses (issue 13, item 4):
+LC-FAULT-11 (a pause landing as init exits), LC-FAULT-12 (a cwd that does not exist),
+LC-FAULT-13 (HOME without a passwd entry), LC-FAULT-14 (pids.current and zombies)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from libcontainer.spec import ConfigInvalid, ContainerDestroyed, ContainerNotRunning, NotSupported, Process, Status
+
+from .helpers import exec_probe, run_init
+
+
+@pytest.mark.clause("LC-FAULT-11")
+@pytest.mark.parametrize("delay", ["0.01", "0.03"])
+def test_pause_landing_as_init_exits(factory, config, delay):
+    """pause() in a loop while init exits after ``delay`` s: each pause returns or raises
+    ContainerNotRunning; once STOPPED, resume() raises ContainerNotRunning and destroy() removes
+    everything (a cgroup left frozen included: the leak check)."""
+    c = factory.create("pause-exit", dataclasses.replace(config, process=Process(args=["sleep", delay])))
+    try:
+        for _ in range(100000):
+            try:
+                c.pause()
+            except ContainerNotRunning:
+                break
+            if c.status() == Status.STOPPED:
+                break
+            c.resume()
+        assert c.status() == Status.STOPPED
+        with pytest.raises(ContainerNotRunning):
+            c.resume()
+        assert c.wait() == 0
+    finally:
+        c.destroy()
+    with pytest.raises(ContainerDestroyed):
+        factory.load("pause-exit")
+
+
+@pytest.mark.clause("LC-FAULT-12")
+def test_cwd_that_does_not_exist_is_config_invalid(factory, config):
+    """A cwd missing from the rootfs: ConfigInvalid naming process.cwd, for init (create leaves
+    nothing) and for start_process; nothing is written into the image."""
+    import os
+    made = os.path.join(config.rootfs, "no-such-dir")
+    bad = dataclasses.replace(config, process=Process(args=["true"], cwd="/no-such-dir"))
+    try:
+        try:
+            c = factory.create("cwd-init", bad)
+        except ConfigInvalid as e:
+            assert "cwd" in str(e), e
+        else:
+            c.destroy()
+            pytest.fail("create with a missing cwd succeeded (the runtime made the directory in the image)")
+        with pytest.raises(ContainerDestroyed):
+            factory.load("cwd-init")
+        c = factory.create("cwd-exec", config)
+        try:
+            with pytest.raises(ConfigInvalid, match="cwd"):
+                c.start_process(Process(args=["true"], cwd="/no-such-dir"))
+            assert c.status() == Status.RUNNING
+        finally:
+            c.destroy()
+        assert not os.path.exists(made)
+    finally:
+        if os.path.isdir(made):
+            os.rmdir(made)  # the shared rootfs stays as built
+
+
+@pytest.mark.clause("LC-FAULT-13")
+def test_home_from_passwd_or_slash(factory, config):
+    """No HOME in env: the uid's home from the container's /etc/passwd (root: /root), ``/`` for a
+    uid without an entry; a HOME in env is kept."""
+    c, out, status = run_init(factory, "home-init", config, 'echo "$HOME"')
+    try:
+        assert status == 0 and out.strip() == "/root"
+    finally:
+        c.destroy()
+    c = factory.create("home-exec", config)
+    try:
+        _, out, status = exec_probe(c, 'echo "$HOME"')
+        assert out.strip() == "/root"
+        import os
+        r, w = os.pipe()
+        pid = c.start_process(Process(args=["sh", "-c", 'echo "$HOME"'], uid=4242, gid=4242, stdout=w))
+        os.close(w)
+        with os.fdopen(r) as f:
+            assert f.read().strip() == "/"
+        assert c.wait_process(pid) == 0
+        r, w = os.pipe()
+        pid = c.start_process(Process(args=["sh", "-c", 'echo "$HOME"'], env=["HOME=/x", "PATH=/bin"], stdout=w))
+        os.close(w)
+        with os.fdopen(r) as f:
+            assert f.read().strip() == "/x"
+        assert c.wait_process(pid) == 0
+    finally:
+        c.destroy()
+
+
+@pytest.mark.clause("LC-FAULT-14")
+def test_pids_current_counts_zombies_processes_does_not(factory, config):
+    """A zombie in the container (a child its parent never reaps): processes() lists the live
+    processes only; stats().pids.current counts every task the kernel still charges, the zombie
+    included, so it may exceed len(processes())."""
+    # init is sleep (it never reaps); its child "sleep 0" exits at once and stays a zombie
+    c = factory.create("zombie", dataclasses.replace(
+        config, process=Process(args=["sh", "-c", "sleep 0 & exec sleep 86400"])))
+    try:
+        import time
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # wait for the child to have exited (observed: it leaves processes())
+            procs = c.processes()
+            if len(procs) == 1:
+                break
+            time.sleep(0.01)
+        assert len(procs) == 1, procs
+        try:
+            pids = c.stats().pids
+        except NotSupported:
+            pytest.skip("the runtime gives no stats (NotSupported)")
+        if pids is None or pids.current is None:
+            pytest.skip("no pids controller: pids.current is not reported")
+        assert pids.current == len(procs) + 1, (pids.current, procs)
+    finally:
+        c.destroy()
