@@ -41,8 +41,11 @@ def _system(what: str):
 def cgroup_driver(info: dict) -> CgroupDriver:
     """The driver recorded in a state file's ``cgroup`` entry."""
     if info["version"] == 1:
-        return CgroupV1(info["parent"], info["name"], info["hierarchies"])
-    return CgroupV2(info["parent"], info["name"], info["root"])
+        driver = CgroupV1(info["parent"], info["name"], info["hierarchies"])
+    else:
+        driver = CgroupV2(info["parent"], info["name"], info["root"])
+    driver.made = list(info.get("made", []))  # the parents create made: only those are removed
+    return driver
 
 
 class LinuxContainer(Container):
