@@ -204,13 +204,6 @@ StateBeforeArgument = _mutant("StateBeforeArgument", start_process=_state_before
 StatusNeverStopped = _mutant("StatusNeverStopped", status=_status_never_stopped)
 StatsRefusedWhenStopped = _mutant("StatsRefusedWhenStopped", stats=_stats_refused_when_stopped)
 ProcessesWithDeadPid = _mutant("ProcessesWithDeadPid", processes=_processes_with_a_dead_pid)
-HostPathsFollowLinks = _mutant("HostPathsFollowLinks", _factory={"create": _create_following_links})
-DevThroughLinks = _mutant("DevThroughLinks", _factory={"create": _create_dev_through_links})
-SubCgroupsIgnored = _mutant("SubCgroupsIgnored", processes=_processes_top_cgroup_only)
-DestroyRemovesParent = _mutant("DestroyRemovesParent", destroy=_destroy_removes_parent)
-LateRlimitCheck = _mutant("LateRlimitCheck", start_process=_exec_late_rlimit,
-                          _factory={"create": _create_late_rlimit})
-ExecOneRecv = _mutant("ExecOneRecv", start_process=_exec_one_recv)
 
 # -- issue 13, the host and the image (LC-HOST-*) ------------------------------------
 # The first two reproduce a runtime that follows the image's symlinks on the host: they create paths
@@ -291,6 +284,14 @@ def _exec_one_recv(self, process):
         raise SystemFailure("JSONDecodeError: Unterminated string")  # the monitor read one recv()
     return self.inner.start_process(process)
 
+
+HostPathsFollowLinks = _mutant("HostPathsFollowLinks", _factory={"create": _create_following_links})
+DevThroughLinks = _mutant("DevThroughLinks", _factory={"create": _create_dev_through_links})
+SubCgroupsIgnored = _mutant("SubCgroupsIgnored", processes=_processes_top_cgroup_only)
+DestroyRemovesParent = _mutant("DestroyRemovesParent", destroy=_destroy_removes_parent)
+LateRlimitCheck = _mutant("LateRlimitCheck", start_process=_exec_late_rlimit,
+                          _factory={"create": _create_late_rlimit})
+ExecOneRecv = _mutant("ExecOneRecv", start_process=_exec_one_recv)
 
 # name -> (clauses that must fail, spec test module, pytest -k expression selecting the tests that show it)
 MUTANTS: dict[str, tuple[tuple[str, ...], str, str]] = {
