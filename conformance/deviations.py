@@ -155,6 +155,25 @@ DEVIATIONS += (
                                           "LC-CFG-STATS-04", "LC-CFG-STATS-05"),
               ("test_config_resources.py::test_stats_*",),
               "crun 1.8.1 has no 'events' command: stats() raises NotSupported", raises=NotSupported),
+    Deviation("D-HOST-DEVLINKS", ("runc",), ("LC-HOST-02",),
+              ("test_hostile_rootfs.py::test_dev_as_symlink_to_host_dir",
+               "test_hostile_rootfs.py::test_device_node_through_symlink_lands_inside"),
+              "runc 1.1.5 makes /dev's tmpfs inside the rootfs but creates the /dev/fd, stdin, stdout, stderr, "
+              "ptmx and core symlinks through the image's 'dev' link, in the host directory it names"),
+    Deviation("D-HOST-DANGLING", ("crun",), ("LC-HOST-01", "LC-HOST-02"),
+              ("test_hostile_rootfs.py::test_absolute_symlink_to_host_dir_mount_lands_inside",
+               "test_hostile_rootfs.py::test_relative_symlink_climbing_out_is_stopped_at_the_root",
+               "test_hostile_rootfs.py::test_bind_file_through_symlink_lands_inside",
+               "test_hostile_rootfs.py::test_dev_as_symlink_to_host_dir",
+               "test_hostile_rootfs.py::test_device_node_through_symlink_lands_inside"),
+              "crun 1.8.1 resolves inside the rootfs (openat2) but does not create a link's missing target: "
+              "create fails with \"openat2 `evil`: No such file or directory\" (safe, but no container)"),
+    Deviation("D-HOST-SUBCGROUP", ("runc", "crun"), ("LC-HOST-03",),
+              ("test_cgroup_tree.py::test_destroy_takes_a_frozen_sub_cgroup",
+               "test_cgroup_tree.py::test_resume_thaws_a_sub_cgroup_frozen_on_its_own"),
+              "resume thaws only the container's own freezer cgroup, and delete -f does not thaw a sub-cgroup "
+              "frozen on its own: runc 1.1.5 fails ('container init still running'), crun 1.8.1 returns after "
+              "about 10 s"),
 )
 
 

@@ -22,8 +22,11 @@ from .cgroups import THAWED, CgroupDriver, CgroupV1, CgroupV2
 def driver_from_info(info: dict) -> CgroupDriver:
     """The driver recorded in a state file's (validated) ``cgroup`` entry."""
     if info["version"] == 1:
-        return CgroupV1(info["parent"], info["name"], info["hierarchies"])
-    return CgroupV2(info["parent"], info["name"], info["root"])
+        driver: CgroupDriver = CgroupV1(info["parent"], info["name"], info["hierarchies"])
+    else:
+        driver = CgroupV2(info["parent"], info["name"], info["root"])
+    driver.made = list(info.get("made", []))  # the parents create made: only those are removed
+    return driver
 
 
 def kill_cgroup(cgroup: CgroupDriver) -> None:

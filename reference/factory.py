@@ -335,7 +335,7 @@ def _refuse_frozen(cgroup) -> None:
 
 def _cgroup_info(cgroup) -> dict:
     info = {"version": cgroup.version, "parent": cgroup.parent, "name": cgroup.name,
-            "procs_files": cgroup.procs_files()}
+            "procs_files": cgroup.procs_files(), "made": cgroup.made}
     if isinstance(cgroup, CgroupV1):
         info["hierarchies"] = cgroup.hierarchies
     else:

@@ -313,3 +313,45 @@ def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int =
     attr = ctypes.create_string_buffer(struct.pack("<IIIII", target_fd, prog_fd, attach_type, flags, 0), 20)
     _check(_libc.syscall(ctypes.c_long(_SYS_BPF), ctypes.c_int(BPF_PROG_ATTACH), attr, ctypes.c_uint(20)),
            "bpf(BPF_PROG_ATTACH)")
+
+
+# openat2(2): resolve a path with the kernel's scoping rules (Linux 5.6+)
+_SYS_OPENAT2 = 437  # same number on x86_64 and aarch64
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+_openat2_missing = False
+
+
+def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
+    """openat2(2): open ``path`` relative to ``dirfd`` with ``resolve`` flags (RESOLVE_IN_ROOT: every
+    absolute symlink and ``..`` is scoped to ``dirfd``, as if it were the root); returns the fd.
+
+    Raises OSError ENOSYS when the kernel lacks the call (before 5.6); EAGAIN when a concurrent rename
+    made the kernel give up (the caller retries); ELOOP, ENOENT, EXDEV as openat(2).
+    """
+    global _openat2_missing
+    if _openat2_missing:
+        raise OSError(38, "openat2: not supported by this kernel")
+    how = struct.pack("QQQ", flags, mode, resolve)
+    ret = _libc.syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dirfd), path.encode(), how,
+                        ctypes.c_size_t(len(how)))
+    if ret == -1:
+        err = ctypes.get_errno()
+        if err == 38:  # ENOSYS
+            _openat2_missing = True
+        raise OSError(err, f"openat2 {path}: {os.strerror(err)}")
+    return ret
+
+
+def has_openat2() -> bool:
+    """True unless a call of :func:`openat2` found the kernel without it."""
+    return not _openat2_missing
+
+
+def force_no_openat2(value: bool = True) -> None:
+    """Pretend the kernel lacks openat2 (tests of the component-by-component fallback)."""
+    global _openat2_missing
+    _openat2_missing = value

@@ -324,8 +324,8 @@ class Monitor:
     # -- requests -------------------------------------------------------
     def handle(self, conn: socket.socket) -> None:
         try:
-            data, fds, _flags, _addr = socket.recv_fds(conn, 65536, 3)
-        except OSError:
+            data, fds = read_request(conn)
+        except (OSError, ValueError):
             data, fds = b"", []
         if not data:
             self._reply(conn, {})
@@ -413,6 +413,35 @@ class Monitor:
             self.waiters.setdefault(pid, []).append(conn)
         else:
             self._reply(conn, {"error": "ProcessNotFound", "message": f"pid {pid} is not in the container"})
+
+
+MAX_REQUEST = 16 << 20  # bytes: above execve(2)'s ARG_MAX (a quarter of the stack limit) for usual stacks
+REQUEST_TIMEOUT = 10.0  # seconds a client may take to send the rest of a request it began
+
+
+def read_request(conn: socket.socket) -> tuple[bytes, list[int]]:
+    """One request: a newline-terminated JSON message and the fds (SCM_RIGHTS, at most 3) sent with it.
+
+    The kernel hands a stream message that carries fds over in several reads (the first ends where
+    the sender's first skb did, about 36 KB on x86_64), so the rest is read until the newline or EOF.
+    Raises OSError (a timeout after REQUEST_TIMEOUT s included) and ValueError (more than MAX_REQUEST
+    bytes); the fds are closed then."""
+    conn.settimeout(REQUEST_TIMEOUT)
+    data, fds, _flags, _addr = socket.recv_fds(conn, 65536, 3)
+    try:
+        chunks = [data]
+        size = len(data)
+        while data and not data.endswith(b"\n"):
+            data = conn.recv(65536)
+            chunks.append(data)
+            size += len(data)
+            if size > MAX_REQUEST:
+                raise ValueError(f"request of more than {MAX_REQUEST} bytes")
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return b"".join(chunks), fds
 
 
 def run(state_dir: str, sync_fd: int, commit_fd: int = -1) -> int:

@@ -13,6 +13,7 @@ import stat
 
 from libcontainer.spec import Config, Device, Mount
 
+from . import inroot
 from . import linux as L
 
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
@@ -42,78 +43,104 @@ def remount(path: str, flags: int) -> None:
     L.mount(None, path, None, L.MS_BIND | L.MS_REMOUNT | keep | flags)
 
 
-def _mkdirs(path: str) -> None:
-    os.makedirs(path, mode=0o755, exist_ok=True)
+def _mount_under(root_fd: int, dest: str, fstype: str, flags: int, data: str | None = None) -> None:
+    fd = inroot.ensure(root_fd, dest, "dir")
+    try:
+        L.mount(fstype, inroot.fd_path(fd), fstype, flags, data)
+    finally:
+        os.close(fd)
 
 
-def _mount_under(rootfs: str, dest: str, fstype: str, flags: int, data: str | None = None) -> None:
-    target = os.path.join(rootfs, dest.lstrip("/"))
-    _mkdirs(target)
-    L.mount(fstype, target, fstype, flags, data)
+def _bind_target_kind(source: str) -> str:
+    return "dir" if os.path.isdir(source) else "file"
 
 
-def mount_config(rootfs: str, m: Mount) -> None:
-    """Make one config mount under ``rootfs`` (bind mounts remounted ro when asked)."""
+def mount_config(root_fd: int, m: Mount) -> None:
+    """Make one config mount inside the root ``root_fd`` (bind mounts remounted ro when asked).
+
+    The destination is resolved inside the root whatever symlinks the image holds (inroot), and
+    the mount made on the resolved fd through /proc/self/fd, never on a path a link could redirect."""
     flags, data = 0, []
     for opt in m.options:
         if opt in _FLAGS:
             flags |= _FLAGS[opt]
         elif opt not in _IGNORED:
             data.append(opt)
-    target = os.path.join(rootfs, m.destination.lstrip("/"))
     bind = m.type == "bind" or flags & L.MS_BIND
-    if bind and not os.path.isdir(m.source):
-        _mkdirs(os.path.dirname(target))
-        if not os.path.exists(target):
-            open(target, "a").close()
-    else:
-        _mkdirs(target)
-    if bind:
-        L.mount(m.source, target, None, L.MS_BIND | (flags & L.MS_REC))
-        if flags & ~(L.MS_BIND | L.MS_REC):
-            remount(target, flags & ~(L.MS_BIND | L.MS_REC))
-    else:
-        L.mount(m.source or m.type, target, m.type, flags, ",".join(data) or None)
+    try:
+        fd = inroot.ensure(root_fd, m.destination, _bind_target_kind(m.source) if bind else "dir")
+    except OSError as e:
+        raise OSError(e.errno, f"mount destination {m.destination!r}: {e.strerror}") from None
+    try:
+        target = inroot.fd_path(fd)
+        if bind:
+            L.mount(m.source, target, None, L.MS_BIND | (flags & L.MS_REC))
+            if flags & ~(L.MS_BIND | L.MS_REC):
+                # the fd still names the directory under the new mount: remount through the mount's path
+                again = inroot.resolve(root_fd, m.destination)
+                try:
+                    remount(inroot.fd_path(again), flags & ~(L.MS_BIND | L.MS_REC))
+                finally:
+                    os.close(again)
+        else:
+            L.mount(m.source or m.type, target, m.type, flags, ",".join(data) or None)
+    finally:
+        os.close(fd)
 
 
-def make_node(rootfs: str, device: Device, bind: bool) -> None:
-    """Make ``device`` under ``rootfs`` (mknod(2), chown), or with ``bind`` (in a user namespace,
-    where mknod is not allowed) bind-mount the host's node of the same path over an empty file."""
-    target = os.path.join(rootfs, device.path.lstrip("/"))
-    _mkdirs(os.path.dirname(target))
+def make_node(root_fd: int, device: Device, bind: bool) -> None:
+    """Make ``device`` inside the root ``root_fd`` (mknod(2), chown), or with ``bind`` (in a user
+    namespace, where mknod is not allowed) bind-mount the host's node of the same path over an empty
+    file. The path is resolved inside the root (inroot); an existing node or link there is replaced."""
+    parent_path, _, name = device.path.rstrip("/").rpartition("/")
     if bind:
-        if not os.path.exists(target):
-            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
-        L.mount(device.path, target, None, L.MS_BIND)
+        fd = inroot.ensure(root_fd, device.path, "file")
+        try:
+            L.mount(device.path, inroot.fd_path(fd), None, L.MS_BIND)
+        finally:
+            os.close(fd)
         return
-    if os.path.lexists(target):
-        os.unlink(target)
-    os.mknod(target, _NODE_TYPES[device.type] | device.file_mode, os.makedev(device.major, device.minor))
-    os.chmod(target, device.file_mode)
-    if device.uid or device.gid:
-        os.chown(target, device.uid, device.gid)
+    parent = inroot.ensure(root_fd, parent_path or "/", "dir")
+    try:
+        try:
+            os.unlink(name, dir_fd=parent)  # a link is removed itself, never followed
+        except FileNotFoundError:
+            pass
+        os.mknod(name, _NODE_TYPES[device.type] | device.file_mode, os.makedev(device.major, device.minor),
+                 dir_fd=parent)
+        node = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+        try:
+            os.chmod(inroot.fd_path(node), device.file_mode)
+        finally:
+            os.close(node)
+        if device.uid or device.gid:
+            os.chown(name, device.uid, device.gid, dir_fd=parent, follow_symlinks=False)
+    finally:
+        os.close(parent)
 
 
-def make_dev(rootfs: str, devices: list[Device] = (), userns: bool = False) -> None:
+def make_dev(root_fd: int, devices: list[Device] = (), userns: bool = False) -> None:
     """A tmpfs /dev with the standard nodes and ``devices``, devpts, /dev/shm and /dev/mqueue."""
-    dev = os.path.join(rootfs, "dev")
-    _mkdirs(dev)
-    L.mount("tmpfs", dev, "tmpfs", L.MS_NOSUID | L.MS_STRICTATIME, "mode=755,size=65536k")
+    _mount_under(root_fd, "/dev", "tmpfs", L.MS_NOSUID | L.MS_STRICTATIME, "mode=755,size=65536k")
     old = os.umask(0)
     try:
         for name, major, minor in DEVICES:
-            make_node(rootfs, Device(path=f"/dev/{name}", type="c", major=major, minor=minor), userns)
+            make_node(root_fd, Device(path=f"/dev/{name}", type="c", major=major, minor=minor), userns)
         for device in devices:
-            make_node(rootfs, device, userns)
+            make_node(root_fd, device, userns)
     finally:
         os.umask(old)
-    for name, target in DEV_LINKS:
-        os.symlink(target, os.path.join(dev, name))
-    _mount_under(rootfs, "/dev/pts", "devpts", L.MS_NOSUID | L.MS_NOEXEC,
-                 "newinstance,ptmxmode=0666,mode=0620")
-    _mount_under(rootfs, "/dev/shm", "tmpfs", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC, "mode=1777,size=65536k")
+    dev = inroot.resolve(root_fd, "/dev")
     try:
-        _mount_under(rootfs, "/dev/mqueue", "mqueue", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+        for name, target in DEV_LINKS:
+            os.symlink(target, name, dir_fd=dev)
+    finally:
+        os.close(dev)
+    _mount_under(root_fd, "/dev/pts", "devpts", L.MS_NOSUID | L.MS_NOEXEC,
+                 "newinstance,ptmxmode=0666,mode=0620")
+    _mount_under(root_fd, "/dev/shm", "tmpfs", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC, "mode=1777,size=65536k")
+    try:
+        _mount_under(root_fd, "/dev/mqueue", "mqueue", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
     except OSError:
         pass  # no ipc namespace of its own: mqueue may not be mountable
 
@@ -135,51 +162,82 @@ def pivot(rootfs: str) -> None:
     os.chdir("/")
 
 
-def mask_path(path: str) -> None:
-    """Make ``path`` unreadable: /dev/null bound over a file, an empty read-only tmpfs over a
-    directory (runc's maskPath). A path that does not exist is left alone."""
+def mask_path(root_fd: int, path: str) -> None:
+    """Make ``path`` (resolved inside ``root_fd``) unreadable: /dev/null bound over a file, an empty
+    read-only tmpfs over a directory (runc's maskPath). A path that does not exist is left alone."""
     try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            L.mount("tmpfs", path, "tmpfs", L.MS_RDONLY)
-        else:
-            L.mount("/dev/null", path, None, L.MS_BIND)
-    except FileNotFoundError:
-        pass
-
-
-def readonly_path(path: str) -> None:
-    """Bind ``path`` onto itself and remount it read-only (runc's readonlyPath); absent: left alone."""
-    try:
-        L.mount(path, path, None, L.MS_BIND | L.MS_REC)
+        fd = inroot.resolve(root_fd, path)
     except FileNotFoundError:
         return
-    remount(path, L.MS_RDONLY | L.MS_REC)
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            L.mount("tmpfs", inroot.fd_path(fd), "tmpfs", L.MS_RDONLY)
+        else:
+            L.mount("/dev/null", inroot.fd_path(fd), None, L.MS_BIND)
+    finally:
+        os.close(fd)
+
+
+def readonly_path(root_fd: int, path: str) -> None:
+    """Bind ``path`` (resolved inside ``root_fd``) onto itself and remount it read-only (runc's
+    readonlyPath); absent: left alone."""
+    try:
+        fd = inroot.resolve(root_fd, path)
+    except FileNotFoundError:
+        return
+    try:
+        L.mount(inroot.fd_path(fd), inroot.fd_path(fd), None, L.MS_BIND | L.MS_REC)
+    finally:
+        os.close(fd)
+    fd = inroot.resolve(root_fd, path)
+    try:
+        remount(inroot.fd_path(fd), L.MS_RDONLY | L.MS_REC)
+    finally:
+        os.close(fd)
 
 
 def setup(config: Config) -> None:
     """Build the container's filesystem view and pivot_root into it; then read-only paths,
-    masked paths and, when asked, the read-only root (all after pivot_root, as runc does)."""
+    masked paths and, when asked, the read-only root (all after pivot_root, as runc does).
+
+    Every path made, mounted on or opened inside the rootfs is resolved with the rootfs as ``/``
+    (module inroot): a symlink in the image never leads outside it (CVE-2021-30465)."""
     rootfs = os.path.realpath(config.rootfs)
     prop = config.rootfs_propagation
     # shared and slave keep receiving the host's mounts: start from a slave copy (never sending any back)
     L.mount(None, "/", None, L.MS_REC | (L.MS_SLAVE if prop in ("shared", "slave") else L.MS_PRIVATE))
     L.mount(rootfs, rootfs, None, L.MS_BIND | L.MS_REC)
-    _mount_under(rootfs, "/proc", "proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        _mount_under(rootfs, "/sys", "sysfs", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC | L.MS_RDONLY)
-    except OSError:
-        # sysfs cannot be mounted without a net namespace of our own: a read-only bind instead
-        sys_dir = os.path.join(rootfs, "sys")
-        L.mount("/sys", sys_dir, None, L.MS_BIND | L.MS_REC)
-        remount(sys_dir, L.MS_RDONLY)
-    make_dev(rootfs, config.devices, userns="user" in config.namespaces)
-    for m in config.mounts:
-        mount_config(rootfs, m)
+        _mount_under(root_fd, "/proc", "proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+        try:
+            _mount_under(root_fd, "/sys", "sysfs", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC | L.MS_RDONLY)
+        except OSError:
+            # sysfs cannot be mounted without a net namespace of our own: a read-only bind instead
+            sys_fd = inroot.ensure(root_fd, "/sys", "dir")
+            try:
+                L.mount("/sys", inroot.fd_path(sys_fd), None, L.MS_BIND | L.MS_REC)
+            finally:
+                os.close(sys_fd)
+            sys_fd = inroot.resolve(root_fd, "/sys")
+            try:
+                remount(inroot.fd_path(sys_fd), L.MS_RDONLY)
+            finally:
+                os.close(sys_fd)
+        make_dev(root_fd, config.devices, userns="user" in config.namespaces)
+        for m in config.mounts:
+            mount_config(root_fd, m)
+    finally:
+        os.close(root_fd)
     pivot(rootfs)
-    for path in config.readonly_paths:
-        readonly_path(path)
-    for path in config.masked_paths:
-        mask_path(path)
+    root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for path in config.readonly_paths:
+            readonly_path(root_fd, path)
+        for path in config.masked_paths:
+            mask_path(root_fd, path)
+    finally:
+        os.close(root_fd)
     if config.readonly_rootfs:
         remount("/", L.MS_RDONLY)
     if prop is not None:

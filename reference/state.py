@@ -246,7 +246,9 @@ def connect(state_dir: str, timeout: float | None = None) -> socket.socket:
 def send_msg(sock: socket.socket, msg: dict, fds: list[int] = ()) -> None:
     data = json.dumps(msg).encode() + b"\n"
     if fds:
-        socket.send_fds(sock, [data], list(fds))
+        sent = socket.send_fds(sock, [data], list(fds))
+        if sent < len(data):  # a signal cut a big message short: the rest carries no fds
+            sock.sendall(data[sent:])
     else:
         sock.sendall(data)
 

@@ -304,6 +304,15 @@ def _stdio_ok(value) -> bool:
     return True
 
 
+# getrlimit(2)'s resources; NGROUPS_MAX (limits.h, Linux 2.6.4+); MAX_ARG_STRLEN (execve(2): 32 pages of 4 KiB)
+RLIMITS = ("RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_LOCKS",
+           "RLIMIT_MEMLOCK", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_RSS",
+           "RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK")
+NGROUPS_MAX = 65536
+MAX_ARG_STRLEN = 131072
+MAX_ID_MAP_LINES = 340  # user_namespaces(7): since Linux 4.15
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -330,11 +339,20 @@ def validate_process(process: Any, prefix: str = "process") -> None:
     _need(isinstance(process.additional_gids, list)
           and all(_is_int(g) and 0 <= g < 2**32 - 1 for g in process.additional_gids),
           f"{prefix}.additional_gids", "must be a list of ids")
+    _need(len(process.additional_gids) <= NGROUPS_MAX, f"{prefix}.additional_gids",
+          f"must hold at most {NGROUPS_MAX} groups (setgroups(2) refuses more: EINVAL)")
+    for i, a in enumerate(process.args):
+        _need(len(a.encode()) < MAX_ARG_STRLEN, f"{prefix}.args[{i}]",
+              f"must be shorter than {MAX_ARG_STRLEN} bytes (execve(2) refuses a longer string: E2BIG)")
     _need(isinstance(process.rlimits, dict), f"{prefix}.rlimits", "must be a dict")
     for key, pair in process.rlimits.items():
-        _need(isinstance(key, str) and key.startswith("RLIMIT_"), f"{prefix}.rlimits", f"unknown limit {key!r}")
-        _need(isinstance(pair, (tuple, list)) and len(pair) == 2 and all(_is_int(v) and v >= -1 for v in pair),
-              f"{prefix}.rlimits.{key}", "must be (soft, hard) integers")
+        _need(key in RLIMITS, f"{prefix}.rlimits", f"unknown limit {key!r} (getrlimit(2) names: {', '.join(RLIMITS)})")
+        _need(isinstance(pair, (tuple, list)) and len(pair) == 2
+              and all(_is_int(v) and -1 <= v < 2**64 - 1 for v in pair),
+              f"{prefix}.rlimits.{key}", "must be (soft, hard) integers, -1 for unlimited")
+        soft, hard = (2**64 - 1 if v == -1 else v for v in pair)  # -1 is RLIM_INFINITY
+        _need(soft <= hard, f"{prefix}.rlimits.{key}",
+              f"soft limit {pair[0]} is above the hard limit {pair[1]} (setrlimit(2) refuses it: EINVAL)")
     for name in Process.STDIO:
         _need(_stdio_ok(getattr(process, name)), f"{prefix}.{name}",
               "must be None, an open file descriptor or an open file with fileno()")
@@ -468,6 +486,13 @@ def _validate_security(config: Config) -> None:
         for i, m in enumerate(maps):
             _need(all(_is_int(v) and 0 <= v < 2**32 - 1 for v in (m.container_id, m.host_id))
                   and _is_int(m.size) and 0 < m.size < 2**32, f"{name}[{i}]", "ids must be 0..2^32-2, size > 0")
+        _need(len(maps) <= MAX_ID_MAP_LINES, name, f"must hold at most {MAX_ID_MAP_LINES} ranges (user_namespaces(7))")
+        for side in ("container_id", "host_id"):
+            ranges = sorted((getattr(m, side), getattr(m, side) + m.size, i) for i, m in enumerate(maps))
+            for (_s1, e1, i1), (s2, _e2, i2) in zip(ranges, ranges[1:]):
+                _need(s2 >= e1, f"{name}[{max(i1, i2)}]",
+                      f"its {side} range overlaps {name}[{min(i1, i2)}] (user_namespaces(7): the kernel refuses "
+                      "overlapping ranges with EINVAL)")
         if "user" in config.namespaces and "user" not in paths:
             _need(len(maps) > 0, name, "the user namespace needs at least one mapping")
         else:
@@ -534,6 +559,17 @@ def _is_ip(value, cidr: bool) -> bool:
         return False
 
 
+def _cpu_list_ok(value) -> bool:
+    import re
+    if not isinstance(value, str) or not value:
+        return False
+    for part in value.split(","):
+        m = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", part)
+        if m is None or (m.group(2) is not None and int(m.group(2)) < int(m.group(1))):
+            return False
+    return True
+
+
 def validate_resources(res: Any) -> None:
     """Raise ConfigInvalid (naming ``resources.<field>``) unless ``res`` holds usable limits.
 
@@ -563,8 +599,8 @@ def validate_resources(res: Any) -> None:
           "resources.pids_limit", "must be -1 (unlimited), 0 or a positive count")
     for name in ("cpuset_cpus", "cpuset_mems"):
         value = getattr(res, name)
-        _need(value is None or (isinstance(value, str) and all(c in "0123456789,-" for c in value) and value),
-              f"resources.{name}", "must be a list such as 0-1,3")
+        _need(value is None or _cpu_list_ok(value), f"resources.{name}",
+              "must be a list such as 0-1,3 (each range low-high with low <= high; cpuset(7) List format)")
     _need(res.blkio_weight is None or (_is_int(res.blkio_weight) and 10 <= res.blkio_weight <= 1000),
           "resources.blkio_weight", "must be 10..1000")
     for name in Resources.THROTTLES:

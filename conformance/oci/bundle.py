@@ -83,7 +83,8 @@ def process_json(process: Process) -> dict:
     if process.additional_gids:
         data["user"]["additionalGids"] = list(process.additional_gids)
     if process.rlimits:
-        data["rlimits"] = [{"type": k, "soft": s, "hard": h} for k, (s, h) in process.rlimits.items()]
+        # the OCI spec's rlimits are uint64: -1 (unlimited) is RLIM_INFINITY, 2^64-1 (getrlimit(2))
+        data["rlimits"] = [{"type": k, "soft": s % 2**64, "hard": h % 2**64} for k, (s, h) in process.rlimits.items()]
     return data
 
 

@@ -324,7 +324,10 @@ class OCIContainer(Container):
             except OSError as e:
                 raise SystemFailure(f"connect to monitor: {e}", errno=e.errno) from e
             try:
-                socket.send_fds(sock, [json.dumps(msg).encode()], list(fds))
+                data = json.dumps(msg).encode()
+                sent = socket.send_fds(sock, [data], list(fds))
+                if sent < len(data):
+                    sock.sendall(data[sent:])
                 sock.shutdown(socket.SHUT_WR)
                 chunks = []
                 while chunk := sock.recv(65536):

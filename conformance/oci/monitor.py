@@ -58,6 +58,23 @@ def hide_unified_controllers(empty: str, controllers: str) -> None:
     _check(_libc.mount(empty.encode(), controllers.encode(), None, MS_BIND, None), "bind over cgroup.controllers")
 
 
+def read_request(conn) -> tuple[bytes, list[int]]:
+    """A whole request (the client shuts its side down after sending) and the fds sent with it: the
+    kernel splits a message that carries fds (about 36 KB a read), so one recv is not enough."""
+    conn.settimeout(10.0)
+    data, fds, _flags, _addr = socket.recv_fds(conn, 65536, 3)
+    chunks = [data]
+    try:
+        while data:
+            data = conn.recv(65536)
+            chunks.append(data)
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return b"".join(chunks), fds
+
+
 def exit_status(status: int) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
@@ -183,7 +200,7 @@ class Monitor:
     def handle(self, conn) -> None:
         fds = []
         try:
-            data, fds, _flags, _addr = socket.recv_fds(conn, 65536, 3)
+            data, fds = read_request(conn)
             msg = json.loads(data) if data else None
             if msg is None:
                 self.reply(conn, {})

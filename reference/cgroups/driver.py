@@ -31,6 +31,27 @@ class CgroupDriver(abc.ABC):
     def __init__(self, parent: str, name: str):
         self.parent = parent.strip("/")
         self.name = name
+        # directories above the container's own that create() made (absolute, shallowest first); only
+        # these, and the container's own, are ever removed: an operator's cgroup_parent stays
+        self.made: list[str] = []
+
+    def _mkdir(self, path: str, own: bool) -> None:
+        """mkdir ``path`` unless it exists; a parent (not ``own``) made here is recorded in ``made``."""
+        try:
+            os.mkdir(path, 0o755)
+        except FileExistsError:
+            return
+        if not own and path not in self.made:
+            self.made.append(path)
+
+    def _mkdir_chain(self, root: str) -> str:
+        """Make ``root/<parent>/<name>`` one level at a time (recording the parents made); return it."""
+        cur = root
+        parts = [*self.parent.split("/"), self.name]
+        for i, part in enumerate(parts):
+            cur = os.path.join(cur, part)
+            self._mkdir(cur, own=i == len(parts) - 1)
+        return cur
 
     @abc.abstractmethod
     def paths(self) -> list[str]:
@@ -52,12 +73,17 @@ class CgroupDriver(abc.ABC):
         return any(os.path.isdir(p) for p in self.paths())
 
     def pids(self) -> list[int]:
-        """PIDs (host pid namespace) of the processes in the cgroup; [] if it is gone."""
-        try:
-            with open(os.path.join(self.paths()[0], "cgroup.procs")) as f:
-                return [int(line) for line in f if line.strip()]
-        except FileNotFoundError:
-            return []
+        """PIDs (host pid namespace) of the processes in the cgroup and every sub-cgroup of it (made by
+        anyone, at any depth); [] if it is gone."""
+        pids: list[int] = []
+        for path in subtree(self.paths()[0]):
+            try:
+                with open(os.path.join(path, "cgroup.procs")) as f:
+                    pids.extend(int(line) for line in f if line.strip())
+            except OSError as e:  # a sub-cgroup removed while we walk
+                if e.errno not in (errno.ENOENT, errno.ENODEV):
+                    raise
+        return list(dict.fromkeys(pids))
 
     @abc.abstractmethod
     def freezer_state(self) -> str:
@@ -66,6 +92,10 @@ class CgroupDriver(abc.ABC):
     @abc.abstractmethod
     def _write_freeze(self, frozen: bool) -> None:
         ...
+
+    @abc.abstractmethod
+    def _thaw_dir(self, path: str) -> None:
+        """Thaw the (sub-)cgroup directory ``path`` of the freezer hierarchy itself."""
 
     def freeze(self, timeout: float = 10.0) -> None:
         """Freeze every process; return once FROZEN.
@@ -107,8 +137,15 @@ class CgroupDriver(abc.ABC):
                 continue
 
     def thaw(self) -> None:
-        """Thaw every process (no-op when THAWED)."""
+        """Thaw every process (no-op when THAWED), those in sub-cgroups frozen on their own included:
+        a thawed parent leaves a child that was frozen itself frozen (freezer-subsystem.rst, cgroup-v2.rst)."""
         self._write_freeze(False)
+        for path in subtree(self.paths()[0])[1:]:
+            try:
+                self._thaw_dir(path)
+            except OSError as e:
+                if e.errno not in (errno.ENOENT, errno.ENODEV):
+                    raise
 
     def kill(self) -> bool:
         """SIGKILL every process at once if the kernel can (v2 ``cgroup.kill``); False if it cannot."""
@@ -119,32 +156,36 @@ class CgroupDriver(abc.ABC):
         """Read the cgroup's statistics files into one ContainerStats (network is the container's job)."""
 
     def destroy(self, timeout: float = 5.0) -> None:
-        """Remove the cgroup directories (the cgroup must be empty or emptying).
+        """Remove the cgroup directories and every sub-cgroup in them, deepest first (the cgroup
+        must be empty or emptying).
 
-        Retries EBUSY while the last processes exit; then removes the parent
-        directories that became empty. Absent directories are not an error.
+        Retries EBUSY while the last processes exit; then removes the parent directories that
+        create() made (``made``) and that became empty; a parent that existed before is never
+        removed. Absent directories are not an error.
         """
         deadline = time.monotonic() + timeout
-        for path in self.paths():
-            while True:
-                try:
-                    os.rmdir(path)
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError as e:
-                    if e.errno != errno.EBUSY or time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.002)
-            self._remove_empty_parents(path)
-
-    def _remove_empty_parents(self, path: str) -> None:
-        for _ in self.parent.split("/"):
-            path = os.path.dirname(path)
+        for top in self.paths():
+            for path in reversed(subtree(top)):
+                while True:
+                    try:
+                        os.rmdir(path)
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError as e:
+                        if e.errno != errno.EBUSY or time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.002)
+        for path in reversed(self.made):
             try:
                 os.rmdir(path)
             except OSError:
-                return
+                pass  # not empty (another container under it) or gone
+
+
+def subtree(top: str) -> list[str]:
+    """``top`` and every directory below it, parents before children ([] if ``top`` is absent)."""
+    return [dirpath for dirpath, _dirs, _files in os.walk(top)]
 
 
 def retry_vanishing(make, attempts: int = 20) -> None:

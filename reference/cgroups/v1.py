@@ -82,16 +82,16 @@ class CgroupV1(CgroupDriver):
             raise
 
     def _make(self, controller: str) -> None:
-        path = self._dirs[controller]
         if controller != "cpuset":
-            os.makedirs(path, exist_ok=True)
+            self._mkdir_chain(self.hierarchies[controller])
             return
         # a cpuset cgroup takes no task until cpus and mems are set: copy them down from the root
         root = self.hierarchies["cpuset"]
         cur = root
-        for part in [*self.parent.split("/"), self.name]:
+        parts = [*self.parent.split("/"), self.name]
+        for i, part in enumerate(parts):
             parent_dir, cur = cur, os.path.join(cur, part)
-            os.makedirs(cur, exist_ok=True)
+            self._mkdir(cur, own=i == len(parts) - 1)
             for key in ("cpuset.cpus", "cpuset.mems"):
                 if not _read(os.path.join(cur, key)):
                     write(os.path.join(cur, key), _read(os.path.join(parent_dir, key)))
@@ -203,6 +203,9 @@ class CgroupV1(CgroupDriver):
 
     def _write_freeze(self, frozen: bool) -> None:
         write(os.path.join(self._dirs["freezer"], "freezer.state"), FROZEN if frozen else THAWED)
+
+    def _thaw_dir(self, path: str) -> None:
+        write(os.path.join(path, "freezer.state"), THAWED)
 
     # -- stats ----------------------------------------------------------
     def _stat_files(self) -> dict[str, str]:

@@ -87,10 +87,11 @@ class CgroupV2(CgroupDriver):
 
     def _make(self) -> None:
         cur = self.root
-        for part in [*self.parent.split("/"), self.name]:
+        parts = [*self.parent.split("/"), self.name]
+        for i, part in enumerate(parts):
             self._enable(cur)
             cur = os.path.join(cur, part)
-            os.makedirs(cur, exist_ok=True)
+            self._mkdir(cur, own=i == len(parts) - 1)
 
     def _enable(self, path: str) -> None:
         available = (read_text(os.path.join(path, "cgroup.controllers")) or "").split()
@@ -150,6 +151,9 @@ class CgroupV2(CgroupDriver):
 
     def _write_freeze(self, frozen: bool) -> None:
         write(self._file("cgroup.freeze"), "1" if frozen else "0")
+
+    def _thaw_dir(self, path: str) -> None:
+        write(os.path.join(path, "cgroup.freeze"), "0")
 
     def kill(self) -> bool:
         path = self._file("cgroup.kill")
