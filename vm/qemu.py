@@ -23,6 +23,9 @@ from .backend import Backend, EventSink, Request, Result
 
 PR_SET_PDEATHSIG = 1
 QEMU = "qemu-system-x86_64"
+CPU = "max"
+#: extra kernel arguments of every guest (LCVM_KERNEL_ARGS overrides)
+KERNEL_ARGS = os.environ.get("LCVM_KERNEL_ARGS", "")
 
 
 def _die_with_parent() -> None:
@@ -35,12 +38,14 @@ class QemuBackend(Backend):
     name = "qemu"
 
     def __init__(self, project: str, cache: str | None = None, qemu: str = QEMU, python: str | None = None,
-                 accel: str = "tcg,thread=multi"):
+                 accel: str = "tcg,thread=multi", cpu: str | None = None, kernel_args: str | None = None):
         self.project = os.path.abspath(project)
-        self.cache = cache or kernel_mod.CACHE
+        self.cache = cache or kernel_mod.SHARED_CACHE
         self.qemu = qemu
         self.python = python or os.path.join(self.project, ".venv", "bin", "python")
         self.accel = accel
+        self.cpu = cpu or os.environ.get("LCVM_QEMU_CPU", CPU)
+        self.kernel_args = KERNEL_ARGS if kernel_args is None else kernel_args
         self._prepared: dict[str, tuple[kernel_mod.Kernel, str]] = {}
 
     def prepare(self, vm) -> None:
@@ -57,13 +62,13 @@ class QemuBackend(Backend):
             if any(c in path for c in " ,\t\n"):
                 raise ValueError(f"path {path!r} has a space or comma: qemu and the kernel command line cannot take it")
         append = " ".join([
-            "console=ttyS0", "panic=-1", "quiet", "loglevel=4", "rdinit=/init",
+            "console=ttyS0", "panic=-1", "quiet", "loglevel=4", "rdinit=/init", self.kernel_args,
             f"lcvm.name={vm.name}", f"lcvm.cgroup={vm.cgroup}", f"lcvm.out={request.out}",
             f"lcvm.project={self.project}", f"lcvm.python={self.python}", f"lcvm.modules={k.modules}",
             vm.cmdline]).strip()
         share = "security_model=passthrough"
         return [self.qemu, "-nodefaults", "-no-user-config", "-machine", "q35", "-accel", self.accel,
-                "-cpu", "max", "-smp", str(vm.cpus), "-m", str(vm.memory_mb),
+                "-cpu", self.cpu, "-smp", str(vm.cpus), "-m", str(vm.memory_mb),
                 "-kernel", k.vmlinuz, "-initrd", initrd, "-append", append,
                 "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio",
                 "-virtfs", f"local,path=/,mount_tag=lcvmroot,{share},readonly=on,multidevs=remap",
