@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 from . import initramfs, kernel as kernel_mod
@@ -47,6 +48,7 @@ class QemuBackend(Backend):
         self.cpu = cpu or os.environ.get("LCVM_QEMU_CPU", CPU)
         self.kernel_args = KERNEL_ARGS if kernel_args is None else kernel_args
         self._prepared: dict[str, tuple[kernel_mod.Kernel, str]] = {}
+        self._stop = threading.Event()  # set by close(): every running VM is killed (SIGTERM, Ctrl-C)
 
     def prepare(self, vm) -> None:
         if shutil.which(self.qemu) is None:
@@ -54,6 +56,10 @@ class QemuBackend(Backend):
         if vm.name not in self._prepared:
             k = kernel_mod.fetch(vm.package, self.cache)
             self._prepared[vm.name] = (k, initramfs.build(k, self.cache))
+
+    def close(self) -> None:
+        """Kill every VM this backend is running (their threads return a failed Result)."""
+        self._stop.set()
 
     def command(self, vm, request: Request) -> list[str]:
         """The qemu command line for ``vm`` running ``request`` (prepare() first)."""
@@ -85,7 +91,8 @@ class QemuBackend(Backend):
         crashes: list[str] = []
         while True:
             result = self._run_once(vm, request, on_event)
-            if result.status is not None or result.error.startswith("timeout") or len(crashes) >= self.retries \
+            if result.status is not None or result.error.startswith(("timeout", "stopped")) \
+                    or len(crashes) >= self.retries \
                     or not kernel_crashed(result.console):
                 break
             kept = os.path.join(result.out, f"console-crash-{len(crashes) + 1}.log")
@@ -128,12 +135,15 @@ class QemuBackend(Backend):
                             on_event(vm.name, line)
                     if done:
                         break
+                    if self._stop.is_set():
+                        error = "stopped: the matrix run was interrupted"
+                        break
                     if now > request.timeout:
                         error = f"timeout: killed after {request.timeout:.0f} s"
                         proc.kill()
                         proc.wait()
                         break
-                    time.sleep(0.5)
+                    self._stop.wait(0.5)
             finally:
                 if proc.poll() is None:
                     proc.kill()

@@ -183,12 +183,20 @@ def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str
         else:
             progress.say(vm.name, f"finished, suite status {result.status} ({times})")
 
-    if parallel > 1:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
-            list(pool.map(one, prepared))
-    else:
-        for vm in prepared:
-            one(vm)
+    try:
+        if parallel > 1:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+                try:
+                    list(pool.map(one, prepared))
+                except BaseException:
+                    backend.close()  # SIGTERM or Ctrl-C: kill the running VMs, or leaving the pool waits for them
+                    raise
+        else:
+            for vm in prepared:
+                one(vm)
+    except BaseException:
+        backend.close()
+        raise
     if host_run is not None:
         rc |= host_run.result() != 0
     for vm in vms:

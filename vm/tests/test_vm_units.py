@@ -313,3 +313,35 @@ def test_run_matrix_fails_a_vm_that_failed_and_prints_its_console(tmp_path, caps
     assert "FAILED: timeout" in out and "Kernel panic" in out and "console log kept" in out
     merged = json.loads((tmp_path / "out" / "matrix.json").read_text())
     assert [r["kernel"] for r in merged] == ["linux-image-test"]  # the good VM's records still merge
+
+
+def test_sigterm_during_a_parallel_run_kills_every_vm_and_returns(tmp_path):
+    import signal
+    import threading
+    from libcontainer.vm import __main__ as cli
+    fake = tmp_path / "fake-qemu"
+    fake.write_text(f"#!/bin/sh\necho $$ >> {tmp_path}/pids\nexec sleep 600\n")
+    fake.chmod(0o755)
+    be, k = _backend(tmp_path, str(fake))
+    be.prepare = lambda vm: None
+    be._prepared["t-b"] = be._prepared["t-v2"]
+    vms = [_vm(timeout_s=300), _vm(name="t-b", timeout_s=300)]
+    pids = tmp_path / "pids"
+
+    def terminate_once_both_run():
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (not pids.exists() or len(pids.read_text().split()) < 2):
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+    old = signal.signal(signal.SIGTERM, cli._terminate)
+    threading.Thread(target=terminate_once_both_run, daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(SystemExit):
+            runner.run_matrix(be, vms, str(tmp_path), str(tmp_path / "out"), ["reference"], sys.executable,
+                              host=None, parallel=2)
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    assert time.monotonic() - t0 < 20
+    for pid in pids.read_text().split():
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
