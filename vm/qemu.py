@@ -38,11 +38,11 @@ class QemuBackend(Backend):
 
     name = "qemu"
 
-    def __init__(self, project: str, cache: str | None = None, qemu: str = QEMU, python: str | None = None,
+    def __init__(self, project: str, cache: str | None = None, qemu: str | None = None, python: str | None = None,
                  accel: str = "tcg,thread=multi", cpu: str | None = None, kernel_args: str | None = None):
         self.project = os.path.abspath(project)
         self.cache = cache or kernel_mod.SHARED_CACHE
-        self.qemu = qemu
+        self.qemu = qemu or os.environ.get("LCVM_QEMU", QEMU)  # LCVM_QEMU: another qemu binary or a wrapper
         self.python = python or os.path.join(self.project, ".venv", "bin", "python")
         self.accel = accel
         self.cpu = cpu or os.environ.get("LCVM_QEMU_CPU", CPU)

@@ -137,6 +137,14 @@ def test_qemu_command_line(tmp_path):
     assert any(f"path={tmp_path},mount_tag=lcvmproj" in a and "readonly" not in a for a in cmd)
 
 
+def test_qemu_cpu_model_and_kernel_arguments_are_settable(tmp_path):
+    be, _ = _backend(tmp_path)
+    be.cpu, be.kernel_args = "qemu64", "mitigations=off"
+    cmd = be.command(_vm(), Request(argv=["true"], cwd="/", out=str(tmp_path / "out")))
+    assert cmd[cmd.index("-cpu") + 1] == "qemu64"
+    assert "mitigations=off" in cmd[cmd.index("-append") + 1].split()
+
+
 def test_paths_qemu_cannot_take_are_refused(tmp_path):
     be, _ = _backend(tmp_path)
     with pytest.raises(ValueError, match="space or comma"):
