@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -94,26 +95,38 @@ def call_interrupted_after_freeze_request(drv) -> bool:
     return False
 
 
-# The caller of pause()/resume() is killed at points the test observes, not after a timed sleep: the child
-# announces each step on stdout and, at the "held" points, waits on stdin until it is killed there.
-PAUSER = """
-import sys
-from libcontainer.reference import LinuxFactory
-c = LinuxFactory(sys.argv[1]).load(sys.argv[2])
-hold = sys.argv[3]
-def step(name):
-    print(name, flush=True)
-    if name == hold:
-        sys.stdin.readline()  # held here until the test kills this process
-print("ready", flush=True)
-while True:
-    step("pausing")
-    c.pause()
-    step("paused")
-    step("resuming")
-    c.resume()
-    step("resumed")
-"""
+# The caller of pause()/resume() is killed at points the test observes, not after a timed sleep: a child
+# forked from the test (no interpreter start-up: cheap in an emulated guest) loads the container, announces
+# each step on a pipe and, at the "held" point, waits on another pipe until it is killed there.
+def fork_pauser(factory_root: str, container_id: str, hold: str):
+    """(pid, step reader, hold writer) of a child that pauses and resumes the container until killed."""
+    steps_r, steps_w = os.pipe()
+    hold_r, hold_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(steps_r)
+            os.close(hold_w)
+            c = factory_mod.LinuxFactory(factory_root).load(container_id)
+
+            def step(name):
+                os.write(steps_w, name.encode() + b"\n")
+                if name == hold:
+                    os.read(hold_r, 1)  # held here until the test kills this process
+            step("ready")
+            while True:
+                step("pausing")
+                c.pause()
+                step("paused")
+                step("resuming")
+                c.resume()
+                step("resumed")
+        finally:
+            os._exit(1)
+    os.close(steps_w)
+    os.close(hold_r)
+    return pid, os.fdopen(steps_r, "rb"), hold_w
+
 
 # (point, held): the child is killed while held at point (it is exactly there), or, not held, as soon as the
 # test reads point (the child is somewhere in the call that follows it), or for "frozen-seen" as soon as the
@@ -126,24 +139,23 @@ KILL_POINTS = [("pausing", True), ("paused", True), ("resuming", True), ("resume
 def test_pause_resume_caller_killed_at_observed_points_leaves_a_resumable_container(forker, factory, point, held):
     drv = cg.driver(forker)
     for _ in range(1 if held else 3):  # a held point is exact; a running one lands somewhere in the call
-        child = subprocess.Popen([sys.executable, "-c", PAUSER, factory.root, forker.id,
-                                  point if held else "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        pid, steps, hold = fork_pauser(factory.root, forker.id, point if held else "-")
         try:
-            assert child.stdout.readline().strip() == b"ready"
+            assert steps.readline().strip() == b"ready"
             if point == "frozen-seen":
                 deadline = time.monotonic() + 60
                 while drv.freezer_state() == THAWED:
                     assert time.monotonic() < deadline, "the child never paused the container"
                     time.sleep(0.0005)
             else:
-                while (line := child.stdout.readline().strip()) != point.encode():
+                while (line := steps.readline().strip()) != point.encode():
                     assert line, f"the child exited before {point}"
             observed = forker.status()
         finally:
-            child.kill()
-            child.wait()
-            child.stdin.close()
-            child.stdout.close()
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            steps.close()
+            os.close(hold)
         status = forker.status()
         if held:  # killed exactly there: what it had done stays done
             expected = {"pausing": Status.RUNNING, "paused": Status.PAUSED, "resuming": Status.PAUSED,
