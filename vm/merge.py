@@ -41,18 +41,20 @@ def _cell_table(cells: dict[str, dict], summary: dict[str, dict]) -> str:
     lines = ["", "## Cells: kernel x cgroup mode", "",
              "| cell | kernel package | cgroup | runtimes | status |", "|---|---|---|---|---|"]
     for name, c in cells.items():
-        s = summary.get(name)
+        runs = [s for s in summary.values() if s.get("vm") == name]
+        errors = [s["error"] for s in runs if s.get("error")]
         if c["cannot_boot"]:
             status = f"cannot boot: {c['cannot_boot']}"
         elif name == "host":
             status = "ran on the host"
-        elif s is None:
+        elif not runs:
             status = "not run"
-        elif s.get("error"):
-            status = f"FAILED: {s['error']}"
+        elif errors:
+            status = f"FAILED: {errors[0]}"
         else:
-            status = f"suite status {s.get('status')}" + (f", {s['timings'].get('total', 0):.0f} s"
-                                                           if s.get("timings") else "")
+            worst = max((s.get("status") or 0) for s in runs)
+            total = sum(s.get("timings", {}).get("total", 0) for s in runs)
+            status = f"suite status {worst}, {total:.0f} s" + (f" in {len(runs)} boots" if len(runs) > 1 else "")
         lines.append(f"| {name} | {c['package']} | {c['cgroup']} | {', '.join(c['runtimes']) or '-'} | {status} |")
     return "\n".join(lines) + "\n"
 
@@ -73,7 +75,8 @@ def merge_dirs(dirs: list[str], out: str, extra_reports: list[str] = ()) -> tupl
             continue
         paths += [os.path.join(d, p) for p in man["reports"]]
         for name, s in man["summary"].items():
-            summary[f"{name}" if name not in summary else f"{name}#{len(summary)}"] = s
+            key = name if name not in summary else f"{name} ({man.get('shard') or d})"
+            summary[key] = {**s, "vm": name}
             if s.get("error") or s.get("status") != 0:
                 rc = 1
         for c in man["cells"]:

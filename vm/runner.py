@@ -175,7 +175,7 @@ def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str
             result = backend.run(vm, req, progress.event)
         except Exception as e:  # noqa: BLE001 - reported as this VM's failure
             result = Result(vm.name, None, f"backend error: {e!r}", os.path.join(vm_out, "console.log"), vm_out)
-        summary[vm.name] = _record(backend, vm, result)
+        summary[vm.name] = {**_record(backend, vm, result), "runtimes": list(plan[vm.name])}
         times = ", ".join(f"{k} {v:.0f} s" for k, v in result.timings.items())
         if result.error:
             progress.say(vm.name, f"FAILED: {result.error} ({times})")

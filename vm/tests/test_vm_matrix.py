@@ -106,6 +106,10 @@ def test_shards_merge_into_the_same_matrix_as_a_local_run(monkeypatch, tmp_path,
         md = (tmp_path / folder / "matrix.md").read_text()
         assert re.search(r"\| deb12-6\.12-v1 \|.*cannot boot: .*memory", md), md
         assert "| deb12-6.1-hybrid |" in md and "not run" not in md
+    # a VM booted by several shards (one per runtime) is one cell with every runtime
+    md = (tmp_path / "merged" / "matrix.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| deb12-6.12-v2 |"))
+    assert all(rt in row for rt in m.full_runtimes) and f"in {len(m.full_runtimes)} boots" in row, row
 
 
 def test_merge_fails_on_a_missing_shard_folder_or_a_failed_vm(monkeypatch, tmp_path):
