@@ -3,7 +3,8 @@
 # Mounts the host's / read-only over virtio-9p (tag lcvmroot), the project (lcvmproj) and the
 # output folder (lcvmout) read-write at their host paths, tmpfs on /tmp /var/tmp /run, an
 # overlay on /root, fresh proc/sys/dev, the cgroups of the mode named by lcvm.cgroup (v1: a
-# tmpfs at /sys/fs/cgroup and one cgroup mount per controller of /proc/cgroups; v2: cgroup2),
+# tmpfs at /sys/fs/cgroup and one cgroup mount per controller of /proc/cgroups; hybrid: v1 and
+# cgroup2 at /sys/fs/cgroup/unified, as systemd's hybrid setting; v2: cgroup2),
 # then switch_root's to the guest agent (python -m libcontainer.vm.guest), which runs the
 # command, reaps orphans, writes the exit status into the output folder and powers off.
 export PATH=/bin
@@ -44,15 +45,19 @@ if [ -n "$modules" ] && [ -d /newroot/lib/modules ]; then mount --bind /newroot"
 case "$mode" in
   v2)
     mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup || fail "mount cgroup2";;
-  v1)
+  v1|hybrid)
     mount -t tmpfs -o mode=755 cgroup /newroot/sys/fs/cgroup || fail "tmpfs /sys/fs/cgroup"
     while read -r ctrl hier num enabled; do
       case "$ctrl" in \#*) continue;; esac
       [ "$enabled" = 1 ] || continue
       mkdir -p /newroot/sys/fs/cgroup/"$ctrl"
       mount -t cgroup -o "$ctrl" cgroup /newroot/sys/fs/cgroup/"$ctrl" || say "no v1 hierarchy for $ctrl"
-    done < /proc/cgroups;;
-  *) fail "lcvm.cgroup must be v1 or v2, not '$mode'";;
+    done < /proc/cgroups
+    if [ "$mode" = hybrid ]; then  # systemd's hybrid layout: cgroup2 beside the v1 hierarchies, no controllers
+      mkdir -p /newroot/sys/fs/cgroup/unified
+      mount -t cgroup2 -o nsdelegate cgroup2 /newroot/sys/fs/cgroup/unified || fail "mount cgroup2 (hybrid)"
+    fi;;
+  *) fail "lcvm.cgroup must be v1, hybrid or v2, not '$mode'";;
 esac
 [ -n "$name" ] && hostname "$name"
 say "root ready, starting the guest agent"

@@ -149,7 +149,8 @@ def build(kernel: Kernel, cache: str, busybox: str = BUSYBOX) -> str:
     path = os.path.join(cache, "initramfs", f"{kernel.release}-{digest}.cpio.gz")
     if not os.path.exists(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path + ".part", "wb") as f:
+        part = f"{path}.part{os.getpid()}"
+        with open(part, "wb") as f:
             f.write(data)
-        os.rename(path + ".part", path)
+        os.rename(part, path)
     return path

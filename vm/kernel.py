@@ -3,7 +3,8 @@
 Nothing is installed on the host. A kernel is named by its Debian package
 (``linux-image-amd64``, a metapackage, resolves to the image it depends on,
 e.g. ``linux-image-6.1.0-57-amd64``). Unpacked trees live in the cache
-directory (``vm/.cache/`` by default, ignored by git).
+directory (``/var/cache/libcontainer-vm`` for root, shared by every clone, else ``vm/.cache/``;
+``LCVM_CACHE`` overrides it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import re
 import subprocess
 
 CACHE = os.environ.get("LCVM_CACHE") or os.path.join(os.path.dirname(os.path.abspath(__file__)), ".cache")
+#: kernels and initramfs of the qemu backend: shared by every clone on this host (they do not change between
+#: runs; a clean clone boots without downloading them again); LCVM_CACHE overrides it as it does CACHE
+SHARED_CACHE = os.environ.get("LCVM_CACHE") or ("/var/cache/libcontainer-vm" if os.geteuid() == 0 else CACHE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,14 +63,18 @@ def fetch(package: str, cache: str = CACHE) -> Kernel:
             found = glob.glob(os.path.join(debs, f"{concrete}_*.deb"))
             if r.returncode != 0 or not found:
                 raise RuntimeError(f"apt-get download {concrete} failed: {r.stderr.strip()}")
-        tmp = tree + ".part"
+        tmp = f"{tree}.part{os.getpid()}"  # another clone may unpack the same kernel at the same time
         subprocess.run(["rm", "-rf", tmp], check=True)
         os.makedirs(tmp)
         r = subprocess.run(["dpkg-deb", "-x", found[0], tmp], capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"dpkg-deb -x {found[0]} failed: {r.stderr.strip()}")
-        subprocess.run(["rm", "-rf", tree], check=True)
-        os.rename(tmp, tree)
+        if not glob.glob(os.path.join(tree, "boot", "vmlinuz-*")):
+            subprocess.run(["rm", "-rf", tree], check=True)  # a partial tree of an interrupted unpack
+        try:
+            os.rename(tmp, tree)
+        except OSError:  # another process got there first: use its tree
+            subprocess.run(["rm", "-rf", tmp], check=True)
     return load(package, tree)
 
 

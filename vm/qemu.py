@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 from . import initramfs, kernel as kernel_mod
@@ -23,6 +24,9 @@ from .backend import Backend, EventSink, Request, Result
 
 PR_SET_PDEATHSIG = 1
 QEMU = "qemu-system-x86_64"
+CPU = "max"
+#: extra kernel arguments of every guest (LCVM_KERNEL_ARGS overrides)
+KERNEL_ARGS = os.environ.get("LCVM_KERNEL_ARGS", "")
 
 
 def _die_with_parent() -> None:
@@ -34,14 +38,17 @@ class QemuBackend(Backend):
 
     name = "qemu"
 
-    def __init__(self, project: str, cache: str | None = None, qemu: str = QEMU, python: str | None = None,
-                 accel: str = "tcg,thread=multi"):
+    def __init__(self, project: str, cache: str | None = None, qemu: str | None = None, python: str | None = None,
+                 accel: str = "tcg,thread=multi", cpu: str | None = None, kernel_args: str | None = None):
         self.project = os.path.abspath(project)
-        self.cache = cache or kernel_mod.CACHE
-        self.qemu = qemu
+        self.cache = cache or kernel_mod.SHARED_CACHE
+        self.qemu = qemu or os.environ.get("LCVM_QEMU", QEMU)  # LCVM_QEMU: another qemu binary or a wrapper
         self.python = python or os.path.join(self.project, ".venv", "bin", "python")
         self.accel = accel
+        self.cpu = cpu or os.environ.get("LCVM_QEMU_CPU", CPU)
+        self.kernel_args = KERNEL_ARGS if kernel_args is None else kernel_args
         self._prepared: dict[str, tuple[kernel_mod.Kernel, str]] = {}
+        self._stop = threading.Event()  # set by close(): every running VM is killed (SIGTERM, Ctrl-C)
 
     def prepare(self, vm) -> None:
         if shutil.which(self.qemu) is None:
@@ -50,6 +57,10 @@ class QemuBackend(Backend):
             k = kernel_mod.fetch(vm.package, self.cache)
             self._prepared[vm.name] = (k, initramfs.build(k, self.cache))
 
+    def close(self) -> None:
+        """Kill every VM this backend is running (their threads return a failed Result)."""
+        self._stop.set()
+
     def command(self, vm, request: Request) -> list[str]:
         """The qemu command line for ``vm`` running ``request`` (prepare() first)."""
         k, initrd = self._prepared[vm.name]
@@ -57,13 +68,13 @@ class QemuBackend(Backend):
             if any(c in path for c in " ,\t\n"):
                 raise ValueError(f"path {path!r} has a space or comma: qemu and the kernel command line cannot take it")
         append = " ".join([
-            "console=ttyS0", "panic=-1", "quiet", "loglevel=4", "rdinit=/init",
+            "console=ttyS0", "panic=-1", "quiet", "loglevel=4", "rdinit=/init", self.kernel_args,
             f"lcvm.name={vm.name}", f"lcvm.cgroup={vm.cgroup}", f"lcvm.out={request.out}",
             f"lcvm.project={self.project}", f"lcvm.python={self.python}", f"lcvm.modules={k.modules}",
             vm.cmdline]).strip()
         share = "security_model=passthrough"
         return [self.qemu, "-nodefaults", "-no-user-config", "-machine", "q35", "-accel", self.accel,
-                "-cpu", "max", "-smp", str(vm.cpus), "-m", str(vm.memory_mb),
+                "-cpu", self.cpu, "-smp", str(vm.cpus), "-m", str(vm.memory_mb),
                 "-kernel", k.vmlinuz, "-initrd", initrd, "-append", append,
                 "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio",
                 "-virtfs", f"local,path=/,mount_tag=lcvmroot,{share},readonly=on,multidevs=remap",
@@ -80,7 +91,8 @@ class QemuBackend(Backend):
         crashes: list[str] = []
         while True:
             result = self._run_once(vm, request, on_event)
-            if result.status is not None or result.error.startswith("timeout") or len(crashes) >= self.retries \
+            if result.status is not None or result.error.startswith(("timeout", "stopped")) \
+                    or len(crashes) >= self.retries \
                     or not kernel_crashed(result.console):
                 break
             kept = os.path.join(result.out, f"console-crash-{len(crashes) + 1}.log")
@@ -123,12 +135,15 @@ class QemuBackend(Backend):
                             on_event(vm.name, line)
                     if done:
                         break
+                    if self._stop.is_set():
+                        error = "stopped: the matrix run was interrupted"
+                        break
                     if now > request.timeout:
                         error = f"timeout: killed after {request.timeout:.0f} s"
                         proc.kill()
                         proc.wait()
                         break
-                    time.sleep(0.5)
+                    self._stop.wait(0.5)
             finally:
                 if proc.poll() is None:
                     proc.kill()

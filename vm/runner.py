@@ -45,10 +45,12 @@ def guest_request(vm, project: str, python: str, runtimes: list[str], out: str, 
     runs = []
     for rt in runtimes:
         workers = ["-n", str(vm.workers)] if getattr(vm, "workers", 1) > 1 else []
-        argv = pytest_argv(python, vm.suite, rt, out, f"libcontainer-{vm.name}-{safe(rt)}", workers + list(extra),
+        suite = vm.suite_for(rt) if hasattr(vm, "suite_for") else vm.suite
+        argv = pytest_argv(python, suite, rt, out, f"libcontainer-{vm.name}-{safe(rt)}", workers + list(extra),
                            basetemp=f"{GUEST_TMP}-{safe(rt)}")
         runs.append(f"{shlex.join(argv[:3])} -p libcontainer.vm.progress {shlex.join(argv[3:])} || rc=$?")
     script = "rc=0\n" + "\n".join(runs) + "\nexit $rc\n"
+    # bytecode compiled on the host (precompile) is read over 9p; the guest writes none
     env = {"LCVM_PROGRESS": os.path.join(out, "progress"), "PYTHONDONTWRITEBYTECODE": "1",
            "PYTHONUNBUFFERED": "1", "TERM": "dumb", "LANG": "C.UTF-8"}
     return Request(argv=["/bin/sh", "-c", script], cwd=project, out=out, env=env, timeout=timeout)
@@ -111,23 +113,45 @@ def _record(backend: Backend, vm, result: Result) -> dict:
             "error": result.error, "timings": result.timings, "console": result.console}
 
 
+def precompile(python: str, project: str) -> None:
+    """Compile the project's modules to bytecode on the host once, so that every guest reads .pyc files over 9p
+    instead of compiling each module in its emulated CPU (the guests write no bytecode themselves)."""
+    dirs = [os.path.join(project, d) for d in ("spec", "reference", "conformance", "vm")
+            if os.path.isdir(os.path.join(project, d))]
+    subprocess.run([python, "-m", "compileall", "-q", "-j", "0", *dirs], cwd=project,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str], python: str,
                extra: list[str] = (), host: str | None = "run", timeout: float | None = None,
-               progress: Progress | None = None, parallel: int = 1) -> int:
+               progress: Progress | None = None, parallel: int = 1, plan: dict[str, list[str]] | None = None,
+               host_runtimes: list[str] | None = None, all_vms=None, shard: str = "") -> int:
     """Boot each of ``vms`` in turn with ``backend``, run the suite against ``runtimes`` inside, merge every clause
     report (and the host's: ``host`` is "run", None to leave it out, or the path of an existing report) into
     ``out/matrix.json`` and ``.md``. ``parallel`` > 1 runs that many VMs at once (each VM has its own vCPUs:
-    ``cpus`` of the matrix). Returns 0 when every VM ran and every suite passed, else 1."""
+    ``cpus`` of the matrix). ``plan`` (VM name -> runtimes) narrows the runtimes per VM and ``host_runtimes``
+    those of the host (a shard's units); ``all_vms`` are the matrix's cells to list (with those that cannot
+    boot). Writes ``out/shard.json`` (:mod:`libcontainer.vm.merge`). Returns 0 when every VM ran and every
+    suite passed, else 1."""
+    from . import merge as merge_mod
     progress = progress or Progress()
     out = os.path.abspath(out)
+    os.makedirs(out, exist_ok=True)
+    plan = plan if plan is not None else {vm.name: list(runtimes) for vm in vms}
+    host_runtimes = list(runtimes) if host_runtimes is None else host_runtimes
     reports: list[str] = []
     rc = 0
-    if host == "run":
-        hrc = run_host(python, project, runtimes, os.path.join(out, "host"), list(extra))
-        rc |= hrc not in (0,)
-        reports += [os.path.join(out, "host", f"clauses-{safe(rt)}.json") for rt in runtimes]
-    elif host:
-        reports.append(host)
+    host_run = None
+    if host == "run" and host_runtimes:
+        # the host's suite runs while the VMs boot (their first half minute is mostly waiting on 9p)
+        host_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        host_run = host_pool.submit(run_host, python, project, host_runtimes, os.path.join(out, "host"), list(extra))
+        host_pool.shutdown(wait=False)
+        reports += [os.path.join(out, "host", f"clauses-{safe(rt)}.json") for rt in host_runtimes]
+    elif host and host != "run":
+        reports.append(os.path.abspath(host))
+    if vms:
+        precompile(python, project)
     summary: dict[str, dict] = {}
     prepared = []
     for vm in vms:
@@ -146,12 +170,12 @@ def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str
     def one(vm) -> None:
         vm_out = os.path.join(out, "vm", vm.name)
         progress.say(vm.name, "booting")
-        req = guest_request(vm, project, python, runtimes, vm_out, list(extra), timeout or vm.timeout_s)
+        req = guest_request(vm, project, python, plan[vm.name], vm_out, list(extra), timeout or vm.timeout_s)
         try:
             result = backend.run(vm, req, progress.event)
         except Exception as e:  # noqa: BLE001 - reported as this VM's failure
             result = Result(vm.name, None, f"backend error: {e!r}", os.path.join(vm_out, "console.log"), vm_out)
-        summary[vm.name] = _record(backend, vm, result)
+        summary[vm.name] = {**_record(backend, vm, result), "runtimes": list(plan[vm.name])}
         times = ", ".join(f"{k} {v:.0f} s" for k, v in result.timings.items())
         if result.error:
             progress.say(vm.name, f"FAILED: {result.error} ({times})")
@@ -159,18 +183,28 @@ def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str
         else:
             progress.say(vm.name, f"finished, suite status {result.status} ({times})")
 
-    if parallel > 1:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
-            list(pool.map(one, prepared))
-    else:
-        for vm in prepared:
-            one(vm)
+    try:
+        if parallel > 1:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+                try:
+                    list(pool.map(one, prepared))
+                except BaseException:
+                    backend.close()  # SIGTERM or Ctrl-C: kill the running VMs, or leaving the pool waits for them
+                    raise
+        else:
+            for vm in prepared:
+                one(vm)
+    except BaseException:
+        backend.close()
+        raise
+    if host_run is not None:
+        rc |= host_run.result() != 0
     crashed: list[dict] = []
     for vm in vms:
         s = summary[vm.name]
         if s["error"] or s["status"] != 0:
             rc = 1
-        for rt in runtimes:
+        for rt in plan[vm.name]:
             path = os.path.join(out, "vm", vm.name, f"clauses-{safe(rt)}.json")
             if os.path.exists(path):
                 reports.append(path)
@@ -182,16 +216,20 @@ def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str
     os.makedirs(os.path.join(out, "vm"), exist_ok=True)
     with open(os.path.join(out, "vm", "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    records = list(crashed)  # a run that left no report still has its column, marked crashed
-    for path in reports:
-        try:
-            with open(path) as f:
-                records.extend(json.load(f))
-        except (FileNotFoundError, ValueError) as e:
-            print(f"[matrix] cannot read {path}: {e}", flush=True)
-            rc = 1
-    report.write(os.path.join(out, "matrix.json"), records)
-    print(report.markdown(report.merge(records)), flush=True)
+    crashed_path = os.path.join(out, "vm", "crashed.json")
+    if os.path.exists(crashed_path):
+        os.unlink(crashed_path)
+    if crashed:  # a run that left no clause report still has its column in the matrix, marked crashed
+        with open(crashed_path, "w") as f:
+            json.dump(crashed, f, indent=1)
+        reports.append(crashed_path)
+    cells = merge_mod.cell_rows(all_vms if all_vms is not None else vms,
+                                {name: plan.get(name, []) for name in {v.name for v in (all_vms or vms)}},
+                                host_runtimes if host else [])
+    merge_mod.write_manifest(out, reports, summary, cells, shard)
+    mrc, merged = merge_mod.merge_dirs([out], out)
+    rc |= mrc
+    print(report.markdown(merged), flush=True)
     print(f"[matrix] {os.path.join(out, 'matrix.json')} and matrix.md; per VM: {os.path.join(out, 'vm')}", flush=True)
     for name, s in summary.items():
         t = s["timings"]

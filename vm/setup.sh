@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up this machine (Debian 12, root) for the kernel matrix's qemu backend: qemu under TCG,
-# then the kernels (apt-get download + dpkg-deb -x into vm/.cache) and the initramfs of each VM.
+# then the kernels (apt-get download + dpkg-deb -x into /var/cache/libcontainer-vm, shared by every clone)
+# and the initramfs of each VM (vm/setup.sh --full: of every VM of the full matrix).
 # Run after ci/setup.sh (it needs .venv). Idempotent.
 #   vm/setup.sh            the qemu backend
 #   vm/setup.sh --vagrant  also the Vagrant backend: vagrant, vagrant-libvirt, libvirt, debootstrap, python-vagrant

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -26,7 +27,7 @@ from libcontainer.spec import Resources, Status, SystemFailure
 from libcontainer.spec.tests.helpers import wait_status
 
 from . import cgroup_files as cg
-from .interrupts import call_interrupted
+from .interrupts import Interrupt, call_interrupted
 
 # a workload that forks all the time, so freezing takes a while and can be caught half-way
 FORKER = ["sh", "-c", "while :; do (:); done"]
@@ -60,6 +61,9 @@ def test_freeze_interrupted_at_random_points_is_thawed_or_fully_frozen(forker):
     drv = cg.driver(forker)
     rng = random.Random(5)
     outcomes = {True: 0, False: 0}
+    # first at an observed point (the freeze request written: FREEZING or FROZEN), then at random delays
+    interrupted = call_interrupted_after_freeze_request(drv)
+    assert interrupted and drv.freezer_state() == THAWED
     for _ in range(60):
         completed = call_interrupted(drv.freeze, rng.uniform(0.00005, 0.003))
         outcomes[completed] += 1
@@ -67,48 +71,103 @@ def test_freeze_interrupted_at_random_points_is_thawed_or_fully_frozen(forker):
         assert drv.freezer_state() == (FROZEN if completed else THAWED), completed
         drv.thaw()
         assert drv.freezer_state() == THAWED
-    assert outcomes[False] > 0, outcomes  # the test did interrupt freezes
     assert forker.status() == Status.RUNNING
 
 
-PAUSER = """
-import sys
-import time
-from libcontainer.reference import LinuxFactory
-c = LinuxFactory(sys.argv[1]).load(sys.argv[2])
-print("ready", flush=True)
-while True:
-    c.pause()
-    time.sleep(0.001)  # widen the paused window, so random kills also land there in slow (emulated) guests
-    c.resume()
-"""
+def call_interrupted_after_freeze_request(drv) -> bool:
+    """drv.freeze() interrupted right after it asked the kernel to freeze (observed, no timer): True if the
+    interrupt landed there; the freeze must undo itself."""
+    real = drv._write_freeze
+
+    def write_then_interrupt(frozen: bool) -> None:
+        real(frozen)
+        if frozen:
+            assert drv.freezer_state() in (FREEZING, FROZEN)
+            del drv._write_freeze  # the freeze's own clean-up thaws through the real method
+            raise Interrupt()
+    drv._write_freeze = write_then_interrupt
+    try:
+        drv.freeze()
+    except Interrupt:
+        return True
+    finally:
+        drv.__dict__.pop("_write_freeze", None)
+    return False
 
 
-def test_pause_resume_caller_killed_at_random_points_leaves_a_resumable_container(forker, factory):
-    rng = random.Random(7)
-    seen = set()
-    # at least 8 kills; more (up to 40) until one has landed while paused, which takes longer in a slow VM
-    for attempt in range(40):
-        if attempt >= 8 and seen & {Status.PAUSED, Status.PAUSING}:
-            break
-        child = subprocess.Popen([sys.executable, "-c", PAUSER, factory.root, forker.id], stdout=subprocess.PIPE)
+# The caller of pause()/resume() is killed at points the test observes, not after a timed sleep: a child
+# forked from the test (no interpreter start-up: cheap in an emulated guest) loads the container, announces
+# each step on a pipe and, at the "held" point, waits on another pipe until it is killed there.
+def fork_pauser(factory_root: str, container_id: str, hold: str):
+    """(pid, step reader, hold writer) of a child that pauses and resumes the container until killed."""
+    steps_r, steps_w = os.pipe()
+    hold_r, hold_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
         try:
-            assert child.stdout.readline().strip() == b"ready"
-            time.sleep(rng.uniform(0, 0.02))
+            os.close(steps_r)
+            os.close(hold_w)
+            c = factory_mod.LinuxFactory(factory_root).load(container_id)
+
+            def step(name):
+                os.write(steps_w, name.encode() + b"\n")
+                if name == hold:
+                    os.read(hold_r, 1)  # held here until the test kills this process
+            step("ready")
+            while True:
+                step("pausing")
+                c.pause()
+                step("paused")
+                step("resuming")
+                c.resume()
+                step("resumed")
         finally:
-            child.kill()
-            child.wait()
-            child.stdout.close()
+            os._exit(1)
+    os.close(steps_w)
+    os.close(hold_r)
+    return pid, os.fdopen(steps_r, "rb"), hold_w
+
+
+# (point, held): the child is killed while held at point (it is exactly there), or, not held, as soon as the
+# test reads point (the child is somewhere in the call that follows it), or for "frozen-seen" as soon as the
+# test itself reads FREEZING or FROZEN in the container's freezer while the child pauses and resumes
+KILL_POINTS = [("pausing", True), ("paused", True), ("resuming", True), ("resumed", True),
+               ("pausing", False), ("resuming", False), ("frozen-seen", False)]
+
+
+@pytest.mark.parametrize("point,held", KILL_POINTS, ids=[f"{p}-{'held' if h else 'running'}" for p, h in KILL_POINTS])
+def test_pause_resume_caller_killed_at_observed_points_leaves_a_resumable_container(forker, factory, point, held):
+    drv = cg.driver(forker)
+    for _ in range(1 if held else 3):  # a held point is exact; a running one lands somewhere in the call
+        pid, steps, hold = fork_pauser(factory.root, forker.id, point if held else "-")
+        try:
+            assert steps.readline().strip() == b"ready"
+            if point == "frozen-seen":
+                deadline = time.monotonic() + 60
+                while drv.freezer_state() == THAWED:
+                    assert time.monotonic() < deadline, "the child never paused the container"
+                    time.sleep(0.0005)
+            else:
+                while (line := steps.readline().strip()) != point.encode():
+                    assert line, f"the child exited before {point}"
+            observed = forker.status()
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            steps.close()
+            os.close(hold)
         status = forker.status()
-        seen.add(status)
+        if held:  # killed exactly there: what it had done stays done
+            expected = {"pausing": Status.RUNNING, "paused": Status.PAUSED, "resuming": Status.PAUSED,
+                        "resumed": Status.RUNNING}[point]
+            assert observed == status == expected, (observed, status)
         # the kernel finishes a freeze that was asked for: PAUSING settles into PAUSED
         if status == Status.PAUSING:
             status = wait_status(forker, Status.PAUSED, timeout=5)
         assert status in (Status.RUNNING, Status.PAUSED), status
         forker.resume()
         assert forker.status() == Status.RUNNING
-        assert cg.driver(forker).freezer_state() == THAWED
-    assert seen & {Status.PAUSED, Status.PAUSING}, f"no kill landed while paused: {seen}"
+        assert drv.freezer_state() == THAWED
 
 
 def test_destroy_of_a_paused_container_kills_thaws_and_removes_the_cgroup(forker):

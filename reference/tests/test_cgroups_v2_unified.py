@@ -77,9 +77,10 @@ def test_v2_freeze_stops_a_busy_process_and_thaw_restarts_it(v2cg):
     assert _cpu_usec(v2cg) - before < 3000  # no CPU while frozen
     v2cg.thaw()
     assert v2cg.freezer_state() == THAWED
-    before = _cpu_usec(v2cg)
-    time.sleep(0.2)
-    assert _cpu_usec(v2cg) - before > 10000  # running again (the host is shared: no more is promised)
+    before, deadline = _cpu_usec(v2cg), time.monotonic() + 30
+    while _cpu_usec(v2cg) - before <= 10000:  # running again: observed, however loaded the host or slow the guest
+        assert time.monotonic() < deadline, "no CPU used in 30 s after thaw"
+        time.sleep(0.01)
 
 
 def test_v2_freeze_interrupted_at_random_points_is_thawed_or_fully_frozen(v2cg):

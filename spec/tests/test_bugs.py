@@ -127,10 +127,11 @@ def test_hostile_ids_touch_nothing_outside_the_root(factory, factory_root, confi
 def test_signal_never_reaches_a_pid_outside_the_container(container, tmp_path):
     """opencontainers/runc#3217 review: a kill must not be a way to signal an arbitrary host process."""
     mark = tmp_path / "got-signal"
-    host = subprocess.Popen(["sh", "-c", f"trap 'touch {mark}' USR1 TERM; while :; do sleep 0.05; done"],
+    ready = tmp_path / "trap-set"
+    host = subprocess.Popen(["sh", "-c", f"trap 'touch {mark}' USR1 TERM; touch {ready}; while :; do sleep 0.05; done"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     try:
-        time.sleep(0.2)  # let the shell install its trap
+        assert eventually(ready.exists, timeout=30), "the host shell never set its trap"
         for sig in (signal.SIGUSR1, signal.SIGTERM, signal.SIGKILL):
             with pytest.raises(ProcessNotFound):
                 container.signal(host.pid, sig)

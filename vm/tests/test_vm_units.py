@@ -20,7 +20,7 @@ from libcontainer.vm.backend import Request
 
 def test_the_matrix_has_a_v1_and_a_v2_vm():
     vms = matrix.load()
-    assert {v.cgroup for v in vms} == {"v1", "v2"}
+    assert {v.cgroup for v in matrix.select(vms, [])} == {"v1", "v2"}
     v2 = [v for v in vms if v.cgroup == "v2"]
     assert all("cgroup_no_v1=all" in v.cmdline for v in v2)
     assert all(v.suite and v.timeout_s > 0 for v in vms)
@@ -36,7 +36,7 @@ def test_matrix_rejects_unknown_keys_modes_and_duplicates(tmp_path):
     with pytest.raises(ValueError, match="unknown key"):
         matrix.load(_write(tmp_path, '[[vm]]\nname="a"\npackage="p"\ncgroup="v1"\ncolour="red"\n'))
     with pytest.raises(ValueError, match="cgroup must be"):
-        matrix.load(_write(tmp_path, '[[vm]]\nname="a"\npackage="p"\ncgroup="hybrid"\n'))
+        matrix.load(_write(tmp_path, '[[vm]]\nname="a"\npackage="p"\ncgroup="v3"\n'))
     with pytest.raises(ValueError, match="duplicate"):
         matrix.load(_write(tmp_path, '[[vm]]\nname="a"\npackage="p"\ncgroup="v1"\n[[vm]]\nname="a"\npackage="p"\ncgroup="v2"\n'))
 
@@ -135,6 +135,14 @@ def test_qemu_command_line(tmp_path):
     assert f"lcvm.out={tmp_path / 'out'}" in append and f"lcvm.modules={k.modules}" in append
     assert any("path=/,mount_tag=lcvmroot" in a and "readonly=on" in a for a in cmd)
     assert any(f"path={tmp_path},mount_tag=lcvmproj" in a and "readonly" not in a for a in cmd)
+
+
+def test_qemu_cpu_model_and_kernel_arguments_are_settable(tmp_path):
+    be, _ = _backend(tmp_path)
+    be.cpu, be.kernel_args = "qemu64", "mitigations=off"
+    cmd = be.command(_vm(), Request(argv=["true"], cwd="/", out=str(tmp_path / "out")))
+    assert cmd[cmd.index("-cpu") + 1] == "qemu64"
+    assert "mitigations=off" in cmd[cmd.index("-append") + 1].split()
 
 
 def test_paths_qemu_cannot_take_are_refused(tmp_path):
@@ -314,3 +322,35 @@ def test_run_matrix_fails_a_vm_that_failed_and_prints_its_console(tmp_path, caps
     merged = json.loads((tmp_path / "out" / "matrix.json").read_text())
     assert [r["kernel"] for r in merged if r["clause"]] == ["linux-image-test"]  # the good VM's records still merge
     assert [(r["kernel"], r["outcome"]) for r in merged if not r["clause"]] == [("bad", "crashed")]
+
+
+def test_sigterm_during_a_parallel_run_kills_every_vm_and_returns(tmp_path):
+    import signal
+    import threading
+    from libcontainer.vm import __main__ as cli
+    fake = tmp_path / "fake-qemu"
+    fake.write_text(f"#!/bin/sh\necho $$ >> {tmp_path}/pids\nexec sleep 600\n")
+    fake.chmod(0o755)
+    be, k = _backend(tmp_path, str(fake))
+    be.prepare = lambda vm: None
+    be._prepared["t-b"] = be._prepared["t-v2"]
+    vms = [_vm(timeout_s=300), _vm(name="t-b", timeout_s=300)]
+    pids = tmp_path / "pids"
+
+    def terminate_once_both_run():
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (not pids.exists() or len(pids.read_text().split()) < 2):
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+    old = signal.signal(signal.SIGTERM, cli._terminate)
+    threading.Thread(target=terminate_once_both_run, daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(SystemExit):
+            runner.run_matrix(be, vms, str(tmp_path), str(tmp_path / "out"), ["reference"], sys.executable,
+                              host=None, parallel=2)
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    assert time.monotonic() - t0 < 20
+    for pid in pids.read_text().split():
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
