@@ -5,9 +5,7 @@ version 1.0.2 and the defaults of ``runc spec`` (the mounts of /proc, /dev,
 /dev/pts, /dev/shm, /dev/mqueue, /sys and /sys/fs/cgroup; a deny-all device
 rule to which the runtime adds its default devices, plus the config's
 devices). Capabilities, masked and read-only paths, seccomp, id maps,
-namespace paths, devices, umask, terminal and the resources (memory, cpu,
-cpuset, pids, device rules, blockIO, hugepageLimits; a cpu weight as the
-shares that convert back to it) follow the Config's fields;
+namespace paths, devices, umask and terminal follow the Config's fields;
 capabilities None (a privileged process) is the caller's bounding set.
 ``network`` (a veth pair) has no OCI field: the adapter refuses it
 (NotSupported).
@@ -103,6 +101,8 @@ def seccomp_json(seccomp) -> dict:
 
 
 def resources_json(config: Config) -> dict:
+    """OCI ``linux.resources`` (config-linux.md, Control groups): memory, cpu, cpuset, pids, the device
+    rules after a deny-all, blockIO, hugepageLimits; a cpu weight as the shares that convert back to it."""
     r = config.resources
     out: dict = {"devices": [{"allow": False, "access": "rwm"}]}
     mem = {k: v for k, v in (("limit", r.memory), ("reservation", r.memory_reservation),
