@@ -105,6 +105,8 @@ def seccomp_json(seccomp) -> dict:
 
 
 def resources_json(config: Config) -> dict:
+    """OCI ``linux.resources`` (config-linux.md, Control groups): memory, cpu, cpuset, pids, the device
+    rules after a deny-all, blockIO, hugepageLimits; a cpu weight as the shares that convert back to it."""
     r = config.resources
     out: dict = {"devices": [{"allow": False, "access": "rwm"}]}
     mem = {k: v for k, v in (("limit", r.memory), ("reservation", r.memory_reservation),

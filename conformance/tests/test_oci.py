@@ -56,6 +56,23 @@ def test_config_json_carries_sysctl_propagation_and_device_rules(tmp_path):
     assert "sysctl" not in plain and "rootfsPropagation" not in plain
 
 
+def test_resources_json_carries_every_limit(tmp_path):
+    from libcontainer.spec import DeviceRule, HugepageLimit, ThrottleDevice
+    r = Resources(memory_reservation=1 << 20, memory_swap=-1, cpu_quota=1000, cpu_period=50000, cpuset_cpus="0",
+                  cpuset_mems="0", cpu_weight=100, blkio_weight=500, devices=[DeviceRule(False, "c", 1, -1, "w")],
+                  blkio_throttle_read_bps_device=[ThrottleDevice(8, 0, 99)], hugetlb_limits=[HugepageLimit("2MB", 4)])
+    res = bundle.resources_json(Config(rootfs=str(tmp_path), process=Process(args=["true"]), resources=r))
+    assert res["memory"] == {"reservation": 1 << 20, "swap": -1}
+    # runc's v2 conversion of these shares gives the weight back: 1 + (shares - 2) * 9999 // 262142 == 100
+    assert res["cpu"]["shares"] == 2598 and 1 + (2598 - 2) * 9999 // 262142 == 100
+    assert {k: res["cpu"][k] for k in ("quota", "period", "cpus", "mems")} == \
+        {"quota": 1000, "period": 50000, "cpus": "0", "mems": "0"}
+    assert res["devices"] == [{"allow": False, "access": "rwm"},
+                              {"allow": False, "type": "c", "access": "w", "major": 1}]
+    assert res["blockIO"] == {"weight": 500, "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 99}]}
+    assert res["hugepageLimits"] == [{"pageSize": "2MB", "limit": 4}]
+
+
 def test_capabilities_are_the_callers_bounding_set():
     caps = bundle.known_capabilities()
     assert "CAP_KILL" in caps or caps == []
