@@ -220,3 +220,23 @@ def test_masked_and_readonly_paths_through_symlinks(factory, config, image):
         c.destroy()
     assert not os.path.exists(os.path.join(inner, "data", "x"))
     check()
+
+
+@pytest.mark.clause("LC-HOST-02")
+def test_proc_as_symlink_keeps_masked_paths_masked(factory, config, image):
+    """CVE-2019-19921's shape: the image's /proc is a link. proc is mounted inside the rootfs, and the
+    default masked and read-only paths still hold there (/proc/kcore unreadable, /proc/sys read-only)."""
+    img, host, check = image
+    shutil.rmtree(os.path.join(img, "proc"))
+    os.symlink(host, os.path.join(img, "proc"))
+    try:
+        c, out, code = run_init(factory, "hostile-proc", _cfg(config, img),
+                                "test -r /proc/self/status && echo status; "
+                                "[ -s /proc/kcore ] || echo kcore-masked; "
+                                "echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null || echo sys-ro")
+    except (ConfigInvalid, SystemFailure):
+        pass  # refusing a /proc that is not a directory is allowed (runc 1.0+ does)
+    else:
+        c.destroy()
+        assert code == 0 and out.split() == ["status", "kcore-masked", "sys-ro"], (code, out)
+    check()
