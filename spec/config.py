@@ -17,18 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigInvalid
+from .sysctl import SYSCTL_NAMESPACES, sysctl_namespace, validate_sysctl  # noqa: F401 - public here too
 from .security import (CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, SECCOMP_ACTIONS, SECCOMP_OPS,
                        Capabilities, Device, IDMap, Network, Seccomp)
 
 NAMESPACES = ("mnt", "pid", "uts", "ipc", "net", "user", "cgroup")
 DEFAULT_NAMESPACES = ("mnt", "pid", "uts", "ipc", "net")
 ROOTFS_PROPAGATIONS = ("shared", "slave", "private", "unbindable")
-#: sysctl(8) keys that a namespace makes the container's own, and the namespace they need
-#: (runc's libcontainer/configs/validate: kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.* with ipc;
-#: net.* with net; kernel.hostname and kernel.domainname with uts)
-#: each entry: (prefix, namespace); a prefix ending in ``*`` matches any key it begins, others match exactly
-SYSCTL_NAMESPACES = (("kernel.msg*", "ipc"), ("kernel.sem", "ipc"), ("kernel.shm*", "ipc"), ("fs.mqueue.*", "ipc"),
-                     ("net.*", "net"), ("kernel.hostname", "uts"), ("kernel.domainname", "uts"))
 DEFAULT_ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",)
 
 
@@ -415,34 +410,10 @@ def validate(config: Any) -> None:
             _need(isinstance(m.source, str) and m.source.startswith("/") and os.path.exists(m.source),
                   f"mounts[{i}].source", "must be an existing absolute host path")
     _validate_security(config)
-    _validate_sysctl(config)
+    validate_sysctl(config)
     prop = config.rootfs_propagation
     _need(prop is None or prop in ROOTFS_PROPAGATIONS, "rootfs_propagation",
           f"must be None or one of {', '.join(ROOTFS_PROPAGATIONS)}")
-
-
-def sysctl_namespace(key: str) -> str | None:
-    """The namespace that makes sysctl ``key`` the container's own (:data:`SYSCTL_NAMESPACES`), or None."""
-    for pattern, ns in SYSCTL_NAMESPACES:
-        if key == pattern or (pattern.endswith("*") and key.startswith(pattern[:-1])):
-            return ns
-    return None
-
-
-def _validate_sysctl(config: Config) -> None:
-    _need(isinstance(config.sysctl, dict), "sysctl", "must be a dict of str to str")
-    for key, value in config.sysctl.items():
-        _need(isinstance(key, str) and key and all(c.isalnum() or c in "._-" for c in key)
-              and all(key.split(".")), "sysctl", f"{key!r} is not a sysctl name such as net.ipv4.ip_forward")
-        _need(isinstance(value, str) and "\0" not in value and "\n" not in value, f"sysctl.{key}",
-              "must be a string without NUL or newline")
-        ns = sysctl_namespace(key)
-        _need(ns is not None, f"sysctl.{key}", "is not in a kernel namespace of the container's own (refused, "
-              "as runc does: it would change the host)")
-        _need(ns in config.namespaces, f"sysctl.{key}", f"needs the {ns} namespace")
-        if ns == "net" and "net" in config.namespace_paths:
-            _need(os.stat(config.namespace_paths["net"]).st_ino != os.stat("/proc/1/ns/net").st_ino,
-                  f"sysctl.{key}", "the joined net namespace is the host's")
 
 
 #: clone(2) flag of each namespace, as ioctl NS_GET_NSTYPE returns it (ioctl_ns(2))
