@@ -13,6 +13,8 @@ from .interface import Container, Factory, validate_id
 from .stats import (ContainerStats, CpuStats, HugetlbStats, IoDeviceStats, MemoryStats, NetworkInterfaceStats,
                     PidsStats)
 from .status import Status
+from .arguments import validate_pid, validate_process, validate_signal
+from . import transitions
 
 __all__ = [
     "Config", "Process", "Mount", "Resources", "validate", "NAMESPACES", "DEFAULT_NAMESPACES",
@@ -21,4 +23,5 @@ __all__ = [
     "ContainerPaused", "SystemFailure", "ContainerNotRunning", "ProcessNotFound", "NotSupported",
     "Container", "Factory", "validate_id", "ContainerStats", "CpuStats", "MemoryStats", "PidsStats", "Status",
     "ThrottleDevice", "DeviceRule", "HugepageLimit", "IoDeviceStats", "HugetlbStats", "NetworkInterfaceStats",
+    "validate_pid", "validate_process", "validate_signal", "transitions",
 ]
