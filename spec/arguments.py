@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 from typing import Any
 
-from .config import validate_process
+from .validation import validate_process
 from .errors import ProcessNotFound, SystemFailure
 
 #: the largest signal number a Container accepts (LC-GEN-04): SIGRTMAX on x86_64 and arm64 (signal(7))
