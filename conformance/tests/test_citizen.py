@@ -8,7 +8,6 @@ its entry point) and without it (``-p no:libcontainer``).
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -83,7 +82,7 @@ def test_the_plugin_is_installed_in_this_environment(pytester):
     assert "libcontainer.conformance.plugin" in result.stdout.str()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="a child subreaper only matters as root (the plugin sets it only then)")
+@pytest.mark.root  # a child subreaper only matters as root (the plugin sets it only then)
 def test_the_suite_still_gets_its_options_when_the_project_owns_runtime(pytester):
     """With another owner of ``--runtime``, ``--lc-runtime`` names the implementation under test."""
     pytester.makeconftest(CONFTEST)

@@ -5,7 +5,6 @@ pytest subprocess; the clause report of that run must mark the mutant's clauses 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -13,7 +12,7 @@ import pytest
 
 from libcontainer.conformance.mutants import MUTANTS
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containers need root")
+pytestmark = pytest.mark.root  # containers (conformance/rootmark.py)
 
 
 @pytest.mark.parametrize("name", sorted(MUTANTS))

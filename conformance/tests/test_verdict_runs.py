@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containers need root")
+pytestmark = pytest.mark.root  # containers (conformance/rootmark.py)
 
 
 def run(tmp_path, *args, timeout=600, env=None, argv0=None):

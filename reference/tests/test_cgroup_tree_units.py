@@ -12,6 +12,8 @@ import pytest
 from libcontainer.reference.cgroups import FROZEN, CgroupV1, CgroupV2, v1_mounts, v2_mount_point
 from libcontainer.spec import Resources
 
+pytestmark = pytest.mark.root  # cgroups under the host hierarchies (conformance/rootmark.py)
+
 
 def _drivers():
     out = []

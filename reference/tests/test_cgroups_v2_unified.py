@@ -21,6 +21,8 @@ from libcontainer.spec import DeviceRule, NotSupported, Resources
 
 from .interrupts import call_interrupted
 
+pytestmark = pytest.mark.root  # cgroups under the host hierarchies (conformance/rootmark.py)
+
 
 def _v2_driver(name: str) -> CgroupV2:
     root = v2_mount_point()
