@@ -25,7 +25,7 @@ What a container made from the default :class:`~libcontainer.spec.Config` gets:
 
 A per-container monitor process (:mod:`.monitor`) is the parent and child
 subreaper of every container process and writes their exit statuses to the
-state directory. ``python -m libcontainer.reference.bench`` times create +
+state directory. ``bench/hotpath.py`` (outside the package) times create +
 wait + destroy of /bin/true beside ``runc run``.
 
 The names below are imported on first use (PEP 562), so a monitor started

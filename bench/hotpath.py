@@ -1,6 +1,6 @@
 """The hot-path benchmark: create + wait + destroy of a /bin/true container, beside ``runc run``.
 
-``python -m libcontainer.reference.bench [-n 50]`` (as root) builds a
+``.venv/bin/python bench/hotpath.py [-n 50]`` (as root) builds a
 busybox rootfs, then alternates, N times each: the reference
 (``LinuxFactory.create`` of /bin/true with the default config, ``wait()``,
 ``destroy()``) and ``runc run`` of a bundle on the same rootfs (``runc
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from libcontainer.conformance.leaks import cgroup_dirs
-    from libcontainer.conformance.rootfs import build_busybox_rootfs
+    from libcontainer.busybox import build_busybox_rootfs
     from libcontainer.reference import LinuxFactory
     from libcontainer.spec import Config, Process
 
