@@ -98,7 +98,7 @@ TABLE: dict[tuple[Status, str], Outcome] = {
 _MESSAGES = {ContainerDestroyed: "is destroyed", ContainerPaused: "is paused", ContainerNotRunning: "is stopped"}
 
 
-def validate_arguments(operation: str, **arguments: Any) -> None:
+def validate_arguments(**arguments: Any) -> None:
     """Rank (1) of LC-GEN-04: raise the error of the first malformed argument.
 
     ``process`` (start_process) -> ConfigInvalid; ``sig`` (signal) -> SystemFailure EINVAL;
@@ -123,7 +123,7 @@ def check(operation: str, status: Status | Callable[[], Status], name: str = "",
     """
     if operation not in OPERATIONS:
         raise KeyError(f"unknown operation {operation!r}; one of {OPERATIONS}")
-    validate_arguments(operation, **arguments)
+    validate_arguments(**arguments)
     state = status() if callable(status) else status
     outcome = TABLE[(state, operation)]
     if outcome.error is not None:

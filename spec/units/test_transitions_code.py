@@ -69,3 +69,10 @@ def test_unknown_operation_is_a_programming_error():
 
 def test_every_cell_is_present():
     assert set(transitions.TABLE) == {(s, o) for s in Status for o in transitions.OPERATIONS}
+
+
+def test_validate_arguments_checks_only_what_is_given():
+    transitions.validate_arguments()  # nothing given, nothing to refuse
+    transitions.validate_arguments(sig=9, pid=1, process=Process(args=["true"]))
+    with pytest.raises(SystemFailure):
+        transitions.validate_arguments(sig=99, pid=0)  # both malformed: the signal is checked first
