@@ -14,6 +14,7 @@ own cgroup parent.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import time
 
@@ -307,13 +308,13 @@ def _soft_above_hard(process) -> bool:
 
 def _create_late_rlimit(self, container_id, config):
     if _soft_above_hard(getattr(config, "process", None)):
-        raise SystemFailure("init: setrlimit: Invalid argument", errno=22)  # found in init, not before
+        raise SystemFailure("init: setrlimit: Invalid argument", errno=errno.EINVAL)  # found in init, not before
     return MutantFactory.create(self, container_id, config)
 
 
 def _exec_late_rlimit(self, process):
     if _soft_above_hard(process):
-        raise SystemFailure("exec: setrlimit: Invalid argument", errno=22)
+        raise SystemFailure("exec: setrlimit: Invalid argument", errno=errno.EINVAL)
     return self.inner.start_process(process)
 
 

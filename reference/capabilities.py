@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from libcontainer.spec.security import CAPABILITIES, Capabilities
 
-from . import linux as L
+from . import linux
 
 _BIT = {name: i for i, name in enumerate(CAPABILITIES)}
 
@@ -34,28 +34,28 @@ def names(m: int) -> list[str]:
 
 def drop_bounding(caps: Capabilities) -> None:
     """Drop every capability outside ``caps.bounding`` from the bounding set (PR_CAPBSET_DROP)."""
-    last = L.cap_last_cap()
+    last = linux.cap_last_cap()
     keep = mask(caps.bounding, last)
     for bit in range(last + 1):
         if not keep >> bit & 1:
-            L.prctl5(L.PR_CAPBSET_DROP, bit)
+            linux.prctl5(linux.PR_CAPBSET_DROP, bit)
 
 
 def apply(caps: Capabilities) -> None:
     """Set effective, permitted and inheritable (capset(2)), then raise the ambient ones."""
-    last = L.cap_last_cap()
-    _eff, have, old_inheritable = L.capget()
+    last = linux.cap_last_cap()
+    _eff, have, old_inheritable = linux.capget()
     permitted = mask(caps.permitted, last) & have
     effective = mask(caps.effective, last) & permitted
     # after setuid to a non-root uid the effective set is empty (no CAP_SETPCAP): capset(2) then
     # only lets the inheritable set grow within the permitted set
     inheritable = mask(caps.inheritable, last) & (have | old_inheritable)
-    L.capset(effective, permitted, inheritable)
-    L.prctl5(L.PR_CAP_AMBIENT, L.PR_CAP_AMBIENT_CLEAR_ALL)
+    linux.capset(effective, permitted, inheritable)
+    linux.prctl5(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_CLEAR_ALL)
     ambient = mask(caps.ambient, last) & permitted & inheritable
     for bit in range(last + 1):
         if ambient >> bit & 1:
-            L.prctl5(L.PR_CAP_AMBIENT, L.PR_CAP_AMBIENT_RAISE, bit)
+            linux.prctl5(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_RAISE, bit)
 
 
 def read_status(pid: int | str = "self") -> dict[str, int]:

@@ -24,7 +24,7 @@ import os
 import stat
 from collections import deque
 
-from . import linux as L
+from . import linux
 
 MAXSYMLINKS = 40  # path_resolution(7)
 _OPEN = os.O_PATH | os.O_CLOEXEC
@@ -37,11 +37,11 @@ def fd_path(fd: int) -> str:
 
 def resolve(root_fd: int, path: str) -> int:
     """An O_PATH fd of ``path`` resolved inside the directory ``root_fd`` (which acts as ``/``)."""
-    if L.has_openat2():
+    if linux.has_openat2():
         for _ in range(16):
             try:
-                return L.openat2(root_fd, path.lstrip("/") or ".", _OPEN,
-                                 L.RESOLVE_IN_ROOT | L.RESOLVE_NO_MAGICLINKS)
+                return linux.openat2(root_fd, path.lstrip("/") or ".", _OPEN,
+                                 linux.RESOLVE_IN_ROOT | linux.RESOLVE_NO_MAGICLINKS)
             except BlockingIOError:  # EAGAIN: a rename raced the lookup; retry
                 continue
             except OSError as e:

@@ -8,6 +8,7 @@ umount2(2), pivot_root(2), prctl(2).
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import os
 import struct
@@ -334,7 +335,7 @@ def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> i
     """
     global _openat2_missing
     if _openat2_missing:
-        raise OSError(38, "openat2: not supported by this kernel")
+        raise OSError(errno.ENOSYS, "openat2: not supported by this kernel")
     how = struct.pack("QQQ", flags, mode, resolve)
     ret = _libc.syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dirfd), path.encode(), how,
                         ctypes.c_size_t(len(how)))

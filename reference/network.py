@@ -12,6 +12,7 @@ want no veth never import it. The pair goes away with the namespace.
 
 from __future__ import annotations
 
+import errno
 import os
 
 from libcontainer.spec import Network
@@ -54,7 +55,7 @@ def setup_container(net: Network) -> None:
     with IPRoute() as ipr:
         links = [link for link in ipr.get_links() if link.get_attr("IFLA_IFNAME") != "lo"]
         if len(links) != 1:
-            raise OSError(2, f"expected one veth end in the container, found {len(links)}")
+            raise OSError(errno.ENOENT, f"expected one veth end in the container, found {len(links)}")
         index = links[0]["index"]
         ipr.link("set", index=index, ifname=net.ifname)
         if net.mtu:

@@ -14,22 +14,23 @@ import stat
 from libcontainer.spec import Config, Device, Mount
 
 from . import inroot
-from . import linux as L
+from . import linux
 
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
 DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
              ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"))
 
 _FLAGS = {
-    "ro": L.MS_RDONLY, "nosuid": L.MS_NOSUID, "nodev": L.MS_NODEV, "noexec": L.MS_NOEXEC,
-    "bind": L.MS_BIND, "rbind": L.MS_BIND | L.MS_REC, "strictatime": L.MS_STRICTATIME,
+    "ro": linux.MS_RDONLY, "nosuid": linux.MS_NOSUID, "nodev": linux.MS_NODEV, "noexec": linux.MS_NOEXEC,
+    "bind": linux.MS_BIND, "rbind": linux.MS_BIND | linux.MS_REC, "strictatime": linux.MS_STRICTATIME,
 }
 _IGNORED = {"rw", "suid", "dev", "exec", "private", "rprivate"}
 # statvfs(3) f_flag bits -> mount(2) flags that a bind remount must repeat (a user namespace locks them)
-_LOCKED = ((os.ST_NOSUID, L.MS_NOSUID), (os.ST_NODEV, L.MS_NODEV), (os.ST_NOEXEC, L.MS_NOEXEC),
+_LOCKED = ((os.ST_NOSUID, linux.MS_NOSUID), (os.ST_NODEV, linux.MS_NODEV), (os.ST_NOEXEC, linux.MS_NOEXEC),
            (os.ST_NOATIME, 1024), (os.ST_NODIRATIME, 2048), (os.ST_RELATIME, 1 << 21))
 #: Config.rootfs_propagation -> mount(2) propagation flag for the container's / (mount_namespaces(7))
-PROPAGATION = {"shared": L.MS_SHARED, "slave": L.MS_SLAVE, "private": L.MS_PRIVATE, "unbindable": L.MS_UNBINDABLE}
+PROPAGATION = {"shared": linux.MS_SHARED, "slave": linux.MS_SLAVE, "private": linux.MS_PRIVATE,
+               "unbindable": linux.MS_UNBINDABLE}
 _NODE_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 
@@ -40,13 +41,13 @@ def remount(path: str, flags: int) -> None:
     for st_flag, ms_flag in _LOCKED:
         if have & st_flag:
             keep |= ms_flag
-    L.mount(None, path, None, L.MS_BIND | L.MS_REMOUNT | keep | flags)
+    linux.mount(None, path, None, linux.MS_BIND | linux.MS_REMOUNT | keep | flags)
 
 
 def _mount_under(root_fd: int, dest: str, fstype: str, flags: int, data: str | None = None) -> None:
     fd = inroot.ensure(root_fd, dest, "dir")
     try:
-        L.mount(fstype, inroot.fd_path(fd), fstype, flags, data)
+        linux.mount(fstype, inroot.fd_path(fd), fstype, flags, data)
     finally:
         os.close(fd)
 
@@ -66,7 +67,7 @@ def mount_config(root_fd: int, m: Mount) -> None:
             flags |= _FLAGS[opt]
         elif opt not in _IGNORED:
             data.append(opt)
-    bind = m.type == "bind" or flags & L.MS_BIND
+    bind = m.type == "bind" or flags & linux.MS_BIND
     try:
         fd = inroot.ensure(root_fd, m.destination, _bind_target_kind(m.source) if bind else "dir")
     except OSError as e:
@@ -74,16 +75,16 @@ def mount_config(root_fd: int, m: Mount) -> None:
     try:
         target = inroot.fd_path(fd)
         if bind:
-            L.mount(m.source, target, None, L.MS_BIND | (flags & L.MS_REC))
-            if flags & ~(L.MS_BIND | L.MS_REC):
+            linux.mount(m.source, target, None, linux.MS_BIND | (flags & linux.MS_REC))
+            if flags & ~(linux.MS_BIND | linux.MS_REC):
                 # the fd still names the directory under the new mount: remount through the mount's path
                 again = inroot.resolve(root_fd, m.destination)
                 try:
-                    remount(inroot.fd_path(again), flags & ~(L.MS_BIND | L.MS_REC))
+                    remount(inroot.fd_path(again), flags & ~(linux.MS_BIND | linux.MS_REC))
                 finally:
                     os.close(again)
         else:
-            L.mount(m.source or m.type, target, m.type, flags, ",".join(data) or None)
+            linux.mount(m.source or m.type, target, m.type, flags, ",".join(data) or None)
     finally:
         os.close(fd)
 
@@ -96,7 +97,7 @@ def make_node(root_fd: int, device: Device, bind: bool) -> None:
     if bind:
         fd = inroot.ensure(root_fd, device.path, "file")
         try:
-            L.mount(device.path, inroot.fd_path(fd), None, L.MS_BIND)
+            linux.mount(device.path, inroot.fd_path(fd), None, linux.MS_BIND)
         finally:
             os.close(fd)
         return
@@ -121,7 +122,7 @@ def make_node(root_fd: int, device: Device, bind: bool) -> None:
 
 def make_dev(root_fd: int, devices: list[Device] = (), userns: bool = False) -> None:
     """A tmpfs /dev with the standard nodes and ``devices``, devpts, /dev/shm and /dev/mqueue."""
-    _mount_under(root_fd, "/dev", "tmpfs", L.MS_NOSUID | L.MS_STRICTATIME, "mode=755,size=65536k")
+    _mount_under(root_fd, "/dev", "tmpfs", linux.MS_NOSUID | linux.MS_STRICTATIME, "mode=755,size=65536k")
     old = os.umask(0)
     try:
         for name, major, minor in DEVICES:
@@ -136,11 +137,12 @@ def make_dev(root_fd: int, devices: list[Device] = (), userns: bool = False) -> 
             os.symlink(target, name, dir_fd=dev)
     finally:
         os.close(dev)
-    _mount_under(root_fd, "/dev/pts", "devpts", L.MS_NOSUID | L.MS_NOEXEC,
+    _mount_under(root_fd, "/dev/pts", "devpts", linux.MS_NOSUID | linux.MS_NOEXEC,
                  "newinstance,ptmxmode=0666,mode=0620")
-    _mount_under(root_fd, "/dev/shm", "tmpfs", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC, "mode=1777,size=65536k")
+    _mount_under(root_fd, "/dev/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
+                 "mode=1777,size=65536k")
     try:
-        _mount_under(root_fd, "/dev/mqueue", "mqueue", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+        _mount_under(root_fd, "/dev/mqueue", "mqueue", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
     except OSError:
         pass  # no ipc namespace of its own: mqueue may not be mountable
 
@@ -151,11 +153,11 @@ def pivot(rootfs: str) -> None:
     new = os.open(rootfs, os.O_DIRECTORY | os.O_RDONLY)
     try:
         os.fchdir(new)
-        L.pivot_root(".", ".")
+        linux.pivot_root(".", ".")
         os.fchdir(old)
         # keep unmount events of the old root from propagating anywhere
-        L.mount(None, ".", None, L.MS_SLAVE | L.MS_REC)
-        L.umount2(".", L.MNT_DETACH)
+        linux.mount(None, ".", None, linux.MS_SLAVE | linux.MS_REC)
+        linux.umount2(".", linux.MNT_DETACH)
     finally:
         os.close(old)
         os.close(new)
@@ -171,9 +173,9 @@ def mask_path(root_fd: int, path: str) -> None:
         return
     try:
         if stat.S_ISDIR(os.fstat(fd).st_mode):
-            L.mount("tmpfs", inroot.fd_path(fd), "tmpfs", L.MS_RDONLY)
+            linux.mount("tmpfs", inroot.fd_path(fd), "tmpfs", linux.MS_RDONLY)
         else:
-            L.mount("/dev/null", inroot.fd_path(fd), None, L.MS_BIND)
+            linux.mount("/dev/null", inroot.fd_path(fd), None, linux.MS_BIND)
     finally:
         os.close(fd)
 
@@ -186,12 +188,12 @@ def readonly_path(root_fd: int, path: str) -> None:
     except FileNotFoundError:
         return
     try:
-        L.mount(inroot.fd_path(fd), inroot.fd_path(fd), None, L.MS_BIND | L.MS_REC)
+        linux.mount(inroot.fd_path(fd), inroot.fd_path(fd), None, linux.MS_BIND | linux.MS_REC)
     finally:
         os.close(fd)
     fd = inroot.resolve(root_fd, path)
     try:
-        remount(inroot.fd_path(fd), L.MS_RDONLY | L.MS_REC)
+        remount(inroot.fd_path(fd), linux.MS_RDONLY | linux.MS_REC)
     finally:
         os.close(fd)
 
@@ -205,23 +207,23 @@ def setup(config: Config) -> None:
     rootfs = os.path.realpath(config.rootfs)
     prop = config.rootfs_propagation
     # shared and slave keep receiving the host's mounts: start from a slave copy (never sending any back)
-    L.mount(None, "/", None, L.MS_REC | (L.MS_SLAVE if prop in ("shared", "slave") else L.MS_PRIVATE))
-    L.mount(rootfs, rootfs, None, L.MS_BIND | L.MS_REC)
+    linux.mount(None, "/", None, linux.MS_REC | (linux.MS_SLAVE if prop in ("shared", "slave") else linux.MS_PRIVATE))
+    linux.mount(rootfs, rootfs, None, linux.MS_BIND | linux.MS_REC)
     root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        _mount_under(root_fd, "/proc", "proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+        _mount_under(root_fd, "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
         try:
-            _mount_under(root_fd, "/sys", "sysfs", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC | L.MS_RDONLY)
+            _mount_under(root_fd, "/sys", "sysfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC | linux.MS_RDONLY)
         except OSError:
             # sysfs cannot be mounted without a net namespace of our own: a read-only bind instead
             sys_fd = inroot.ensure(root_fd, "/sys", "dir")
             try:
-                L.mount("/sys", inroot.fd_path(sys_fd), None, L.MS_BIND | L.MS_REC)
+                linux.mount("/sys", inroot.fd_path(sys_fd), None, linux.MS_BIND | linux.MS_REC)
             finally:
                 os.close(sys_fd)
             sys_fd = inroot.resolve(root_fd, "/sys")
             try:
-                remount(inroot.fd_path(sys_fd), L.MS_RDONLY)
+                remount(inroot.fd_path(sys_fd), linux.MS_RDONLY)
             finally:
                 os.close(sys_fd)
         make_dev(root_fd, config.devices, userns="user" in config.namespaces)
@@ -239,6 +241,6 @@ def setup(config: Config) -> None:
     finally:
         os.close(root_fd)
     if config.readonly_rootfs:
-        remount("/", L.MS_RDONLY)
+        remount("/", linux.MS_RDONLY)
     if prop is not None:
-        L.mount(None, "/", None, PROPAGATION[prop])
+        linux.mount(None, "/", None, PROPAGATION[prop])

@@ -26,7 +26,7 @@ import struct
 
 from libcontainer.spec import DeviceRule
 
-from .. import linux as L
+from .. import linux
 
 _TYPES = {"b": 1, "c": 2}
 _ACCESS = {"m": 1, "r": 2, "w": 4}
@@ -95,11 +95,11 @@ def attach(cgroup_dir: str, rules: list[DeviceRule]) -> None:
     Raises OSError (EPERM without CAP_BPF/CAP_SYS_ADMIN, or the verifier's
     complaint).
     """
-    prog = L.bpf_prog_load(L.BPF_PROG_TYPE_CGROUP_DEVICE, program(rules))
+    prog = linux.bpf_prog_load(linux.BPF_PROG_TYPE_CGROUP_DEVICE, program(rules))
     try:
         dirfd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            L.bpf_prog_attach(dirfd, prog, L.BPF_CGROUP_DEVICE, L.BPF_F_ALLOW_MULTI)
+            linux.bpf_prog_attach(dirfd, prog, linux.BPF_CGROUP_DEVICE, linux.BPF_F_ALLOW_MULTI)
         finally:
             os.close(dirfd)
     finally:

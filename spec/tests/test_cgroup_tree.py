@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import time
 
 import pytest
@@ -112,7 +113,7 @@ def destroy_thawing(container, version: int, dirs: list[str], own: list[int], cg
             with open(f"/proc/{pid}/cgroup") as f:
                 mine = marker in f.read()
             if mine and is_live(pid):
-                os.kill(pid, 9)
+                os.kill(pid, signal.SIGKILL)
         except (FileNotFoundError, ProcessLookupError):
             pass
     for top in dirs:
