@@ -21,7 +21,8 @@ Options:
   comma-separated; ``LC-WAIT`` selects every ``LC-WAIT-nn``).
 * ``--lc-deviations PATH.toml``: the runtime's own known deviations
   (:func:`libcontainer.conformance.deviations.load_file`).
-* ``--lc-timeout SECONDS``: per-test timeout (default 120; 0 for none), see :mod:`.timeouts`.
+* ``--lc-timeout SECONDS``: per-test timeout (default 120, or the environment's
+  ``LIBCONTAINER_TIMEOUT``; 0 for none), see :mod:`.timeouts`.
 
 Outcomes of tests and clauses: :mod:`.outcomes` (passed only when every test
 of a clause passed; not-supported and blocked are outcomes of their own).
@@ -154,7 +155,7 @@ def pytest_configure(config):
     _CURRENT["state"] = st
     controller = not hasattr(config, "workerinput")
     wanted_clauses(config.getoption("lc_clause"))
-    if st.suite and controller:
+    if st.suite and controller and not (config.option.help or config.option.collectonly):
         try:
             st.runtime_version = preflight.check(st.runtime)
         except preflight.PreflightError as e:
@@ -267,10 +268,7 @@ def pytest_collection_modifyitems(config, items):
             item.user_properties.append(("clauses", ",".join(ids)))
         for mark in deviation_marks(item, st.runtime, st.extra_deviations):
             item.add_marker(mark)
-    seconds = config.getoption("lc_timeout")
-    if seconds is None:
-        ini = config.getini("lc_timeout")
-        seconds = float(ini) if ini else timeouts.DEFAULT
+    seconds = timeouts.seconds(config.getoption("lc_timeout"), config.getini("lc_timeout"))
     timeouts.mark_items(config, ours, seconds)
 
 
@@ -320,8 +318,9 @@ def pytest_runtest_logreport(report):
     outcome = outcomes.test_outcome(report)
     if outcome is None:
         return
-    res = st.results.setdefault(props.get("lc_test", report.nodeid), {"clauses": [c for c in props.get("clauses", "").split(",") if c],
-                                                "phases": [], "message": "", "setup_failed": None})
+    clauses = [c for c in props.get("clauses", "").split(",") if c]
+    res = st.results.setdefault(props.get("lc_test", report.nodeid),
+                                {"clauses": clauses, "phases": [], "message": "", "setup_failed": None})
     res["phases"].append(outcome)
     if outcome != "passed" and not res["message"]:
         res["message"] = _reason(report)
