@@ -136,6 +136,19 @@ class OCIContainer(Container):
             return self._lost_monitor()
         return status
 
+    def _init_exited(self, timeout: float = 0.0) -> bool:
+        """True once init has exited, waiting up to ``timeout`` s for it (its pidfd turns readable)."""
+        try:
+            pidfd = os.pidfd_open(self.init_pid)
+        except ProcessLookupError:
+            return True
+        try:
+            if start_time(self.init_pid) is None:
+                return True
+            return bool(select.select([pidfd], [], [], timeout)[0])
+        finally:
+            os.close(pidfd)
+
     def _monitor_alive(self) -> bool:
         pid = self._state.get("monitor_pid")
         if not pid or start_time(pid) != self._state.get("monitor_start"):
@@ -252,7 +265,10 @@ class OCIContainer(Container):
                 raise _ERRORS[reply["error"]](reply.get("message", ""))
             failure = self._failed(CliError(argv, reply.get("rc", -1), read_log(log) or reply["error"]),
                                    "start_process")
-            if self.status() == Status.STOPPED:  # init exited while the runtime joined it (LC-FAULT-06)
+            # init exited while the runtime joined it (LC-FAULT-06): its /proc/N/ns vanished under the
+            # runtime, which may still say "running" for a moment; wait for init's exit to be certain
+            settle = 2.0 if re.search(r"/proc/\d+/ns/", str(failure)) else 0.0
+            if self._init_exited(settle) or self.status() == Status.STOPPED:
                 raise ContainerNotRunning(f"container {self._id!r} is stopped ({failure})")
             raise failure
         except FileNotFoundError:
