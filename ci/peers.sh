@@ -17,5 +17,5 @@ for rt in ${RUNTIMES:-reference runc crun}; do
   [ -f "reports/clauses-$rt.json" ] && reports+=("reports/clauses-$rt.json")
 done
 .venv/bin/python -m libcontainer.conformance.report reports/clauses.json "${reports[@]}" >/dev/null
-echo "matrix: reports/clauses.md"
+echo "matrix: reports/clauses.md and reports/clauses.html"
 exit $status

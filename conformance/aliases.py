@@ -1,4 +1,4 @@
-"""Short names for the plugin's ``lc_`` fixtures, imported by the conftest.py of the specification's and the reference's tests.
+"""Short names for the plugin's ``lc_`` fixtures, for the conftest.py of the specification's and reference's tests.
 
 The plugin (:mod:`libcontainer.conformance.fixtures`) names its fixtures with
 the ``lc_`` prefix so that other projects never receive them; these aliases

@@ -21,7 +21,8 @@ Options:
   comma-separated; ``LC-WAIT`` selects every ``LC-WAIT-nn``).
 * ``--lc-deviations PATH.toml``: the runtime's own known deviations
   (:func:`libcontainer.conformance.deviations.load_file`).
-* ``--lc-timeout SECONDS``: per-test timeout (default 120; 0 for none), see :mod:`.timeouts`.
+* ``--lc-timeout SECONDS``: per-test timeout (default 120, or the environment's
+  ``LIBCONTAINER_TIMEOUT``; 0 for none), see :mod:`.timeouts`.
 
 Outcomes of tests and clauses: :mod:`.outcomes` (passed only when every test
 of a clause passed; not-supported and blocked are outcomes of their own).
@@ -43,7 +44,7 @@ import os
 
 import pytest
 
-from . import deviations, outcomes, preflight, report, timeouts
+from . import deviations, outcomes, preflight, records, report, timeouts
 from .fixtures import (CALL_FAILED, lc_cgroup_parent, lc_config, lc_container, lc_factory,  # noqa: F401
                        lc_factory_class, lc_factory_root, lc_rootfs, lc_runtime_name)
 from .timeouts import pytest_timeout_cancel_timer, pytest_timeout_set_timer  # noqa: F401
@@ -154,7 +155,7 @@ def pytest_configure(config):
     _CURRENT["state"] = st
     controller = not hasattr(config, "workerinput")
     wanted_clauses(config.getoption("lc_clause"))
-    if st.suite and controller:
+    if st.suite and controller and not (config.option.help or config.option.collectonly):
         try:
             st.runtime_version = preflight.check(st.runtime)
         except preflight.PreflightError as e:
@@ -267,20 +268,8 @@ def pytest_collection_modifyitems(config, items):
             item.user_properties.append(("clauses", ",".join(ids)))
         for mark in deviation_marks(item, st.runtime, st.extra_deviations):
             item.add_marker(mark)
-    seconds = config.getoption("lc_timeout")
-    if seconds is None:
-        ini = config.getini("lc_timeout")
-        seconds = float(ini) if ini else timeouts.DEFAULT
+    seconds = timeouts.seconds(config.getoption("lc_timeout"), config.getini("lc_timeout"))
     timeouts.mark_items(config, ours, seconds)
-
-
-def _reason(rep) -> str:
-    if isinstance(rep.longrepr, tuple) and len(rep.longrepr) == 3:
-        return str(rep.longrepr[2]).removeprefix("Skipped: ")
-    text = rep.longreprtext or ""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    failed = [ln for ln in lines if ln.startswith("E ")]
-    return (failed[0][1:].strip() if failed else (lines[-1] if lines else ""))[:300]
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -300,7 +289,7 @@ def pytest_runtest_makereport(item, call):
             rep.user_properties = list(rep.user_properties) + [("lc_outcome", "not-supported")]
         elif isinstance(exc, outcomes.SetupFailed):
             props = [("lc_outcome", "blocked"), ("lc_blocked_by", exc.clause)]
-            first = st.setup_failed.setdefault(exc.clause, suite_nodeid(item))
+            first = records.first_setup_failure(item.config, st, exc.clause, suite_nodeid(item))
             if first == suite_nodeid(item):
                 props.append(("lc_setup_failed", exc.clause))
             else:
@@ -320,45 +309,16 @@ def pytest_runtest_logreport(report):
     outcome = outcomes.test_outcome(report)
     if outcome is None:
         return
-    res = st.results.setdefault(props.get("lc_test", report.nodeid), {"clauses": [c for c in props.get("clauses", "").split(",") if c],
-                                                "phases": [], "message": "", "setup_failed": None})
+    clauses = [c for c in props.get("clauses", "").split(",") if c]
+    res = st.results.setdefault(props.get("lc_test", report.nodeid),
+                                {"clauses": clauses, "phases": [], "message": "", "setup_failed": None})
     res["phases"].append(outcome)
     if outcome != "passed" and not res["message"]:
-        res["message"] = _reason(report)
+        res["message"] = records.reason(report)
     if props.get("lc_setup_failed"):
         res["setup_failed"] = props["lc_setup_failed"]
     if report.skipped and not hasattr(report, "wasxfail"):
-        st.skip_reasons[_reason(report)] += 1
-
-
-def _run(st: State, exitstatus) -> dict:
-    ran = len(st.results)
-    counts = collections.Counter(outcomes.combine_phases(r["phases"]) for r in st.results.values())
-    return report.run_header(st.runtime, st.runtime_version, int(exitstatus), _CURRENT.get("collected", ran), ran,
-                             dict(counts))
-
-
-def _records(st: State, exitstatus) -> list[dict]:
-    titles = report.clause_titles()
-    per: dict[str, dict] = {}
-    for nodeid, res in st.results.items():
-        outcome = outcomes.combine_phases(res["phases"])
-        entries = [(c, outcome) for c in res["clauses"]]
-        if res["setup_failed"]:
-            entries.append((res["setup_failed"], "failed"))
-        for clause, o in entries:
-            rec = per.setdefault(clause, {"by_outcome": {}, "messages": {}})
-            rec["by_outcome"].setdefault(o, []).append(nodeid)
-            if o != "passed" and res["message"]:
-                rec["messages"][nodeid] = res["message"]
-    run = _run(st, exitstatus)
-    kernel, cgroup = report.kernel(), report.cgroup_mode()
-    return [{"clause": c, "title": titles.get(c, ""), "runtime": st.runtime, "kernel": kernel, "cgroup": cgroup,
-             "outcome": outcomes.combine(r["by_outcome"]),
-             "tests": sorted({t for ts in r["by_outcome"].values() for t in ts}),
-             "by_outcome": {o: sorted(set(ts)) for o, ts in r["by_outcome"].items()},
-             "messages": r["messages"], "run": run}
-            for c, r in sorted(per.items())]
+        st.skip_reasons[records.reason(report)] += 1
 
 
 def pytest_collection_finish(session):
@@ -379,19 +339,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.section("why tests were skipped (what this host or runtime lacks)")
         for reason, n in st.skip_reasons.most_common():
             tr.write_line(f"{n:4} {reason}")
-    records = _records(st, exitstatus)
+    recs = records.records(st, exitstatus, _CURRENT.get("collected"))
     path = config.getoption("--clause-report")
     if path:
         # a run with no clause test still writes its header: its column shows what ran and how it ended
-        report.write(path, records or report.empty_run(_run(st, exitstatus)))
+        report.write(path, recs or report.empty_run(records.run(st, exitstatus, _CURRENT.get("collected"))))
         base = os.path.splitext(path)[0]
-    if not records:
+    if not recs:
         return
     tr.section(f"clauses ({st.runtime} {st.runtime_version}, {report.kernel()}, cgroup {report.cgroup_mode()})")
-    for r in records:
+    for r in recs:
         tr.write_line(f"{r['outcome']:13} {r['clause']:16} {r['title'][:64]}")
-    counts = {o: sum(r["outcome"] == o for r in records) for o in outcomes.OUTCOMES}
-    tr.write_line(", ".join(f"{n} {o}" for o, n in counts.items() if n) + f" of {len(records)} clauses; "
+    counts = {o: sum(r["outcome"] == o for r in recs) for o in outcomes.OUTCOMES}
+    tr.write_line(", ".join(f"{n} {o}" for o, n in counts.items() if n) + f" of {len(recs)} clauses; "
                   f"{len(st.results)} tests ran, exit status {int(exitstatus)}")
     if path:
         tr.write_line(f"clause report: {path}, {base}.md and {base}.html")

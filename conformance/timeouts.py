@@ -2,7 +2,7 @@
 
 The plugin gives each test of the suite a ``timeout`` marker (default
 :data:`DEFAULT` seconds, ``--lc-timeout SECONDS`` or the ini value
-``lc_timeout``; 0 turns it off) unless the test has its own or pytest-timeout's
+``lc_timeout``, or ``$LIBCONTAINER_TIMEOUT``; 0 turns it off) unless the test has its own or pytest-timeout's
 ``--timeout`` is given. pytest-timeout runs the timer; with its ``signal``
 method this module's ``pytest_timeout_set_timer`` replaces the default
 handler: the SIGALRM handler (signal(7), setitimer(2)) names the line of the
@@ -22,6 +22,21 @@ import pytest
 DEFAULT = 120.0
 OURS = pytest.StashKey[float]()
 ARMED = pytest.StashKey[bool]()
+
+
+def seconds(option: float | None, ini: str) -> float:
+    """The timeout: ``--lc-timeout``, else the ini ``lc_timeout``, else ``$LIBCONTAINER_TIMEOUT`` (slow emulated
+    VMs set it), else :data:`DEFAULT`."""
+    if option is not None:
+        return option
+    for text in (ini, os.environ.get("LIBCONTAINER_TIMEOUT", "")):
+        if text:
+            try:
+                return float(text)
+            except ValueError:
+                raise pytest.UsageError(f"lc_timeout / LIBCONTAINER_TIMEOUT {text!r}: not a number of seconds") \
+                    from None
+    return DEFAULT
 
 
 def hung_call(frame, test_dirs: tuple[str, ...]) -> str:

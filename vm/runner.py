@@ -51,7 +51,9 @@ def guest_request(vm, project: str, python: str, runtimes: list[str], out: str, 
         runs.append(f"{shlex.join(argv[:3])} -p libcontainer.vm.progress {shlex.join(argv[3:])} || rc=$?")
     script = "rc=0\n" + "\n".join(runs) + "\nexit $rc\n"
     # bytecode compiled on the host (precompile) is read over 9p; the guest writes none
+    # LIBCONTAINER_TIMEOUT: the suite's per-test timeout (120 s natively) scaled for emulated guests (15-45x slower)
     env = {"LCVM_PROGRESS": os.path.join(out, "progress"), "PYTHONDONTWRITEBYTECODE": "1",
+           "LIBCONTAINER_TIMEOUT": "1800",
            "PYTHONUNBUFFERED": "1", "TERM": "dumb", "LANG": "C.UTF-8"}
     return Request(argv=["/bin/sh", "-c", script], cwd=project, out=out, env=env, timeout=timeout)
 
@@ -209,7 +211,8 @@ def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str
             if os.path.exists(path):
                 reports.append(path)
             else:
-                crashed.extend(report.crashed_run(rt, vm.name, vm.cgroup, s["status"], s["error"] or "no clause report"))
+                crashed.extend(report.crashed_run(rt, vm.name, vm.cgroup, s["status"],
+                                                  s["error"] or "no clause report"))
                 if not s["error"]:
                     rc = 1
                     progress.say(vm.name, f"no clause report for runtime {rt}")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -32,10 +31,11 @@ from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerN
                                ContainerStats, LibcontainerError, NotSupported, Process, ProcessNotFound, Status,
                                SystemFailure)
 from libcontainer.spec.config import ConfigInvalid, validate_process
-from libcontainer.spec.stats import CpuStats, MemoryStats, PidsStats
 
 from . import bundle
 from .cli import CliError, Runtime, read_log
+from .files import (_GONE, MAX_NAME, cgroup_path, dir_name, remove, remove_empty_cgroup, rmtree,  # noqa: F401
+                    start_time, stats_from_events, wait_monitor)
 
 STATE = "state.json"
 _STATUS = {"created": Status.RUNNING, "creating": Status.RUNNING, "running": Status.RUNNING,
@@ -44,23 +44,12 @@ _CONFIG_ERR = (re.compile(r"exec|executable|chdir|cwd", re.I),
                re.compile(r"not found|no such file|permission denied|not a directory", re.I))
 # the kernel refused a value of the config (a cgroup file write failing with EINVAL or ERANGE)
 _VALUE_ERR = re.compile(r"(failed to write|writing|write).*(invalid argument|numerical result out of range)", re.I)
-# "container does not exist" (runc); crun: "error opening file `ROOT/ID/status`: No such file or directory"
-_GONE = re.compile(r"container.* does not exist|no such container|opening file .*/status.*no such file", re.I)
 _ERRORS = {cls.code.value: cls for cls in LibcontainerError.__subclasses__()}
 
 
 def is_config_error(message: str) -> bool:
     """True when a runtime's error text says the config was unusable (missing binary or cwd, a refused value)."""
     return all(p.search(message) for p in _CONFIG_ERR) or bool(_VALUE_ERR.search(message))
-
-
-def start_time(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat (start time in clock ticks), None if there is no such process."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 class OCIContainer(Container):
@@ -146,6 +135,19 @@ class OCIContainer(Container):
         if status != Status.STOPPED and not self._monitor_alive():
             return self._lost_monitor()
         return status
+
+    def _init_exited(self, timeout: float = 0.0) -> bool:
+        """True once init has exited, waiting up to ``timeout`` s for it (its pidfd turns readable)."""
+        try:
+            pidfd = os.pidfd_open(self.init_pid)
+        except ProcessLookupError:
+            return True
+        try:
+            if start_time(self.init_pid) is None:
+                return True
+            return bool(select.select([pidfd], [], [], timeout)[0])
+        finally:
+            os.close(pidfd)
 
     def _monitor_alive(self) -> bool:
         pid = self._state.get("monitor_pid")
@@ -263,7 +265,10 @@ class OCIContainer(Container):
                 raise _ERRORS[reply["error"]](reply.get("message", ""))
             failure = self._failed(CliError(argv, reply.get("rc", -1), read_log(log) or reply["error"]),
                                    "start_process")
-            if self.status() == Status.STOPPED:  # init exited while the runtime joined it (LC-FAULT-06)
+            # init exited while the runtime joined it (LC-FAULT-06): its /proc/N/ns vanished under the
+            # runtime, which may still say "running" for a moment; wait for init's exit to be certain
+            settle = 2.0 if re.search(r"/proc/\d+/ns/", str(failure)) else 0.0
+            if self._init_exited(settle) or self.status() == Status.STOPPED:
                 raise ContainerNotRunning(f"container {self._id!r} is stopped ({failure})")
             raise failure
         except FileNotFoundError:
@@ -359,104 +364,10 @@ class OCIContainer(Container):
             os.close(fd)
 
 
-MAX_NAME = 200
-
-
-def dir_name(container_id: str) -> str:
-    """The directory name for an id: the id, or for ids over 200 bytes a prefix, ``=`` (no id
-    character, so no other id has this name: LC-FAULT-09) and its SHA-256."""
-    if len(container_id) <= MAX_NAME:
-        return container_id
-    return container_id[:64] + "=" + hashlib.sha256(container_id.encode()).hexdigest()
-
-
-def cgroup_path(parent: str, container_id: str) -> str:
-    """The container's ``cgroupsPath``: ``/PARENT/oci-ID`` (the prefix keeps ids such as "tasks" or
-    "cgroup.procs" from meeting the parent's interface files)."""
-    return "/" + "/".join([parent.strip("/"), "oci-" + dir_name(container_id)])
-
-
-def remove_empty_cgroup(path: str) -> None:
-    """rmdir ``path`` (absolute within each hierarchy) in every cgroup mount; a cgroup with processes stays."""
-    with open("/proc/self/mounts") as f:
-        mounts = [line.split()[1] for line in f if line.split()[2:3] in (["cgroup"], ["cgroup2"])]
-    for mount in mounts:
-        with contextlib.suppress(OSError):
-            os.rmdir(mount + path)
-
-
-def remove(runtime: Runtime, container_id: str, state_dir: str, monitor_pid: int | None,
-           monitor_start: int | None, cgroup: str | None = None) -> None:
-    """``delete --force`` the container, wait for its monitor, remove its directory (and an empty runtime root).
-
-    ``cgroup`` (the container's cgroupsPath) is removed if the runtime left it empty: in cgroup v1 a
-    killed init that the monitor has not reaped yet keeps its cgroup busy, and crun 1.8.1's ``delete``
-    gives up on the rmdir (EBUSY) instead of waiting.
-    """
-    try:
-        runtime.run("delete", "--force", container_id)
-    except CliError as e:
-        if not _GONE.search(e.message):
-            raise
-    if monitor_pid:
-        wait_monitor(monitor_pid, monitor_start)
-    if cgroup:
-        remove_empty_cgroup(cgroup)
-    rmtree(state_dir)
-    with contextlib.suppress(OSError):
-        os.rmdir(runtime.root)
-
-
-def wait_monitor(pid: int, start: int | None, timeout: float = 10.0) -> None:
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        if start is not None and start_time(pid) != start:
-            return
-        if not select.select([pidfd], [], [], timeout)[0]:
-            _signal.pidfd_send_signal(pidfd, _signal.SIGKILL)
-            select.select([pidfd], [], [], timeout)
-    finally:
-        os.close(pidfd)
-
-
-def rmtree(path: str) -> None:
-    try:
-        entries = list(os.scandir(path))
-    except FileNotFoundError:
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            rmtree(entry.path)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(entry.path)
-    with contextlib.suppress(FileNotFoundError):
-        os.rmdir(path)
-
-
 def _fileno(obj) -> int | None:
     if obj is None or isinstance(obj, int):
         return obj
     return obj.fileno()
-
-
-def stats_from_events(data: dict) -> ContainerStats:
-    """runc's ``events --stats`` data (runc's types.Stats) as ContainerStats; units as runc gives them (ns, bytes)."""
-    cpu = data.get("cpu") or {}
-    usage, thr = cpu.get("usage") or {}, cpu.get("throttling") or {}
-    mem = data.get("memory") or {}
-    mu = mem.get("usage") or {}
-    pids = data.get("pids") or {}
-    return ContainerStats(
-        cpu=CpuStats(total_ns=usage.get("total"), user_ns=usage.get("user"), system_ns=usage.get("kernel"),
-                     throttled_periods=thr.get("throttledPeriods"), throttled_ns=thr.get("throttledTime")),
-        memory=MemoryStats(usage_bytes=mu.get("usage"), max_usage_bytes=mu.get("max"), limit_bytes=mu.get("limit"),
-                           cache_bytes=mem.get("cache"), failcnt=mu.get("failcnt")),
-        pids=PidsStats(current=pids.get("current"), limit=pids.get("limit") or None),
-    )
 
 
 __all__ = ["OCIContainer", "stats_from_events", "is_config_error"]

@@ -32,7 +32,7 @@ def clauses(path) -> dict[str, dict]:
 def test_a_signal_death_reported_as_exit_0_fails_its_set_up_clause_once_and_blocks_the_rest(tmp_path):
     """The "returns 0 for a signal death" mutant: LC-WAIT-02 failed once, the STOPPED cells blocked by it."""
     out = tmp_path / "c.json"
-    r = run(tmp_path, "--pyargs", "libcontainer.spec.tests.test_transitions", "-k", "STOPPED",
+    r = run(tmp_path, "--pyargs", "libcontainer.spec.tests.test_transitions", "-k", "STOPPED", "-n", "2",
             "--runtime", "libcontainer.conformance.mutants:WaitZeroForSignals", "--clause-report", str(out))
     assert r.returncode == 1, r.stdout[-3000:]
     recs = clauses(out)
@@ -40,7 +40,7 @@ def test_a_signal_death_reported_as_exit_0_fails_its_set_up_clause_once_and_bloc
     assert recs and {c: x["outcome"] for c, x in recs.items()} == {c: "blocked" for c in recs}
     assert "LC-STATUS-01" in recs and "LC-WAIT-04" in recs
     assert all("LC-WAIT-02" in m for x in recs.values() for m in x["messages"].values())
-    assert "1 failed, 10 skipped" in r.stdout, r.stdout[-1500:]
+    assert "1 failed, 10 skipped" in r.stdout, r.stdout[-1500:]  # once, also with two workers
     assert "blocked by set-up LC-WAIT-02" in r.stdout
     run_header = next(iter(recs.values()))["runs"][0]
     assert run_header["exitstatus"] == 1 and run_header["ran"] == 11

@@ -8,6 +8,7 @@ observes (an entry in the factory root, a cgroup directory, a pid in cgroup.proc
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import hashlib
@@ -25,6 +26,24 @@ from libcontainer.spec import (ContainerDestroyed, ContainerNotRunning, IdInUse,
 
 from .helpers import Call, is_live
 from .test_cross_process import _run, _start
+
+
+@pytest.fixture
+def adopt_orphans():
+    """Make this test process a child subreaper while the test kills a creator or a keeper, so the
+    processes those leave are reparented here (not to an ancestor of the test run, which may not
+    expect children it did not start), and reap every adopted child that has exited at the end."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    try:
+        yield
+    finally:
+        libc.prctl(36, 0, 0, 0, 0)
+        for child in psutil.Process().children():
+            with contextlib.suppress(ChildProcessError, psutil.Error):
+                if child.status() == psutil.STATUS_ZOMBIE:
+                    os.waitpid(child.pid, os.WNOHANG)
 
 
 def _until(predicate, timeout: float = 30.0, what: str = "condition"):
@@ -112,7 +131,8 @@ def _marker_procs(marker: str) -> list[int]:
 
 @pytest.mark.clause("LC-FAULT-02")
 @pytest.mark.parametrize("point", list(KILL_POINTS))
-def test_creator_killed_during_create_leaves_an_id_that_works(factory, factory_root, runtime_name, config, point):
+def test_creator_killed_during_create_leaves_an_id_that_works(factory, factory_root, runtime_name, config, point,
+                                                             adopt_orphans):
     """Issue 13 case 3: SIGKILL the creating process at an observed point of create; then the id
     either loads as a working container or is free: load raises ContainerDestroyed and create
     works. Nothing of the dead create survives (no process, cgroup or state: the leak check)."""
@@ -164,7 +184,7 @@ def _keeper(c) -> int:
 
 
 @pytest.mark.clause("LC-FAULT-03")
-def test_lost_keeper_leaves_no_unkept_init_and_consistent_answers(factory, config):
+def test_lost_keeper_leaves_no_unkept_init_and_consistent_answers(factory, config, adopt_orphans):
     """Issue 13 case 4, exact input: SIGKILL the process that keeps the container (its init's
     parent) while init runs, with a wait() already blocked. Then the blocked wait() and a new one
     return an exit status (not ProcessNotFound); status() is RUNNING with a working start_process,
