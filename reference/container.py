@@ -19,10 +19,10 @@ import os
 import select
 import signal as _signal
 
-from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerNotRunning, ContainerPaused,
+from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerNotRunning,
                                ContainerStats, LibcontainerError, Process, ProcessNotFound, Status,
                                SystemFailure)
-from libcontainer.spec.config import validate_process
+from libcontainer.spec import transitions
 from libcontainer.spec.errors import ErrorCode
 
 from . import linux as L
@@ -196,33 +196,21 @@ class LinuxContainer(Container):
         return stats
 
     # -- freezer --------------------------------------------------------
+    # The state errors of pause, resume, signal and start_process come from SPEC.md's transition table
+    # (libcontainer.spec.transitions.check), which raises what LC-GEN-04 ranks first.
     def pause(self) -> None:
         with self._locked(), _system("pause", self):
-            status = self._status()
-            if status == Status.STOPPED:
-                raise ContainerNotRunning(f"container {self._id!r} is stopped")
-            if status != Status.PAUSED:
+            if not transitions.check("pause", self._status, self._id).noop:
                 self._cgroup.freeze()
 
     def resume(self) -> None:
         with self._locked(), _system("resume", self):
-            status = self._status()
-            if status == Status.STOPPED:
-                raise ContainerNotRunning(f"container {self._id!r} is stopped")
-            if status != Status.RUNNING:
+            if not transitions.check("resume", self._status, self._id).noop:
                 self._cgroup.thaw()
 
     # -- processes ------------------------------------------------------
     def signal(self, pid: int, sig: int) -> None:
-        if isinstance(sig, bool) or not isinstance(sig, int) or not 0 <= sig <= 64:
-            raise SystemFailure(f"invalid signal {sig!r}", errno=22)
-        if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
-            raise ProcessNotFound(f"pid {pid!r} is not a process of container {self._id!r}")
-        status = self._status()
-        if status in (Status.PAUSED, Status.PAUSING):
-            raise ContainerPaused(f"container {self._id!r} is paused")
-        if status == Status.STOPPED:
-            raise ContainerNotRunning(f"container {self._id!r} is stopped")
+        transitions.check("signal", self._status, self._id, sig=sig, pid=pid)
         with _system("signal", self, settle=True):
             try:
                 pidfd = os.pidfd_open(pid)
@@ -237,13 +225,9 @@ class LinuxContainer(Container):
                 os.close(pidfd)
 
     def start_process(self, process: Process) -> int:
-        validate_process(process)
+        transitions.validate_arguments(process=process)  # before the lock: an argument error wins (LC-GEN-04)
         with self._locked():
-            status = self._status()
-            if status in (Status.PAUSED, Status.PAUSING):
-                raise ContainerPaused(f"container {self._id!r} is paused")
-            if status == Status.STOPPED:
-                raise ContainerNotRunning(f"container {self._id!r} is stopped")
+            transitions.check("start_process", self._status, self._id)
             fds = [_fileno(getattr(process, name)) for name in Process.STDIO]
             with open(os.devnull, "r+b") as null:
                 fds = [null.fileno() if fd is None else fd for fd in fds]

@@ -30,7 +30,8 @@ import uuid
 from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerNotRunning, ContainerPaused,
                                ContainerStats, LibcontainerError, NotSupported, Process, ProcessNotFound, Status,
                                SystemFailure)
-from libcontainer.spec.config import ConfigInvalid, validate_process
+from libcontainer.spec import transitions
+from libcontainer.spec.errors import ConfigInvalid
 
 from . import bundle
 from .cli import CliError, Runtime, read_log
@@ -213,10 +214,9 @@ class OCIContainer(Container):
 
     # -- processes ---------------------------------------------------------
     def signal(self, pid: int, sig: int) -> None:
-        if isinstance(sig, bool) or not isinstance(sig, int) or not 0 <= sig <= 64:
-            raise SystemFailure(f"invalid signal {sig!r}", errno=22)
-        if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
-            raise ProcessNotFound(f"pid {pid!r} is not a process of container {self._id!r}")
+        # rank 1 of LC-GEN-04 from the spec; the state errors are the runtime's own (its CLI's answers
+        # are what the suite judges, so the adapter does not impose SPEC.md's table on them)
+        transitions.validate_arguments(sig=sig, pid=pid)
         self._check()
         if pid == self.init_pid:
             self._run("signal", "kill", self._id, str(sig))
@@ -239,7 +239,7 @@ class OCIContainer(Container):
             os.close(pidfd)
 
     def start_process(self, process: Process) -> int:
-        validate_process(process)
+        transitions.validate_arguments(process=process)
         self._check()
         name = uuid.uuid4().hex[:12]
         spec_path = os.path.join(self._dir, f"exec-{name}.json")
