@@ -105,9 +105,9 @@ class IdAliases(MutantFactory):
         return name.replace("=", "-", 1) if len(name) > 128 else name
 
     def create(self, container_id, config):
-        from libcontainer.reference import state as S
-        mine = self._old(S.dir_name(container_id))
-        if os.path.isdir(self.root) and any(self._old(n) == mine and n != S.dir_name(container_id)
+        from libcontainer.reference import state as statedir
+        mine = self._old(statedir.dir_name(container_id))
+        if os.path.isdir(self.root) and any(self._old(n) == mine and n != statedir.dir_name(container_id)
                                             for n in os.listdir(self.root)):
             raise IdInUse(f"container id {container_id!r} is in use")
         return MutantFactory.create(self, container_id, config)

@@ -13,9 +13,9 @@ import select
 import signal as _signal
 import time
 
-from . import linux as L
+from . import linux
 from . import reaper
-from . import state as S
+from . import state as statedir
 from .cgroups import THAWED, CgroupDriver, CgroupV1, CgroupV2
 
 
@@ -58,7 +58,7 @@ def kill_cgroup(cgroup: CgroupDriver) -> None:
                 break
             for pid in pids:
                 # through a pidfd, after checking that the pid is (still) in the cgroup
-                L.kill_verified(pid, None, _signal.SIGKILL, check=lambda p: p in cgroup.pids())
+                linux.kill_verified(pid, None, _signal.SIGKILL, check=lambda p: p in cgroup.pids())
             if frozen:
                 cgroup.thaw()
                 frozen = False
@@ -80,14 +80,14 @@ def _remove_state_dir(path: str) -> None:
         except FileNotFoundError:
             return  # removed by another destroy
         for entry in entries:
-            if entry.name in (S.STATE, S.LOCK):
+            if entry.name in (statedir.STATE, statedir.LOCK):
                 continue
             if entry.is_dir(follow_symlinks=False):
                 _rmtree(entry.path)
             else:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
-        for name in (S.STATE, S.LOCK):
+        for name in (statedir.STATE, statedir.LOCK):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(path, name))
         try:
@@ -136,7 +136,7 @@ def stop_monitor(ident: dict | None) -> None:
     except ProcessLookupError:
         return
     try:
-        if L.kill_verified(pid, start, 9):
+        if linux.kill_verified(pid, start, 9):
             select.select([pidfd], [], [], 10.0)
             reaper.reap(pid)
     finally:
@@ -147,13 +147,13 @@ def force_remove(state_dir: str) -> None:
     """Kill and remove what a state directory names, trusting no more of it than it must: the
     cgroup from ``state.json`` or ``cgroup.json`` (validated), the monitor when identified."""
     with contextlib.suppress(OSError, ValueError):
-        stop_monitor(_identity(S.read_json(os.path.join(state_dir, S.MONITOR))))
+        stop_monitor(_identity(statedir.read_json(os.path.join(state_dir, statedir.MONITOR))))
     info = state = None
-    for name in (S.STATE, S.CGROUP):
+    for name in (statedir.STATE, statedir.CGROUP):
         try:
-            data = S.read_json(os.path.join(state_dir, name))
-            info = S.validate_cgroup(data.get("cgroup") if name == S.STATE else data)
-            state = data if name == S.STATE else state
+            data = statedir.read_json(os.path.join(state_dir, name))
+            info = statedir.validate_cgroup(data.get("cgroup") if name == statedir.STATE else data)
+            state = data if name == statedir.STATE else state
             break
         except (OSError, ValueError, AttributeError):
             continue

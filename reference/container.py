@@ -25,10 +25,10 @@ from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerN
 from libcontainer.spec import transitions
 from libcontainer.spec.errors import ErrorCode
 
-from . import linux as L
+from . import linux
 from . import netdev
 from . import reaper
-from . import state as S
+from . import state as statedir
 from .cleanup import _remove_state_dir, _rmtree, kill_cgroup  # noqa: F401 - re-exported
 from .cleanup import driver_from_info as cgroup_driver
 from .cgroups import FREEZING, FROZEN
@@ -48,7 +48,7 @@ def _system(what: str, container: "LinuxContainer | None" = None, settle: bool =
     except OSError as e:
         if container is not None:
             if settle:
-                with contextlib.suppress(OSError), S.locked(container._dir):
+                with contextlib.suppress(OSError), statedir.locked(container._dir):
                     pass
             container._check()
         raise SystemFailure(f"{what}: {e}", errno=e.errno) from e
@@ -83,7 +83,7 @@ class LinuxContainer(Container):
     def _exists(self) -> bool:
         """True while the state directory holds this handle's incarnation of the container."""
         try:
-            state = S.read_json(os.path.join(self._dir, S.STATE))
+            state = statedir.read_json(os.path.join(self._dir, statedir.STATE))
         except FileNotFoundError:
             return False
         except (OSError, ValueError):
@@ -96,27 +96,27 @@ class LinuxContainer(Container):
 
     def _init_exited(self) -> bool:
         pid = self.init_pid
-        if S.read_exit(self._dir, pid) is not None:
+        if statedir.read_exit(self._dir, pid) is not None:
             if not self._monitor_alive():
                 self._kill_init()  # recorded by a lost-monitor kill under way: let it land
             return True
-        if L.process_start_time(pid) != self._state["init_start"]:
+        if linux.process_start_time(pid) != self._state["init_start"]:
             return True
-        return L.process_state(pid) in ("Z", "X", None)
+        return linux.process_state(pid) in ("Z", "X", None)
 
     def _monitor_alive(self) -> bool:
         pid = self._state["monitor_pid"]
-        return (L.process_start_time(pid) == self._state["monitor_start"]
-                and L.process_state(pid) not in ("Z", "X", None))
+        return (linux.process_start_time(pid) == self._state["monitor_start"]
+                and linux.process_state(pid) not in ("Z", "X", None))
 
     def _lost_monitor(self) -> None:
         """The monitor is gone while init runs: nothing keeps the container any more (nobody reaps
         its processes or records their statuses). Kill them all and record init's status as
         128+SIGKILL (LC-FAULT-03)."""
         # recorded before the kill: a caller that sees init gone finds its status
-        if S.read_exit(self._dir, self.init_pid) is None:
+        if statedir.read_exit(self._dir, self.init_pid) is None:
             with contextlib.suppress(OSError):
-                S.write_exit(self._dir, self.init_pid, 128 + _signal.SIGKILL)
+                statedir.write_exit(self._dir, self.init_pid, 128 + _signal.SIGKILL)
         self._kill_init()
         kill_cgroup(self._cgroup)
 
@@ -127,8 +127,8 @@ class LinuxContainer(Container):
         except ProcessLookupError:
             return
         try:
-            if L.process_start_time(self.init_pid) == self._state["init_start"]:
-                L.pidfd_send_signal(pidfd, _signal.SIGKILL)
+            if linux.process_start_time(self.init_pid) == self._state["init_start"]:
+                linux.pidfd_send_signal(pidfd, _signal.SIGKILL)
                 select.select([pidfd], [], [], timeout)
         except ProcessLookupError:
             pass
@@ -157,7 +157,7 @@ class LinuxContainer(Container):
         try:
             return self._status()
         except SystemFailure:
-            with contextlib.suppress(OSError), S.locked(self._dir):
+            with contextlib.suppress(OSError), statedir.locked(self._dir):
                 pass  # a destroy under way removed what status read: it says ContainerDestroyed
             self._check()
             raise
@@ -165,7 +165,7 @@ class LinuxContainer(Container):
     @contextlib.contextmanager
     def _locked(self):
         try:
-            with S.locked(self._dir):
+            with statedir.locked(self._dir):
                 self._check()
                 yield
         except FileNotFoundError:
@@ -190,7 +190,7 @@ class LinuxContainer(Container):
             pid = self.init_pid
             network = netdev.interfaces(pid)
             # the pid may have been reused if init exited: keep the counters only if it is still init
-            if network is not None and L.process_start_time(pid) == self._state["init_start"]:
+            if network is not None and linux.process_start_time(pid) == self._state["init_start"]:
                 stats.network = network
         self._check()
         return stats
@@ -220,7 +220,7 @@ class LinuxContainer(Container):
                 # checked after the pidfd is held, so the pid cannot be reused in between
                 if pid not in self._cgroup.pids():
                     raise ProcessNotFound(f"pid {pid} is not a process of container {self._id!r}")
-                L.pidfd_send_signal(pidfd, sig)
+                linux.pidfd_send_signal(pidfd, sig)
             finally:
                 os.close(pidfd)
 
@@ -257,18 +257,18 @@ class LinuxContainer(Container):
         """The status of ``pid`` once the monitor is gone (LC-FAULT-03): as recorded; for init
         unrecorded, after the checks of status() (which kill an unkept init and record 137);
         SystemFailure when init's status was never recorded (the monitor could not write it)."""
-        code = S.read_exit(self._dir, pid)
+        code = statedir.read_exit(self._dir, pid)
         if code is not None:
             return code
         try:
-            with S.locked(self._dir):  # a destroy under way finishes first
+            with statedir.locked(self._dir):  # a destroy under way finishes first
                 pass
         except FileNotFoundError:
             pass
         if pid == self.init_pid:
             self._wait_monitor()  # it closed the connection: it is exiting (its fds close before it is dead)
             self._status()
-            code = S.read_exit(self._dir, pid)
+            code = statedir.read_exit(self._dir, pid)
             if code is not None:
                 return code
             self._check()
@@ -279,7 +279,7 @@ class LinuxContainer(Container):
 
     def _request(self, msg: dict, fds: list[int] = ()) -> dict:
         try:
-            sock = S.connect(self._dir)
+            sock = statedir.connect(self._dir)
         except (FileNotFoundError, ConnectionRefusedError):
             self._check()
             if msg["op"] == "exec":
@@ -290,8 +290,8 @@ class LinuxContainer(Container):
         msg = dict(msg, incarnation=self._incarnation)
         with sock:
             try:
-                S.send_msg(sock, msg, fds)
-                reply = S.recv_msg(sock)
+                statedir.send_msg(sock, msg, fds)
+                reply = statedir.recv_msg(sock)
             except (ConnectionResetError, BrokenPipeError):
                 reply = None  # the monitor exited with the container's last process
             except OSError as e:
@@ -313,9 +313,9 @@ class LinuxContainer(Container):
         first: on a read-only or full factory root they still happen, and the SystemFailure that
         follows says what is left (LC-FAULT-08)."""
         try:
-            with S.locked(self._dir):
+            with statedir.locked(self._dir):
                 if not self._exists():
-                    if not os.path.lexists(os.path.join(self._dir, S.STATE)):
+                    if not os.path.lexists(os.path.join(self._dir, statedir.STATE)):
                         # what a destroy killed after removing state.json left (its lock, files):
                         # finished here; a create under way held the lock until it was done
                         with _system("destroy"):
@@ -343,10 +343,10 @@ class LinuxContainer(Container):
         except ProcessLookupError:
             return
         try:
-            if L.process_start_time(pid) != start:
+            if linux.process_start_time(pid) != start:
                 return
             if not select.select([pidfd], [], [], timeout)[0]:
-                L.kill_verified(pid, start, _signal.SIGKILL)
+                linux.kill_verified(pid, start, _signal.SIGKILL)
                 select.select([pidfd], [], [], timeout)
             reaper.reap(pid)  # when this process started it: no zombie left behind (LC-FAULT-07)
         finally:

@@ -18,9 +18,9 @@ import time
 from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factory, IdInUse, LibcontainerError,
                                Process, SystemFailure, validate, validate_id)
 
-from . import linux as L
+from . import linux
 from . import reaper
-from . import state as S
+from . import state as statedir
 from .cgroups import THAWED, CgroupV1, driver_for
 from .cleanup import _rmtree, force_remove, kill_cgroup, stop_monitor
 from .container import LinuxContainer, _system
@@ -57,7 +57,7 @@ class LinuxFactory(Factory):
         self.start_timeout = start_timeout
 
     def _dir(self, container_id: str) -> str:
-        return os.path.join(self.root, S.dir_name(container_id))
+        return os.path.join(self.root, statedir.dir_name(container_id))
 
     def state_dir(self, container_id: str) -> str:
         """The state directory of ``container_id`` (whether or not it exists): ``state.json``,
@@ -81,9 +81,9 @@ class LinuxFactory(Factory):
 
     def _read_state(self, container_id: str, state_dir: str) -> dict | None:
         """The validated state, or None when there is none or create has not finished."""
-        path = os.path.join(state_dir, S.STATE)
+        path = os.path.join(state_dir, statedir.STATE)
         try:
-            state = S.read_json(path)
+            state = statedir.read_json(path)
         except FileNotFoundError:
             return None
         except NotADirectoryError as e:
@@ -94,7 +94,7 @@ class LinuxFactory(Factory):
         if isinstance(state, dict) and state.get("creating"):
             return None
         try:
-            state = S.validate_state(state, container_id)
+            state = statedir.validate_state(state, container_id)
             Config.from_dict(state["config"])
         except (ValueError, TypeError, KeyError, LibcontainerError) as e:
             raise SystemFailure(f"the state of container {container_id!r} cannot be trusted ({path}: {e}); "
@@ -105,7 +105,7 @@ class LinuxFactory(Factory):
         """Remove ``state_dir`` if a creator (or destroy) that died left it unfinished: no complete
         state and nobody holds its flock. True if the id is free now."""
         try:
-            fd = S.try_lock(state_dir)
+            fd = statedir.try_lock(state_dir)
         except FileNotFoundError:
             return not os.path.lexists(state_dir)
         except OSError:
@@ -140,7 +140,7 @@ class LinuxFactory(Factory):
             LinuxContainer(container_id, state_dir, state).destroy()
             return
         try:
-            with S.locked(state_dir), _system(f"destroy {container_id!r}"):
+            with statedir.locked(state_dir), _system(f"destroy {container_id!r}"):
                 force_remove(state_dir)
         except FileNotFoundError:
             pass
@@ -152,14 +152,14 @@ class LinuxFactory(Factory):
         state_dir = self._dir(container_id)
         try:
             os.makedirs(self.root, mode=0o700, exist_ok=True)
-            S.sweep_new_dirs(self.root)
+            statedir.sweep_new_dirs(self.root)
         except OSError as e:
             raise SystemFailure(f"factory root {self.root!r} cannot be made a directory: {e}",
                                 errno=e.errno) from e
         lock_fd = None
         for attempt in range(2):
             try:
-                state_dir, lock_fd = S.make_dir(self.root, S.dir_name(container_id))
+                state_dir, lock_fd = statedir.make_dir(self.root, statedir.dir_name(container_id))
                 break
             except FileExistsError:
                 if attempt or not self._recover(container_id, state_dir):
@@ -170,12 +170,12 @@ class LinuxFactory(Factory):
         monitor = None
         commit = None
         try:
-            cgroup = driver_for(config.cgroup_parent, S.cgroup_name(container_id))
+            cgroup = driver_for(config.cgroup_parent, statedir.cgroup_name(container_id))
             if cgroup.exists():
                 existing, cgroup = cgroup, None  # not ours: never removed by _undo
                 _refuse_frozen(existing)
                 raise SystemFailure(f"cgroup {existing.paths()[0]} already exists")
-            S.write_json(os.path.join(state_dir, S.CGROUP), _cgroup_info(cgroup))
+            statedir.write_json(os.path.join(state_dir, statedir.CGROUP), _cgroup_info(cgroup))
             try:
                 cgroup.create(config.resources)
             except OSError as e:
@@ -185,11 +185,11 @@ class LinuxFactory(Factory):
                 raise
             _refuse_frozen(cgroup)
             state = {"id": container_id, "config": config.to_dict(), "cgroup": _cgroup_info(cgroup),
-                     "created": time.time(), "incarnation": S.new_incarnation(), "creating": True}
+                     "created": time.time(), "incarnation": statedir.new_incarnation(), "creating": True}
             monitor, commit, started = self._start_monitor(state_dir, config.process, state)
             state.update(started)
             del state["creating"]
-            S.write_json(os.path.join(state_dir, S.STATE), state)
+            statedir.write_json(os.path.join(state_dir, statedir.STATE), state)
             with contextlib.suppress(OSError):
                 os.write(commit, b"c")  # committed: the monitor keeps the init
             os.close(commit)
@@ -212,7 +212,7 @@ class LinuxFactory(Factory):
         {"init_pid", "init_start", "monitor_pid", "monitor_start"}). The monitor is this process's
         child, reaped by :mod:`reaper` when it exits, so it never stays a zombie of this process."""
         # the monitor reads its config from state.json: give it the pre-start state under that name
-        S.write_json(os.path.join(state_dir, S.STATE), state)
+        statedir.write_json(os.path.join(state_dir, statedir.STATE), state)
         r, w = os.pipe2(os.O_CLOEXEC)
         commit_r, commit_w = os.pipe2(os.O_CLOEXEC)
         try:
@@ -231,7 +231,7 @@ class LinuxFactory(Factory):
             os.close(w)
             os.close(commit_r)
         # until the monitor names itself: the child (unreaped, so its pid and start time are its own)
-        ident = {"monitor_pid": child.pid, "monitor_start": L.process_start_time(child.pid)}
+        ident = {"monitor_pid": child.pid, "monitor_start": linux.process_start_time(child.pid)}
         try:
             reaper.add(child.pid)  # the monitor: reaped by this process whenever it exits (LC-FAULT-07)
             try:

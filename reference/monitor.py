@@ -1,5 +1,8 @@
 """The per-container monitor: parent and child subreaper of every container process.
 
+This module is its request server and its life (:func:`run`); the start-up half, with the
+protocol to the creator drawn, is :mod:`.monitor_startup`.
+
 Started by ``LinuxFactory.create``, forked from the caller (:func:`run_forked`,
 the default) or as ``python -m libcontainer.reference.monitor STATE_DIR
 SYNC_FD`` (:func:`main`), with the init's stdio as its own. It compiles the
@@ -39,221 +42,16 @@ import socket
 import sys
 import time
 
-from libcontainer.spec import Config, Process
+from libcontainer.spec import Process
 
-from . import linux as L
-from . import process as P
-from . import state as S
+from . import linux
+from . import process as process_mod
+from . import state
+from .monitor_startup import MonitorStartup, committed
 
 
-class Monitor:
-    def __init__(self, state_dir: str):
-        self.state_dir = state_dir
-        st = S.read_json(S.STATE)
-        self.config = Config.from_dict(st["config"])
-        self.procs_files = st["cgroup"]["procs_files"]
-        self.init_pid = 0
-        self.children: set[int] = set()
-        self.waiters: dict[int, list[socket.socket]] = {}
-        self.statuses: dict[int, int] = {}  # every reaped child's status, also when it could not be written
-        self.sel = selectors.DefaultSelector()
-
-    # -- start-up ------------------------------------------------------
-    def start_init(self, sync_fd: int) -> bool:
-        os.makedirs(S.EXITS, exist_ok=True)
-        L.prctl(L.PR_SET_CHILD_SUBREAPER, 1)
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        self.listener.bind(S.SOCK)
-        self.listener.listen(64)
-        config = self.config
-        self.filter = None
-        if config.seccomp is not None:
-            from . import seccomp
-            self.filter = seccomp.build(config.seccomp)
-        if "user" in config.namespaces:
-            pid, err = self._start_userns_init()
-        else:
-            if "pid" in config.namespace_paths:
-                self._setns_path(config.namespace_paths["pid"], L.CLONE_NEWPID)
-            elif "pid" in config.namespaces:
-                L.unshare(L.CLONE_NEWPID)
-            net = self._network_pipes()
-            cg_r, cg_w = os.pipe2(os.O_CLOEXEC)
-
-            def init(errfd):
-                os.close(cg_w)
-                P.run_init(config, self.procs_files, errfd, self.filter, net and net[1], cgroup_sync=cg_r)
-
-            def during(pid):
-                os.close(cg_r)
-                try:
-                    P.join_cgroup(self.procs_files, pid)
-                    os.write(cg_w, b"c")
-                finally:
-                    os.close(cg_w)  # a failed move: the init reads EOF and gives up
-                if net:
-                    self._network(pid, net[0], net[1])
-            try:
-                pid, err = self._spawn(init, during=during)
-            finally:
-                for fd in net[0] if net else ():
-                    os.close(fd)
-        if err is not None:
-            os.write(sync_fd, json.dumps({"error": err}).encode())
-            return False
-        self.init_pid = pid
-        os.write(sync_fd, json.dumps({"init_pid": pid, "init_start": L.process_start_time(pid)}).encode())
-        return True
-
-    @staticmethod
-    def _setns_path(path: str, nstype: int) -> None:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            L.setns(fd, nstype)
-        finally:
-            os.close(fd)
-
-    def _network_pipes(self):
-        """((monitor's read, monitor's write), (init's read, init's write)) when a veth is asked for."""
-        if self.config.network is None:
-            return None
-        from_init = os.pipe2(os.O_CLOEXEC)
-        to_init = os.pipe2(os.O_CLOEXEC)
-        return (from_init[0], to_init[1]), (to_init[0], from_init[1])
-
-    def _network(self, pid: int, ends: tuple[int, int], child_ends: tuple[int, int] = ()) -> None:
-        """Wait until init has its net namespace, make the veth pair, let init go on."""
-        for fd in child_ends:
-            os.close(fd)  # the init's ends: a read sees EOF if the init dies
-        r, w = ends
-        if os.read(r, 1) != b"n":
-            return  # init failed first; its error comes on errfd
-        from . import network
-        try:
-            network.setup_host(self.config.network, pid)
-        except BaseException:
-            os.write(w, b"x")
-            raise
-        os.write(w, b"g")
-
-    def _start_userns_init(self) -> tuple[int, dict | None]:
-        """Init in a user namespace: an intermediate child joins the cgroup, makes (or joins) the
-        user namespace, waits while the monitor writes uid_map and gid_map, makes the pid namespace
-        (which must be owned by the new user namespace for /proc to mount), forks init and exits.
-        The init is reparented to the monitor (a child subreaper). The monitor then joins that
-        pid namespace, so that the processes it starts later are born in it."""
-        config = self.config
-        new_user = "user" not in config.namespace_paths
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        up_r, up_w = os.pipe2(os.O_CLOEXEC)      # stage 1 -> monitor: "u", then the init's pid
-        down_r, down_w = os.pipe2(os.O_CLOEXEC)  # monitor -> stage 1: "m" once the maps are written
-        net = self._network_pipes()
-        stage1 = os.fork()
-        if stage1 == 0:
-            try:
-                for fd in (err_r, up_r, down_w) + (net[0] if net else ()):
-                    os.close(fd)
-                P._reset_signals()
-                L.prctl(L.PR_SET_DUMPABLE, 0)
-                P.join_cgroup(self.procs_files)
-                if new_user:
-                    L.unshare(L.CLONE_NEWUSER)
-                    os.write(up_w, b"u")
-                    if os.read(down_r, 1) != b"m":
-                        os._exit(1)
-                else:
-                    self._setns_path(config.namespace_paths["user"], L.CLONE_NEWUSER)
-                for setid in (os.setresgid, os.setresuid):
-                    try:
-                        setid(0, 0, 0)  # root of the namespace, when it is mapped
-                    except OSError:
-                        pass
-                if "pid" in config.namespace_paths:
-                    self._setns_path(config.namespace_paths["pid"], L.CLONE_NEWPID)
-                elif "pid" in config.namespaces:
-                    L.unshare(L.CLONE_NEWPID)
-                init = os.fork()
-                if init == 0:
-                    os.close(up_w)  # else the monitor's read of the init's pid waits for this exec
-                    os.close(down_r)
-                    P.run_init(config, self.procs_files, err_w, self.filter, net and net[1], joined_cgroup=True)
-                os.write(up_w, f"{init}".encode())
-                os._exit(0)
-            except BaseException as e:  # noqa: BLE001
-                P._report(err_w, e)
-                os._exit(127)
-        for fd in (err_w, up_w, down_r) + (net[1] if net else ()):
-            os.close(fd)
-        try:
-            if new_user:
-                if os.read(up_r, 1) == b"u":
-                    self._write_maps(stage1)
-                    os.write(down_w, b"m")
-            os.close(down_w)
-            data = b""
-            while chunk := os.read(up_r, 64):
-                data += chunk
-            os.waitpid(stage1, 0)
-            init = int(data) if data else 0
-            if init and net:
-                self._network(init, net[0])
-            with os.fdopen(err_r, "rb") as f:
-                err_r = -1
-                report = f.read()
-        finally:
-            for fd in (up_r, err_r) + (net[0] if net else ()):
-                if fd >= 0:
-                    os.close(fd)
-        if report or not init:
-            if init:
-                os.waitpid(init, 0)  # reparented here when stage 1 exited
-            return init, json.loads(report) if report else {"kind": "system", "errno": None,
-                                                            "message": "user namespace set-up failed"}
-        self.children.add(init)
-        if "pid" in config.namespaces:
-            self._setns_path(f"/proc/{init}/ns/pid", L.CLONE_NEWPID)
-        return init, None
-
-    def _write_maps(self, pid: int) -> None:
-        """/proc/<pid>/uid_map and gid_map from the config (user_namespaces(7)); setgroups stays allowed."""
-        for name, maps in (("uid_map", self.config.uid_mappings), ("gid_map", self.config.gid_mappings)):
-            text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
-            with open(f"/proc/{pid}/{name}", "w") as f:
-                f.write(text)
-
-    def _spawn(self, child, during=None) -> tuple[int, dict | None]:
-        """Fork ``child(errfd)``; return (pid, None) once it has exec'd, or (pid, error).
-
-        ``during(pid)`` runs in the monitor before it waits for the exec (the network set-up).
-        """
-        r, w = os.pipe2(os.O_CLOEXEC)
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(r)
-            os.close(w)
-            raise
-        if pid == 0:
-            os.close(r)
-            child(w)  # never returns
-        os.close(w)
-        with os.fdopen(r, "rb") as f:
-            hook_error = None
-            if during is not None:
-                try:
-                    during(pid)
-                except Exception as e:  # noqa: BLE001 - reported below, after the child is gone
-                    hook_error = e
-            data = f.read()
-        if data or hook_error is not None:
-            _, status = os.waitpid(pid, 0)
-            if hook_error is None:
-                return pid, json.loads(data)
-            # the monitor's own failure is the cause; the child only gave up after it
-            return pid, {"kind": "system", "errno": getattr(hook_error, "errno", None),
-                         "message": f"{type(hook_error).__name__}: {hook_error}"}
-        self.children.add(pid)
-        return pid, None
+class Monitor(MonitorStartup):
+    """The request server on ``monitor.sock`` (exec, wait), the reaper of every child, and shutdown."""
 
     # -- the loop -------------------------------------------------------
     def serve(self) -> None:
@@ -287,10 +85,10 @@ class Monitor:
                 return
             if pid == 0:
                 return
-            code = L.exit_status(status)
+            code = linux.exit_status(status)
             self.statuses[pid] = code
             try:
-                S.write_exit(".", pid, code)
+                state.write_exit(".", pid, code)
             except OSError as e:
                 with contextlib.suppress(OSError):
                     os.write(2, f"monitor: cannot record the exit status {code} of pid {pid}: {e}\n".encode())
@@ -305,14 +103,14 @@ class Monitor:
                 self._reply(conn, {"status": code} if code is not None else
                             {"error": "ProcessNotFound", "message": f"pid {pid} is not in the container"})
         try:
-            os.unlink(S.SOCK)
+            os.unlink(state.SOCK)
         except FileNotFoundError:
             pass
         self.listener.close()
 
     def _reply(self, conn: socket.socket, msg: dict) -> None:
         try:
-            S.send_msg(conn, msg)
+            state.send_msg(conn, msg)
         except OSError:
             pass
         try:
@@ -351,7 +149,7 @@ class Monitor:
         with open(os.devnull, "r+b") as null:
             stdio = [fds[i] if i < len(fds) else null.fileno() for i in range(3)]
             try:
-                pid, err = self._spawn(lambda errfd: P.run_exec(
+                pid, err = self.spawn(lambda errfd: process_mod.run_exec(
                     self.init_pid, self.config.namespaces, self.procs_files, process, stdio, errfd, self.filter))
             except OSError as e:
                 if not self._init_alive(settle=2.0 if e.errno == errno.ENOMEM else 0.0):
@@ -366,13 +164,13 @@ class Monitor:
 
     def _status_of(self, pid: int) -> int | None:
         code = self.statuses.get(pid)
-        return code if code is not None else S.read_exit(".", pid)
+        return code if code is not None else state.read_exit(".", pid)
 
     def _init_alive(self, settle: float = 0.0) -> bool:
         """True while init runs. With ``settle`` (seconds): after a failure that an exiting init
         explains (fork into its dying pid namespace: ENOMEM; its /proc/N/ns gone), wait up to that
         long for the init to finish exiting (its pidfd turns readable), so the answer is certain."""
-        if self.init_pid not in self.children or L.process_state(self.init_pid) in ("Z", "X", None):
+        if self.init_pid not in self.children or linux.process_state(self.init_pid) in ("Z", "X", None):
             return False
         if settle:
             # an init exiting in its pid namespace waits until every other process of it is reaped,
@@ -450,8 +248,8 @@ def run(state_dir: str, sync_fd: int, commit_fd: int = -1) -> int:
     os.chdir(state_dir)
     monitor = None
     try:
-        ident = {"monitor_pid": os.getpid(), "monitor_start": L.process_start_time(os.getpid())}
-        S.write_json(S.MONITOR, ident)
+        ident = {"monitor_pid": os.getpid(), "monitor_start": linux.process_start_time(os.getpid())}
+        state.write_json(state.MONITOR, ident)
         os.write(sync_fd, json.dumps(ident).encode() + b"\n")
         monitor = Monitor(state_dir)
         ok = monitor.start_init(sync_fd)
@@ -472,7 +270,7 @@ def run(state_dir: str, sync_fd: int, commit_fd: int = -1) -> int:
     os.close(null)
     if not ok:
         return 1
-    if commit_fd >= 0 and not _committed(commit_fd, monitor.init_pid):
+    if commit_fd >= 0 and not committed(commit_fd, monitor.init_pid):
         monitor.abandon()
         return 1
     log = os.open("monitor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
@@ -486,26 +284,6 @@ def run(state_dir: str, sync_fd: int, commit_fd: int = -1) -> int:
     return 0
 
 
-def _committed(commit_fd: int, init_pid: int) -> bool:
-    """Wait for the creator on ``commit_fd``: "c" (it wrote ``state.json``), or EOF without it (it
-    died or gave up); then True if committed, or if the creator died just after completing
-    ``state.json`` with this init."""
-    data = b""
-    try:
-        while chunk := os.read(commit_fd, 64):
-            data += chunk
-    except OSError:
-        pass
-    os.close(commit_fd)
-    if data.startswith(b"c"):
-        return True
-    try:
-        state = S.read_json(S.STATE)
-    except (OSError, ValueError):
-        return False
-    return isinstance(state, dict) and state.get("init_pid") == init_pid and not state.get("creating")
-
-
 def main(argv: list[str]) -> int:
     """``python -m libcontainer.reference.monitor STATE_DIR SYNC_FD [COMMIT_FD]`` (the "exec" start mode)."""
     return run(argv[1], int(argv[2]), int(argv[3]) if len(argv) > 3 else -1)
@@ -516,7 +294,7 @@ def run_forked(state_dir: str, stdio: list[int], sync_fd: int, commit_fd: int = 
     module imported already, so no interpreter starts on the hot path. Detaches from the caller
     (new session, default signal dispositions, only the init's stdio and ``sync_fd`` kept open)."""
     os.setsid()
-    L.set_name(b"lc-monitor")
+    linux.set_name(b"lc-monitor")
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
                 signal.SIGALRM, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
@@ -525,7 +303,7 @@ def run_forked(state_dir: str, stdio: list[int], sync_fd: int, commit_fd: int = 
     high = [os.dup(fd) for fd in stdio]  # out of the way of 0..2 before they are replaced
     for target, fd in enumerate(high):
         os.dup2(fd, target)
-    L.close_fds_except((0, 1, 2, sync_fd, commit_fd))
+    linux.close_fds_except((0, 1, 2, sync_fd, commit_fd))
     return run(state_dir, sync_fd, commit_fd)
 
 

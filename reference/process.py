@@ -32,14 +32,14 @@ import socket
 from libcontainer.spec import Config, Process
 
 from . import capabilities as caps_mod
-from . import linux as L
+from . import linux
 from . import rootfs
 
 # joined in this order: user first (it grants the capabilities to join the rest); mnt last
 JOIN_ORDER = ("user", "cgroup", "ipc", "uts", "net", "mnt")
 
 
-def _report(errfd: int, exc: BaseException, kind: str = "system") -> None:
+def report_error(errfd: int, exc: BaseException, kind: str = "system") -> None:
     if isinstance(exc, OSError) and exc.errno is not None:
         msg = {"kind": kind, "errno": exc.errno, "message": str(exc)}
     elif isinstance(exc, _ConfigError):
@@ -52,7 +52,7 @@ def _report(errfd: int, exc: BaseException, kind: str = "system") -> None:
         pass
 
 
-def _reset_signals() -> None:
+def reset_signals() -> None:
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
@@ -91,13 +91,13 @@ def connect_console(process: Process) -> socket.socket | None:
 def _terminal(sock: socket.socket) -> None:
     """Make a pty in the container's devpts, send its master over ``sock``, use the slave as stdio
     and controlling terminal (runc's console-socket protocol: one SCM_RIGHTS fd)."""
-    master, slave = L.open_pty()
+    master, slave = linux.open_pty()
     try:
         socket.send_fds(sock, [b"/dev/ptmx"], [master])
     finally:
         os.close(master)
         sock.close()
-    L.set_controlling_tty(slave)
+    linux.set_controlling_tty(slave)
     for fd in (0, 1, 2):
         os.dup2(slave, fd)
     os.close(slave)
@@ -114,7 +114,7 @@ def finish(process: Process, errfd: int, seccomp_filter=None, console: socket.so
     """
     if console is not None:
         _terminal(console)
-    L.close_fds_except((0, 1, 2, errfd))
+    linux.close_fds_except((0, 1, 2, errfd))
     for name, (soft, hard) in process.rlimits.items():
         if not hasattr(resource, name):
             raise _ConfigError(f"process.rlimits: unknown limit {name!r}")
@@ -128,12 +128,12 @@ def finish(process: Process, errfd: int, seccomp_filter=None, console: socket.so
     caps = process.capabilities
     if caps is not None:
         caps_mod.drop_bounding(caps)
-        L.prctl(L.PR_SET_KEEPCAPS, 1)
+        linux.prctl(linux.PR_SET_KEEPCAPS, 1)
     os.setgroups(process.additional_gids)
     os.setgid(process.gid)
     os.setuid(process.uid)
     if caps is not None:
-        L.prctl(L.PR_SET_KEEPCAPS, 0)
+        linux.prctl(linux.PR_SET_KEEPCAPS, 0)
         caps_mod.apply(caps)
     try:
         os.chdir(process.cwd)
@@ -141,7 +141,7 @@ def finish(process: Process, errfd: int, seccomp_filter=None, console: socket.so
     except OSError as e:
         raise _ConfigError(f"process.cwd {process.cwd!r}: {e.strerror}") from None
     if process.no_new_privileges:
-        L.prctl(L.PR_SET_NO_NEW_PRIVS, 1)
+        linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
     if seccomp_filter is not None and process.no_new_privileges:
         seccomp_filter.load(no_new_privileges=True)
     env = dict(e.split("=", 1) for e in process.env)
@@ -169,13 +169,13 @@ def home_of(uid: int, passwd: str = "/etc/passwd") -> str:
 
 def _child(errfd: int, body) -> None:
     try:
-        _reset_signals()
-        L.prctl(L.PR_SET_DUMPABLE, 0)
+        reset_signals()
+        linux.prctl(linux.PR_SET_DUMPABLE, 0)
         body()
     except _ConfigError as e:
-        _report(errfd, e, "config")
+        report_error(errfd, e, "config")
     except BaseException as e:  # noqa: BLE001 - everything goes to the parent
-        _report(errfd, e)
+        report_error(errfd, e)
     finally:
         os._exit(127)
 
@@ -191,16 +191,16 @@ def init_namespaces(config: Config) -> None:
         if ns in config.namespace_paths:
             joins.append(ns)
         else:
-            flags |= L.NAMESPACE_FLAGS[ns]
+            flags |= linux.NAMESPACE_FLAGS[ns]
     # join before making new ones, mnt last of the joins (it changes what paths mean)
     for ns in sorted(joins, key=JOIN_ORDER.index):
         fd = os.open(config.namespace_paths[ns], os.O_RDONLY | os.O_CLOEXEC)
         try:
-            L.setns(fd, L.NAMESPACE_FLAGS[ns])
+            linux.setns(fd, linux.NAMESPACE_FLAGS[ns])
         finally:
             os.close(fd)
     if flags:
-        L.unshare(flags)
+        linux.unshare(flags)
 
 
 def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=None, network_sync=None,
@@ -231,7 +231,7 @@ def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=
             join_cgroup(procs_files)
         init_namespaces(config)
         if "net" in config.namespaces and "net" not in config.namespace_paths:
-            L.loopback_up()
+            linux.loopback_up()
             if network_sync is not None:
                 from . import network
                 r, w = network_sync
@@ -269,10 +269,10 @@ def run_exec(init_pid: int, namespaces: list[str], procs_files: list[str], proce
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
         # nothing of the monitor's (its socket, the client's connection, ...) goes further
-        L.close_fds_except([0, 1, 2, errfd] + [fd for _ns, fd in ns_fds])
+        linux.close_fds_except([0, 1, 2, errfd] + [fd for _ns, fd in ns_fds])
         console = connect_console(process)
         for ns, fd in ns_fds:
-            L.setns(fd, 0)
+            linux.setns(fd, 0)
             os.close(fd)
         finish(process, errfd, seccomp_filter, console)
     _child(errfd, body)

@@ -25,7 +25,7 @@ import socket
 import threading
 import uuid
 
-from . import linux as L
+from . import linux
 
 STATE = "state.json"
 CGROUP = "cgroup.json"
@@ -125,13 +125,13 @@ def make_dir(root: str, name: str) -> tuple[str, int]:
     process dies first) and renamed into place (RENAME_NOREPLACE), so it is never seen without its
     lock. FileExistsError when the name is taken."""
     me = os.getpid()
-    tmp = os.path.join(root, f"{NEW_PREFIX}{me}-{L.process_start_time(me)}-{uuid.uuid4().hex}")
+    tmp = os.path.join(root, f"{NEW_PREFIX}{me}-{linux.process_start_time(me)}-{uuid.uuid4().hex}")
     os.mkdir(tmp, 0o700)
     fd = -1
     try:
         fd = os.open(os.path.join(tmp, LOCK), os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
-        L.rename_noreplace(tmp, os.path.join(root, name))
+        linux.rename_noreplace(tmp, os.path.join(root, name))
     except BaseException:
         if fd >= 0:
             os.close(fd)
@@ -153,7 +153,7 @@ def sweep_new_dirs(root: str) -> None:
             pid, start = (int(x) for x in entry.name[len(NEW_PREFIX):].split("-")[:2])
         except ValueError:
             continue
-        if L.process_start_time(pid) == start:
+        if linux.process_start_time(pid) == start:
             continue  # its maker is alive: a create under way
         with contextlib.suppress(OSError):
             _remove_tree(entry.path)

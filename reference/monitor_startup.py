@@ -1,0 +1,269 @@
+"""The monitor's start-up: the init in its namespaces and cgroup, reported to the creator.
+
+:class:`MonitorStartup` is the first half of :class:`libcontainer.reference.monitor.Monitor`
+(which adds the request server). The protocol with the creator (``LinuxFactory.create``),
+over pipes the creator made:
+
+::
+
+    creator                                monitor (this module)                  init
+    -------                                ---------------------                  ----
+                     SYNC  <-- {"monitor_pid", "monitor_start"}\n
+                                           fork (pid ns first; user ns: an
+                                           intermediate child, maps written
+                                           on its "u", answered "m")  -------->  set-up; errfd: one JSON
+                                           cgroup joined: "c" on a pipe ----->   line on failure, EOF on exec
+                                           veth: init says "n", monitor "g"/"x"
+                     SYNC  <-- {"init_pid", "init_start"} or {"error": {...}}
+    state.json written
+                     COMMIT --> "c", then EOF   (EOF alone: :func:`committed` decides)
+
+A creator that dies before the commit leaves an init nobody keeps: the monitor kills it and
+exits (SPEC.md LC-FAULT-02).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import socket
+
+from libcontainer.spec import Config
+
+from . import linux
+from . import process as process_mod
+from . import state
+
+
+class MonitorStartup:
+    """Start-up of the monitor: config, subreaper, socket, seccomp filter, the init (see the module doc)."""
+
+    def __init__(self, state_dir: str):
+        self.state_dir = state_dir
+        st = state.read_json(state.STATE)
+        self.config = Config.from_dict(st["config"])
+        self.procs_files = st["cgroup"]["procs_files"]
+        self.init_pid = 0
+        self.children: set[int] = set()
+        self.waiters: dict[int, list[socket.socket]] = {}
+        self.statuses: dict[int, int] = {}  # every reaped child's status, also when it could not be written
+        self.sel = selectors.DefaultSelector()
+
+    # -- start-up ------------------------------------------------------
+    def start_init(self, sync_fd: int) -> bool:
+        os.makedirs(state.EXITS, exist_ok=True)
+        linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        self.listener.bind(state.SOCK)
+        self.listener.listen(64)
+        config = self.config
+        self.filter = None
+        if config.seccomp is not None:
+            from . import seccomp
+            self.filter = seccomp.build(config.seccomp)
+        if "user" in config.namespaces:
+            pid, err = self._start_userns_init()
+        else:
+            if "pid" in config.namespace_paths:
+                self._setns_path(config.namespace_paths["pid"], linux.CLONE_NEWPID)
+            elif "pid" in config.namespaces:
+                linux.unshare(linux.CLONE_NEWPID)
+            net = self._network_pipes()
+            cg_r, cg_w = os.pipe2(os.O_CLOEXEC)
+
+            def init(errfd):
+                os.close(cg_w)
+                process_mod.run_init(config, self.procs_files, errfd, self.filter, net and net[1], cgroup_sync=cg_r)
+
+            def during(pid):
+                os.close(cg_r)
+                try:
+                    process_mod.join_cgroup(self.procs_files, pid)
+                    os.write(cg_w, b"c")
+                finally:
+                    os.close(cg_w)  # a failed move: the init reads EOF and gives up
+                if net:
+                    self._network(pid, net[0], net[1])
+            try:
+                pid, err = self.spawn(init, during=during)
+            finally:
+                for fd in net[0] if net else ():
+                    os.close(fd)
+        if err is not None:
+            os.write(sync_fd, json.dumps({"error": err}).encode())
+            return False
+        self.init_pid = pid
+        os.write(sync_fd, json.dumps({"init_pid": pid, "init_start": linux.process_start_time(pid)}).encode())
+        return True
+
+    @staticmethod
+    def _setns_path(path: str, nstype: int) -> None:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            linux.setns(fd, nstype)
+        finally:
+            os.close(fd)
+
+    def _network_pipes(self):
+        """((monitor's read, monitor's write), (init's read, init's write)) when a veth is asked for."""
+        if self.config.network is None:
+            return None
+        from_init = os.pipe2(os.O_CLOEXEC)
+        to_init = os.pipe2(os.O_CLOEXEC)
+        return (from_init[0], to_init[1]), (to_init[0], from_init[1])
+
+    def _network(self, pid: int, ends: tuple[int, int], child_ends: tuple[int, int] = ()) -> None:
+        """Wait until init has its net namespace, make the veth pair, let init go on."""
+        for fd in child_ends:
+            os.close(fd)  # the init's ends: a read sees EOF if the init dies
+        r, w = ends
+        if os.read(r, 1) != b"n":
+            return  # init failed first; its error comes on errfd
+        from . import network
+        try:
+            network.setup_host(self.config.network, pid)
+        except BaseException:
+            os.write(w, b"x")
+            raise
+        os.write(w, b"g")
+
+    def _start_userns_init(self) -> tuple[int, dict | None]:
+        """Init in a user namespace: an intermediate child joins the cgroup, makes (or joins) the
+        user namespace, waits while the monitor writes uid_map and gid_map, makes the pid namespace
+        (which must be owned by the new user namespace for /proc to mount), forks init and exits.
+        The init is reparented to the monitor (a child subreaper). The monitor then joins that
+        pid namespace, so that the processes it starts later are born in it."""
+        config = self.config
+        new_user = "user" not in config.namespace_paths
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        up_r, up_w = os.pipe2(os.O_CLOEXEC)      # stage 1 -> monitor: "u", then the init's pid
+        down_r, down_w = os.pipe2(os.O_CLOEXEC)  # monitor -> stage 1: "m" once the maps are written
+        net = self._network_pipes()
+        stage1 = os.fork()
+        if stage1 == 0:
+            try:
+                for fd in (err_r, up_r, down_w) + (net[0] if net else ()):
+                    os.close(fd)
+                process_mod.reset_signals()
+                linux.prctl(linux.PR_SET_DUMPABLE, 0)
+                process_mod.join_cgroup(self.procs_files)
+                if new_user:
+                    linux.unshare(linux.CLONE_NEWUSER)
+                    os.write(up_w, b"u")
+                    if os.read(down_r, 1) != b"m":
+                        os._exit(1)
+                else:
+                    self._setns_path(config.namespace_paths["user"], linux.CLONE_NEWUSER)
+                for setid in (os.setresgid, os.setresuid):
+                    try:
+                        setid(0, 0, 0)  # root of the namespace, when it is mapped
+                    except OSError:
+                        pass
+                if "pid" in config.namespace_paths:
+                    self._setns_path(config.namespace_paths["pid"], linux.CLONE_NEWPID)
+                elif "pid" in config.namespaces:
+                    linux.unshare(linux.CLONE_NEWPID)
+                init = os.fork()
+                if init == 0:
+                    os.close(up_w)  # else the monitor's read of the init's pid waits for this exec
+                    os.close(down_r)
+                    process_mod.run_init(config, self.procs_files, err_w, self.filter, net and net[1],
+                                         joined_cgroup=True)
+                os.write(up_w, f"{init}".encode())
+                os._exit(0)
+            except BaseException as e:  # noqa: BLE001
+                process_mod.report_error(err_w, e)
+                os._exit(127)
+        for fd in (err_w, up_w, down_r) + (net[1] if net else ()):
+            os.close(fd)
+        try:
+            if new_user:
+                if os.read(up_r, 1) == b"u":
+                    self._write_maps(stage1)
+                    os.write(down_w, b"m")
+            os.close(down_w)
+            data = b""
+            while chunk := os.read(up_r, 64):
+                data += chunk
+            os.waitpid(stage1, 0)
+            init = int(data) if data else 0
+            if init and net:
+                self._network(init, net[0])
+            with os.fdopen(err_r, "rb") as f:
+                err_r = -1
+                report = f.read()
+        finally:
+            for fd in (up_r, err_r) + (net[0] if net else ()):
+                if fd >= 0:
+                    os.close(fd)
+        if report or not init:
+            if init:
+                os.waitpid(init, 0)  # reparented here when stage 1 exited
+            return init, json.loads(report) if report else {"kind": "system", "errno": None,
+                                                            "message": "user namespace set-up failed"}
+        self.children.add(init)
+        if "pid" in config.namespaces:
+            self._setns_path(f"/proc/{init}/ns/pid", linux.CLONE_NEWPID)
+        return init, None
+
+    def _write_maps(self, pid: int) -> None:
+        """/proc/<pid>/uid_map and gid_map from the config (user_namespaces(7)); setgroups stays allowed."""
+        for name, maps in (("uid_map", self.config.uid_mappings), ("gid_map", self.config.gid_mappings)):
+            text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(text)
+
+    def spawn(self, child, during=None) -> tuple[int, dict | None]:
+        """Fork ``child(errfd)``; return (pid, None) once it has exec'd, or (pid, error).
+
+        ``during(pid)`` runs in the monitor before it waits for the exec (the network set-up).
+        """
+        r, w = os.pipe2(os.O_CLOEXEC)
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            raise
+        if pid == 0:
+            os.close(r)
+            child(w)  # never returns
+        os.close(w)
+        with os.fdopen(r, "rb") as f:
+            hook_error = None
+            if during is not None:
+                try:
+                    during(pid)
+                except Exception as e:  # noqa: BLE001 - reported below, after the child is gone
+                    hook_error = e
+            data = f.read()
+        if data or hook_error is not None:
+            _, status = os.waitpid(pid, 0)
+            if hook_error is None:
+                return pid, json.loads(data)
+            # the monitor's own failure is the cause; the child only gave up after it
+            return pid, {"kind": "system", "errno": getattr(hook_error, "errno", None),
+                         "message": f"{type(hook_error).__name__}: {hook_error}"}
+        self.children.add(pid)
+        return pid, None
+
+
+def committed(commit_fd: int, init_pid: int) -> bool:
+    """Wait for the creator on ``commit_fd``: "c" (it wrote ``state.json``), or EOF without it (it
+    died or gave up); then True if committed, or if the creator died just after completing
+    ``state.json`` with this init."""
+    data = b""
+    try:
+        while chunk := os.read(commit_fd, 64):
+            data += chunk
+    except OSError:
+        pass
+    os.close(commit_fd)
+    if data.startswith(b"c"):
+        return True
+    try:
+        saved = state.read_json(state.STATE)
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and saved.get("init_pid") == init_pid and not saved.get("creating")
