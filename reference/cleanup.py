@@ -69,7 +69,7 @@ def kill_cgroup(cgroup: CgroupDriver) -> None:
                 cgroup.thaw()
 
 
-def _remove_state_dir(path: str) -> None:
+def remove_state_dir(path: str) -> None:
     """Remove a container's state directory: its files, then ``state.json``, then ``lock``. A
     destroy killed half-way leaves either the state (the next destroy does it all again) or a
     lock-only directory (removed by the next load, create or destroy of the id, LC-FAULT-02).
@@ -83,7 +83,7 @@ def _remove_state_dir(path: str) -> None:
             if entry.name in (statedir.STATE, statedir.LOCK):
                 continue
             if entry.is_dir(follow_symlinks=False):
-                _rmtree(entry.path)
+                rmtree(entry.path)
             else:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
@@ -100,11 +100,11 @@ def _remove_state_dir(path: str) -> None:
                 raise
 
 
-def _rmtree(path: str) -> None:
+def rmtree(path: str) -> None:
     for attempt in range(5):
         for entry in os.scandir(path):
             if entry.is_dir(follow_symlinks=False):
-                _rmtree(entry.path)
+                rmtree(entry.path)
             else:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
@@ -163,4 +163,4 @@ def force_remove(state_dir: str) -> None:
     stop_monitor(_identity(state))
     if cgroup is not None:
         cgroup.destroy()
-    _remove_state_dir(state_dir)
+    remove_state_dir(state_dir)

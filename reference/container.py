@@ -29,7 +29,7 @@ from . import linux
 from . import netdev
 from . import reaper
 from . import state as statedir
-from .cleanup import _remove_state_dir, _rmtree, kill_cgroup  # noqa: F401 - re-exported
+from .cleanup import kill_cgroup, remove_state_dir
 from .cleanup import driver_from_info as cgroup_driver
 from .cgroups import FREEZING, FROZEN
 
@@ -37,7 +37,7 @@ _ERRORS = {cls.code.value: cls for cls in LibcontainerError.__subclasses__()}
 
 
 @contextlib.contextmanager
-def _system(what: str, container: "LinuxContainer | None" = None, settle: bool = False):
+def system_errors(what: str, container: "LinuxContainer | None" = None, settle: bool = False):
     """Turn an OSError into SystemFailure naming the operation; ContainerDestroyed instead when
     ``container`` was destroyed meanwhile (its cgroup vanished under the call: LC-FAULT-05). With
     ``settle`` (callers that do not hold the lock), a destroy under way is waited for first."""
@@ -137,7 +137,7 @@ class LinuxContainer(Container):
 
     def _status(self) -> Status:
         self._check()
-        with _system("status", self):
+        with system_errors("status", self):
             if self._init_exited():
                 return Status.STOPPED
             if not self._monitor_alive():
@@ -174,7 +174,7 @@ class LinuxContainer(Container):
 
     def processes(self) -> list[int]:
         self._check()
-        with _system("processes", self, settle=True):
+        with system_errors("processes", self, settle=True):
             pids = self._cgroup.pids()
         self._check()
         return pids
@@ -185,7 +185,7 @@ class LinuxContainer(Container):
         ``network`` is None once init has exited (its namespace is gone).
         """
         self._check()
-        with _system("stats", self, settle=True):
+        with system_errors("stats", self, settle=True):
             stats = self._cgroup.stats()
             pid = self.init_pid
             network = netdev.interfaces(pid)
@@ -199,19 +199,19 @@ class LinuxContainer(Container):
     # The state errors of pause, resume, signal and start_process come from SPEC.md's transition table
     # (libcontainer.spec.transitions.check), which raises what LC-GEN-04 ranks first.
     def pause(self) -> None:
-        with self._locked(), _system("pause", self):
+        with self._locked(), system_errors("pause", self):
             if not transitions.check("pause", self._status, self._id).noop:
                 self._cgroup.freeze()
 
     def resume(self) -> None:
-        with self._locked(), _system("resume", self):
+        with self._locked(), system_errors("resume", self):
             if not transitions.check("resume", self._status, self._id).noop:
                 self._cgroup.thaw()
 
     # -- processes ------------------------------------------------------
     def signal(self, pid: int, sig: int) -> None:
         transitions.check("signal", self._status, self._id, sig=sig, pid=pid)
-        with _system("signal", self, settle=True):
+        with system_errors("signal", self, settle=True):
             try:
                 pidfd = os.pidfd_open(pid)
             except ProcessLookupError:
@@ -318,15 +318,15 @@ class LinuxContainer(Container):
                     if not os.path.lexists(os.path.join(self._dir, statedir.STATE)):
                         # what a destroy killed after removing state.json left (its lock, files):
                         # finished here; a create under way held the lock until it was done
-                        with _system("destroy"):
-                            _remove_state_dir(self._dir)
+                        with system_errors("destroy"):
+                            remove_state_dir(self._dir)
                     return  # another incarnation, or destroyed: never touched by this handle
-                with _system("destroy"):
+                with system_errors("destroy"):
                     kill_cgroup(self._cgroup)
                     self._wait_monitor()
                     self._cgroup.destroy()
                     try:
-                        _remove_state_dir(self._dir)
+                        remove_state_dir(self._dir)
                     except OSError as e:
                         raise SystemFailure(f"destroy {self._id!r}: every process is killed and the cgroup "
                                             f"removed, but the state directory {self._dir} is left: {e}",

@@ -22,8 +22,8 @@ from . import linux
 from . import reaper
 from . import state as statedir
 from .cgroups import THAWED, CgroupV1, driver_for
-from .cleanup import _rmtree, force_remove, kill_cgroup, stop_monitor
-from .container import LinuxContainer, _system
+from .cleanup import rmtree, force_remove, kill_cgroup, stop_monitor
+from .container import LinuxContainer, system_errors
 
 DEFAULT_ROOT = "/run/libcontainer"
 START_TIMEOUT = 120.0  # seconds; generous: emulated (TCG) guests under load are 15-45x slower
@@ -118,7 +118,7 @@ class LinuxFactory(Factory):
                     return False  # finished meanwhile
             except SystemFailure:
                 return False  # corrupt: only destroy(id) removes it
-            with _system(f"remove what an interrupted create of {container_id!r} left"):
+            with system_errors(f"remove what an interrupted create of {container_id!r} left"):
                 force_remove(state_dir)
             return True
         finally:
@@ -140,7 +140,7 @@ class LinuxFactory(Factory):
             LinuxContainer(container_id, state_dir, state).destroy()
             return
         try:
-            with statedir.locked(state_dir), _system(f"destroy {container_id!r}"):
+            with statedir.locked(state_dir), system_errors(f"destroy {container_id!r}"):
                 force_remove(state_dir)
         except FileNotFoundError:
             pass
@@ -267,7 +267,7 @@ class LinuxFactory(Factory):
             except OSError:
                 pass
         try:
-            _rmtree(state_dir)
+            rmtree(state_dir)
         except OSError:
             pass
 
