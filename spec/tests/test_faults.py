@@ -34,12 +34,13 @@ def adopt_orphans():
     processes those leave are reparented here (not to an ancestor of the test run, which may not
     expect children it did not start), and reap every adopted child that has exited at the end."""
     import ctypes
+    pr_set_child_subreaper = 36  # prctl(2), include/uapi/linux/prctl.h
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0)
     try:
         yield
     finally:
-        libc.prctl(36, 0, 0, 0, 0)
+        libc.prctl(pr_set_child_subreaper, 0, 0, 0, 0)
         for child in psutil.Process().children():
             with contextlib.suppress(ChildProcessError, psutil.Error):
                 if child.status() == psutil.STATUS_ZOMBIE:
