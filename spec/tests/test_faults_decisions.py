@@ -109,7 +109,17 @@ def test_pids_current_counts_zombies_processes_does_not(factory, config):
         config, process=Process(args=["sh", "-c", "sleep 0 & exec sleep 86400"])))
     try:
         import time
+        init = c.processes()[0]
         deadline = time.monotonic() + 10
+
+        def init_execd() -> bool:  # sh forks the child before it execs sleep: from then on the child exists
+            try:
+                with open(f"/proc/{init}/cmdline", "rb") as f:
+                    return f.read().split(b"\0")[0].endswith(b"sleep")
+            except OSError:
+                return False
+        while time.monotonic() < deadline and not init_execd():
+            time.sleep(0.01)
         while time.monotonic() < deadline:  # wait for the child to have exited (observed: it leaves processes())
             procs = c.processes()
             if len(procs) == 1:
