@@ -241,7 +241,7 @@ IgnoresDeviceOwnerAndMode = _ignoring("IgnoresDeviceOwnerAndMode", lambda c: dat
 IgnoresSysctl = _ignoring("IgnoresSysctl", lambda c: dataclasses.replace(c, sysctl={}))
 IgnoresHostname = _ignoring("IgnoresHostname", lambda c: dataclasses.replace(c, hostname=None))
 from .mutants_faults import (CreateNotCrashSafe, DestroyByIdForgets, DestroyReadOnlyBare,  # noqa: E402,F401
-                             ExecRaceRaw, HomeUnset, IdAliases, MissingCwdCreated, PidsWithoutZombies,
+                             ExecRaceRaw, HomeUnset, IdAliases, MissingCwdRefused, PidsWithoutZombies,
                              ResumeStoppedThaws, StaleHandleFollowsId, StatsDestroyedAsSystemFailure,
                              WaitLostKeeperNotFound, ZombieKeeper)
 # -- issue 13, the host and the image (LC-HOST-*) ------------------------------------
@@ -373,7 +373,7 @@ MUTANTS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "IdAliases": (("LC-FAULT-09",), "test_faults", "test_long_id_and_its_hashed_name"),
     "DestroyReadOnlyBare": (("LC-FAULT-08",), "test_faults_state", "test_read_only_factory_root"),
     "ResumeStoppedThaws": (("LC-FAULT-11",), "test_faults_decisions", "test_pause_landing_as_init_exits and 0.01"),
-    "MissingCwdCreated": (("LC-FAULT-12",), "test_faults_decisions", "test_cwd_that_does_not_exist"),
+    "MissingCwdRefused": (("LC-FAULT-12",), "test_faults_decisions", "test_missing_cwd"),
     "HomeUnset": (("LC-FAULT-13",), "test_faults_decisions", "test_home_from_passwd_or_slash"),
     "PidsWithoutZombies": (("LC-FAULT-14",), "test_faults_decisions", "test_pids_current_counts_zombies"),
     "HostPathsFollowLinks": (("LC-HOST-01",), "test_hostile_rootfs", "test_absolute_symlink_to_host_dir"),
