@@ -457,3 +457,7 @@ def _every_op_masked_eq(config):
 
 IgnoresSeccompOp = _ignoring("IgnoresSeccompOp", _every_op_masked_eq)
 MUTANTS["IgnoresSeccompOp"] = (("LC-CFG-SEC-05",), "test_config_security", "test_seccomp_argument_comparison")
+IgnoresBindFlags = _ignoring("IgnoresBindFlags", lambda c: _dc.replace(c, mounts=[
+    _dc.replace(m, options=[o for o in m.options if o in ("bind", "rbind", "ro", "rw")]) if m.type == "bind" else m
+    for m in c.mounts]) if isinstance(c, Config) else c)
+MUTANTS["IgnoresBindFlags"] = (("LC-CFG-FS-03",), "test_config_filesystem", "test_bind_mount_flags")
