@@ -444,3 +444,20 @@ MUTANTS.update({
     "DropsRlimitsAndUmask": (("LC-CFG-PROC-07",), "test_config_process", "test_rlimits and init"),
     "RefusesVaguely": (("LC-CFG-NOTSUP-01",), "test_config_resources", "honoured and cpu_weight"),
 })
+
+
+def _every_op_masked_eq(config):
+    """Every seccomp argument comparison made SCMP_CMP_MASKED_EQ: a runtime that ignores ``SeccompArg.op``."""
+    if not isinstance(config, Config) or config.seccomp is None:
+        return config
+    rules = [_dc.replace(r, args=[_dc.replace(a, op="SCMP_CMP_MASKED_EQ") for a in r.args])
+             for r in config.seccomp.syscalls]
+    return _dc.replace(config, seccomp=_dc.replace(config.seccomp, syscalls=rules))
+
+
+IgnoresSeccompOp = _ignoring("IgnoresSeccompOp", _every_op_masked_eq)
+MUTANTS["IgnoresSeccompOp"] = (("LC-CFG-SEC-05",), "test_config_security", "test_seccomp_argument_comparison")
+IgnoresBindFlags = _ignoring("IgnoresBindFlags", lambda c: _dc.replace(c, mounts=[
+    _dc.replace(m, options=[o for o in m.options if o in ("bind", "rbind", "ro", "rw")]) if m.type == "bind" else m
+    for m in c.mounts]) if isinstance(c, Config) else c)
+MUTANTS["IgnoresBindFlags"] = (("LC-CFG-FS-03",), "test_config_filesystem", "test_bind_mount_flags")
