@@ -102,7 +102,10 @@ def test_threads_get_only_documented_outcomes(container):
         t.start()
     time.sleep(RUN_FOR)
     # at least RUN_FOR, and until the threads have done enough to judge (a slow guest needs longer)
-    eventually(lambda: sum(outcomes.values()) > 20, timeout=120, step=0.05)
+    def enough() -> bool:
+        with lock:
+            return sum(outcomes.values()) > 20
+    eventually(enough, timeout=120, step=0.05)
     stop.set()
     _join_all(c, threads)
     assert not wrong, f"undocumented outcomes: {wrong[:10]}"
