@@ -3,6 +3,8 @@
 # cgroup v1, Debian 6.12 with cgroup v2), merged with the host's report from ci/test.sh into
 # reports/matrix.json and .md. Per VM: reports/vm/<name>/ (JUnit XML, clause report, console log).
 # Extra arguments go to `python -m libcontainer.vm run` (e.g. --vm deb12-6.12-v2, or -- -k pause).
+# This is the default matrix; the full one (runc, crun, the reference in every cgroup mode) runs as shards:
+# `run --full --shard I/N` then `merge` (vm/README.md; .github/workflows/kernel-matrix.yml runs it on CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./ci/setup.sh

@@ -92,10 +92,11 @@ DEVIATIONS = (
               ("test_faults.py::test_destroy_racing_stats_resume_processes",),
               "crun 1.8.1 'ps' crashes with SIGSEGV in the STOPPED state a destroy passes through (it kills "
               "first); whether a processes() call meets it is a race", strict=False),
-    Deviation("D-CWD-CREATED", ("runc", "crun"), ("LC-FAULT-12",),
-              ("test_faults_decisions.py::test_cwd_that_does_not_exist_is_config_invalid",),
-              "runc 1.1.5 and crun 1.8.1 create a missing cwd of init inside the rootfs (mkdir) instead of "
-              "refusing the config"),
+    Deviation("D-CWD-BLOCKED", ("runc",), ("LC-FAULT-12",),
+              ("test_faults_decisions.py::test_missing_cwd_is_made_for_init_and_refused_for_start_process",),
+              "runc 1.1.5 reports an init cwd it cannot make (a file in the way) as a generic init failure "
+              "('error during container init: mkdir ...: not a directory'), not as an invalid cwd",
+              raises=SystemFailure),
     Deviation("D-HOME-NO-PASSWD", ("crun",), ("LC-FAULT-13",),
               ("test_faults_decisions.py::test_home_from_passwd_or_slash",),
               "crun 1.8.1 leaves HOME empty for a uid without an /etc/passwd entry; runc sets '/'"),

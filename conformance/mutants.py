@@ -242,7 +242,7 @@ IgnoresDeviceOwnerAndMode = _ignoring("IgnoresDeviceOwnerAndMode", lambda c: dat
 IgnoresSysctl = _ignoring("IgnoresSysctl", lambda c: dataclasses.replace(c, sysctl={}))
 IgnoresHostname = _ignoring("IgnoresHostname", lambda c: dataclasses.replace(c, hostname=None))
 from .mutants_faults import (CreateNotCrashSafe, DestroyByIdForgets, DestroyReadOnlyBare,  # noqa: E402,F401
-                             ExecRaceRaw, HomeUnset, IdAliases, MissingCwdCreated, PidsWithoutZombies,
+                             ExecRaceRaw, HomeUnset, IdAliases, MissingCwdRefused, PidsWithoutZombies,
                              ResumeStoppedThaws, StaleHandleFollowsId, StatsDestroyedAsSystemFailure,
                              WaitLostKeeperNotFound, ZombieKeeper)
 # -- issue 13, the host and the image (LC-HOST-*) ------------------------------------
@@ -374,7 +374,7 @@ MUTANTS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "IdAliases": (("LC-FAULT-09",), "test_faults", "test_long_id_and_its_hashed_name"),
     "DestroyReadOnlyBare": (("LC-FAULT-08",), "test_faults_state", "test_read_only_factory_root"),
     "ResumeStoppedThaws": (("LC-FAULT-11",), "test_faults_decisions", "test_pause_landing_as_init_exits and 0.01"),
-    "MissingCwdCreated": (("LC-FAULT-12",), "test_faults_decisions", "test_cwd_that_does_not_exist"),
+    "MissingCwdRefused": (("LC-FAULT-12",), "test_faults_decisions", "test_missing_cwd"),
     "HomeUnset": (("LC-FAULT-13",), "test_faults_decisions", "test_home_from_passwd_or_slash"),
     "PidsWithoutZombies": (("LC-FAULT-14",), "test_faults_decisions", "test_pids_current_counts_zombies"),
     "HostPathsFollowLinks": (("LC-HOST-01",), "test_hostile_rootfs", "test_absolute_symlink_to_host_dir"),
@@ -445,3 +445,20 @@ MUTANTS.update({
     "DropsRlimitsAndUmask": (("LC-CFG-PROC-07",), "test_config_process", "test_rlimits and init"),
     "RefusesVaguely": (("LC-CFG-NOTSUP-01",), "test_config_resources", "honoured and cpu_weight"),
 })
+
+
+def _every_op_masked_eq(config):
+    """Every seccomp argument comparison made SCMP_CMP_MASKED_EQ: a runtime that ignores ``SeccompArg.op``."""
+    if not isinstance(config, Config) or config.seccomp is None:
+        return config
+    rules = [_dc.replace(r, args=[_dc.replace(a, op="SCMP_CMP_MASKED_EQ") for a in r.args])
+             for r in config.seccomp.syscalls]
+    return _dc.replace(config, seccomp=_dc.replace(config.seccomp, syscalls=rules))
+
+
+IgnoresSeccompOp = _ignoring("IgnoresSeccompOp", _every_op_masked_eq)
+MUTANTS["IgnoresSeccompOp"] = (("LC-CFG-SEC-05",), "test_config_security", "test_seccomp_argument_comparison")
+IgnoresBindFlags = _ignoring("IgnoresBindFlags", lambda c: _dc.replace(c, mounts=[
+    _dc.replace(m, options=[o for o in m.options if o in ("bind", "rbind", "ro", "rw")]) if m.type == "bind" else m
+    for m in c.mounts]) if isinstance(c, Config) else c)
+MUTANTS["IgnoresBindFlags"] = (("LC-CFG-FS-03",), "test_config_filesystem", "test_bind_mount_flags")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from libcontainer.spec import (ContainerDestroyed, ContainerNotRunning, IdInUse, ProcessNotFound, SystemFailure,
+from libcontainer.spec import (ConfigInvalid, ContainerDestroyed, ContainerNotRunning, IdInUse, ProcessNotFound, SystemFailure,
                                validate_id)
 
 from .mutants import Delegating, MutantFactory, _mutant
@@ -155,16 +155,15 @@ def _read_only(path):
     return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
 
 
-class MissingCwdCreated(MutantFactory):
-    """Creates a missing cwd of init inside the rootfs, as runc does (LC-FAULT-12)."""
+class MissingCwdRefused(MutantFactory):
+    """Refuses a config whose init cwd is missing from the rootfs instead of making it (LC-FAULT-12)."""
 
     def create(self, container_id, config):
         validate_id(container_id)
         cwd = config.process.cwd
-        if isinstance(cwd, str) and cwd.startswith("/") and isinstance(config.rootfs, str):
-            target = os.path.join(config.rootfs, cwd.lstrip("/"))
-            if os.path.realpath(target).startswith(os.path.realpath(config.rootfs) + "/"):
-                os.makedirs(target, exist_ok=True)
+        if isinstance(cwd, str) and isinstance(config.rootfs, str) and \
+                not os.path.isdir(os.path.join(config.rootfs, cwd.lstrip("/"))):
+            raise ConfigInvalid(f"process.cwd {cwd!r}: no such directory in the rootfs")
         return MutantFactory.create(self, container_id, config)
 
 

@@ -9,7 +9,8 @@ Needs: root (namespaces, mounts and cgroups; namespaces(7)), the namespaces
 of a container (``/proc/self/ns``: mnt, pid, uts, ipc, net), a cgroup
 hierarchy (v1 or v2 mounted, cgroups(7)), Debian's busybox-static for the
 test root filesystem, and the runtime under test importable and
-constructible on a scratch root directory.
+constructible on a scratch root directory, making something with the Factory's
+``create`` and ``load``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ def check(runtime: str) -> str:
             factory = make(os.path.join(scratch, "root"))
         except Exception as e:  # noqa: BLE001 - whatever the runtime raises, it cannot run the suite
             raise PreflightError(f"--runtime {runtime!r}: making a factory failed: {type(e).__name__}: {e}") from None
+        lacking = [m for m in ("create", "load") if not callable(getattr(factory, m, None))]
+        if lacking:
+            raise PreflightError(f"--runtime {runtime!r}: the callable returned {type(factory).__name__}, not a "
+                                 f"libcontainer.spec.Factory (no {' or '.join(lacking)} method)")
         return runtimes.probe_version(factory, runtime)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -40,7 +40,9 @@ def seconds(option: float | None, ini: str) -> float:
 
 
 def hung_call(frame, test_dirs: tuple[str, ...]) -> str:
-    """``"`line`" (file:lineno, in fn), innermost: fn (file:lineno)`` for the stack ending at ``frame``."""
+    """``"`line`" (file:lineno, in fn)[ from `test line` (test_x.py:lineno, in test)], innermost: fn
+    (file:lineno)`` for the stack ending at ``frame``: the innermost line of the suite's code, the test's
+    own line when that one was a helper's, and the innermost frame of all."""
     stack = traceback.extract_stack(frame)
     ours = [f for f in stack if any(os.path.abspath(f.filename).startswith(d) for d in test_dirs)]
     inner = stack[-1] if stack else None
@@ -48,6 +50,10 @@ def hung_call(frame, test_dirs: tuple[str, ...]) -> str:
     if ours:
         f = ours[-1]
         where = f"`{(f.line or '').strip()}` ({os.path.basename(f.filename)}:{f.lineno}, in {f.name})"
+        tests = [t for t in ours if os.path.basename(t.filename).startswith("test_")]
+        if tests and tests[-1] is not f:  # a helper's line (a thread's join says little): the test's too
+            t = tests[-1]
+            where += f" from `{(t.line or '').strip()}` ({os.path.basename(t.filename)}:{t.lineno}, in {t.name})"
     if inner is not None and (not ours or inner is not ours[-1]):
         where += f"{'; ' if where else ''}innermost: {inner.name} ({os.path.basename(inner.filename)}:{inner.lineno})"
     return where or "an unknown call"

@@ -88,7 +88,9 @@ class LinuxContainer(Container):
             return False
         except (OSError, ValueError):
             return True  # unreadable now (a full or read-only disk, a tamperer): not proof of a destroy
-        return isinstance(state, dict) and state.get("incarnation") == self._incarnation
+        if not isinstance(state, dict) or not isinstance(state.get("incarnation"), str):
+            return True  # not the object create wrote (`[]`, no incarnation): no proof of a destroy either
+        return state["incarnation"] == self._incarnation
 
     def _check(self) -> None:
         if not self._exists():

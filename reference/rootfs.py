@@ -198,6 +198,17 @@ def readonly_path(root_fd: int, path: str) -> None:
         os.close(fd)
 
 
+def make_cwd(cwd: str) -> None:
+    """Make init's ``cwd`` (mode 0755, parents too) when the image lacks it, as runc's prepareRootfs
+    does; called after pivot_root, so the path and any symlink in it resolve inside the new root.
+    A cwd that cannot be made (a file in the way) is left to the chdir in process.finish, which
+    reports ConfigInvalid naming ``process.cwd`` (SPEC.md LC-FAULT-12)."""
+    try:
+        os.makedirs(cwd, 0o755, exist_ok=True)
+    except OSError:
+        pass
+
+
 def setup(config: Config) -> None:
     """Build the container's filesystem view and pivot_root into it; then read-only paths,
     masked paths and, when asked, the read-only root (all after pivot_root, as runc does).
@@ -232,6 +243,7 @@ def setup(config: Config) -> None:
     finally:
         os.close(root_fd)
     pivot(rootfs)
+    make_cwd(config.process.cwd)
     root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for path in config.readonly_paths:

@@ -69,7 +69,7 @@ def merge_dirs(dirs: list[str], out: str, extra_reports: list[str] = ()) -> tupl
         try:
             with open(os.path.join(d, MANIFEST)) as f:
                 man = json.load(f)
-        except (FileNotFoundError, ValueError) as e:
+        except (OSError, ValueError) as e:  # absent, not a folder, unreadable, not JSON
             print(f"[merge] {d}: no readable {MANIFEST}: {e}", flush=True)
             rc = 1
             continue
@@ -86,7 +86,7 @@ def merge_dirs(dirs: list[str], out: str, extra_reports: list[str] = ()) -> tupl
         try:
             with open(path) as f:
                 records.extend(json.load(f))
-        except (FileNotFoundError, ValueError) as e:
+        except (OSError, ValueError) as e:
             print(f"[merge] cannot read {path}: {e}", flush=True)
             rc = 1
     os.makedirs(os.path.join(out, "vm"), exist_ok=True)

@@ -157,11 +157,16 @@ class OCIFactory(Factory):
         stdio = {n: getattr(config.process, n) for n in Process.STDIO}
         stdio = {k: (subprocess.DEVNULL if v is None else v) for k, v in stdio.items()}
         r, w = os.pipe2(os.O_CLOEXEC)
+        # the monitor works in this directory by its fd, not its path: a monitor that starts late, after
+        # its creator died and the next create of the id made a new directory there, must not use that one
+        dir_fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            monitor = subprocess.Popen([sys.executable, "-I", "-S", MONITOR, state_dir, str(w)], pass_fds=[w],
-                                       close_fds=True, start_new_session=True, cwd="/", **stdio)
+            monitor = subprocess.Popen([sys.executable, "-I", "-S", MONITOR, state_dir, str(w), str(dir_fd)],
+                                       pass_fds=[w, dir_fd], close_fds=True, start_new_session=True, cwd="/",
+                                       **stdio)
         finally:
             os.close(w)
+            os.close(dir_fd)
         made["monitor"] = monitor
         with open(os.path.join(state_dir, "monitor.pid"), "w") as f:
             f.write(f"{monitor.pid} {start_time(monitor.pid)}")

@@ -1,6 +1,6 @@
 """The adapter's per-container monitor: parent and child subreaper of an OCI runtime's container.
 
-Run as ``python -I -S monitor.py STATE_DIR SYNC_FD`` (standard library only,
+Run as ``python -I -S monitor.py STATE_DIR SYNC_FD [DIR_FD]`` (standard library only,
 so it starts fast), with the init's stdio as its own stdio. An OCI runtime's
 ``create`` forks the container's init and exits; the init is then orphaned
 and the kernel hands it to the nearest child subreaper (prctl(2)
@@ -8,7 +8,10 @@ PR_SET_CHILD_SUBREAPER). Being that subreaper is the only sound way to learn
 the init's exit status; the same holds for ``exec --detach``, so exec'd
 processes are started by the monitor too.
 
-It reads ``monitor.json`` in STATE_DIR: ``{"create": argv, "pid_file": path,
+DIR_FD, when given, is STATE_DIR opened by the creator: the monitor works in
+that directory, not in whatever STATE_DIR names when it gets to run (a
+creator killed before recording the monitor leaves it to start late, after
+the next create of the id made a new directory at that path). It reads ``monitor.json`` in STATE_DIR: ``{"create": argv, "pid_file": path,
 "hide_unified_controllers": null | [empty_file, controllers_file]}``. With
 the last set (crun on a hybrid cgroup host) the monitor first unshares its
 mount namespace, makes it a slave of the host's (rslave: the host's later
@@ -241,7 +244,12 @@ class Monitor:
 def main(argv: list) -> int:
     state_dir, sync_fd = argv[1], int(argv[2])
     os.set_inheritable(sync_fd, False)  # the runtime and the container must not hold the creator's pipe
-    os.chdir(state_dir)
+    if len(argv) > 3:  # the state directory as its creator opened it (argv[1] names it for ps)
+        dir_fd = int(argv[3])
+        os.fchdir(dir_fd)
+        os.close(dir_fd)
+    else:
+        os.chdir(state_dir)
     try:
         with open("monitor.json") as f:
             monitor = Monitor(json.load(f))

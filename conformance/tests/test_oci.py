@@ -165,3 +165,35 @@ def test_deviation_marker_may_not_name_the_reference():
     item = _item("spec/tests/test_x.py::test_y", pytest.mark.deviation("reference", reason="no").mark)
     with pytest.raises(pytest.UsageError):
         plugin.deviation_marks(item, "reference")
+
+
+def test_monitor_works_in_the_directory_it_was_handed_not_the_path(tmp_path):
+    """A monitor started late (its creator killed before it recorded the monitor; the id's directory
+    removed and made anew by the next create) must stay in its own directory: seen as crun's
+    "create: monitor: OSError: [Errno 98] Address already in use" in test_creator_killed_during_create
+    [root-entry] (LC-FAULT-02), the late monitor had bound monitor.sock in the new directory."""
+    import json
+    import subprocess
+    import sys
+
+    from libcontainer.conformance.oci.factory import MONITOR
+    old, new = tmp_path / "old", tmp_path / "new"
+    for d in (old, new):
+        d.mkdir()
+    (old / "monitor.json").write_text(json.dumps({"create": ["false"], "pid_file": str(old / "pid"),
+                                                 "hide_unified_controllers": None}))
+    dir_fd = os.open(old, os.O_RDONLY | os.O_DIRECTORY)
+    r, w = os.pipe()
+    try:
+        # argv names "new" (the path, now another directory); the fd is the directory it was made for
+        proc = subprocess.run([sys.executable, "-I", "-S", MONITOR, str(new), str(w), str(dir_fd)],
+                              pass_fds=[w, dir_fd], timeout=60)
+    finally:
+        os.close(w)
+        os.close(dir_fd)
+    with os.fdopen(r) as f:
+        result = json.loads(f.read())
+    assert result == {"error": "create failed", "rc": 1}
+    assert proc.returncode == 1
+    assert os.listdir(new) == [], "the monitor touched the directory now at the path"
+    assert (old / "monitor.sock").exists() and (old / "exits").is_dir()

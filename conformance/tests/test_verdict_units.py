@@ -182,3 +182,29 @@ def test_preflight_refuses_non_root(monkeypatch):
 def test_preflight_refuses_an_unusable_runtime(name):
     with pytest.raises(preflight.PreflightError, match="--runtime"):
         preflight.check(name)
+
+
+@pytest.mark.parametrize("name", ["builtins:str", "os.path:basename"])
+def test_preflight_refuses_a_callable_that_makes_no_factory(name):
+    """`--runtime builtins:str` made a str and went on to fail every test (one usage error instead)."""
+    if os.geteuid() != 0:
+        pytest.skip("the root check comes first")
+    with pytest.raises(preflight.PreflightError, match="not a libcontainer.spec.Factory"):
+        preflight.check(name)
+
+
+def test_a_hung_call_behind_a_helper_names_the_tests_line_too(tmp_path):
+    """A test hung in a helper's thread join (test_cell[RUNNING-wait]) was named only by
+    "`self._thread.join(timeout)` (helpers.py...)"; the test's own line is named after it."""
+    import sys
+
+    from libcontainer.conformance.timeouts import hung_call
+    (tmp_path / "helpers.py").write_text("def join(cb):\n    return cb()\n")
+    (tmp_path / "test_x.py").write_text("def test_x(join, cb):\n    return join(cb)  # c.wait() in a thread\n")
+    spaces = [{}, {}]
+    for name, ns in zip(("helpers.py", "test_x.py"), spaces):
+        exec(compile((tmp_path / name).read_text(), str(tmp_path / name), "exec"), ns)
+    said = spaces[1]["test_x"](spaces[0]["join"], lambda: hung_call(sys._getframe(), (str(tmp_path) + "/",)))
+    assert said.startswith("`return cb()` (helpers.py:2, in join) from `return join(cb)  # c.wait() in a thread` "
+                           "(test_x.py:2, in test_x)"), said
+    assert "innermost: <lambda>" in said

@@ -65,10 +65,11 @@ def test_create_from_several_threads_at_once(factory, config):
 
 
 @pytest.mark.parametrize("userns", [False, True])
-@pytest.mark.parametrize("bad", [{"args": ["/nonexistent"]}, {"cwd": "/nonexistent"},
+@pytest.mark.parametrize("bad", [{"args": ["/nonexistent"]}, {"cwd": "/etc/passwd/x"},
                                  {"rlimits": {"RLIMIT_NOPE": (1, 1)}}])
 def test_failed_init_is_config_invalid_and_leaves_nothing(factory, config, bad, userns):
-    """create is atomic: the leak check of the ``factory`` fixture fails the test if anything is left."""
+    """create is atomic: the leak check of the ``factory`` fixture fails the test if anything is left
+    (a cwd under a file cannot be made, unlike a missing one: LC-FAULT-12)."""
     import dataclasses
 
     from libcontainer.spec import ConfigInvalid, IDMap

@@ -17,7 +17,7 @@ import pytest
 
 from libcontainer.spec import (ContainerDestroyed, ContainerPaused, ContainerStats, Process, Status)
 
-from .helpers import Call, exec_probe, is_live, wait_status
+from .helpers import Call, eventually, exec_probe, is_live, wait_status
 
 RUN_FOR = 2.0  # seconds each stress loop runs
 LIVE_STATES = (Status.RUNNING, Status.PAUSING, Status.PAUSED)
@@ -101,6 +101,11 @@ def test_threads_get_only_documented_outcomes(container):
     for t in threads:
         t.start()
     time.sleep(RUN_FOR)
+    # at least RUN_FOR, and until the threads have done enough to judge (a slow guest needs longer)
+    def enough() -> bool:
+        with lock:
+            return sum(outcomes.values()) > 20
+    eventually(enough, timeout=120, step=0.05)
     stop.set()
     _join_all(c, threads)
     assert not wrong, f"undocumented outcomes: {wrong[:10]}"
@@ -159,6 +164,8 @@ def test_exec_loop_with_pause_resume_never_sticks_in_pausing(container):
     for t in threads:
         t.start()
     time.sleep(RUN_FOR + 1)
+    # at least that long, and until both loops have gone round a few times (observed, not assumed in 3 s)
+    eventually(lambda: counts["pause-resume"] > 2 and counts["exec"] > 2, timeout=120, step=0.05)
     stop.set()
     _join_all(c, threads)
     assert not wrong, wrong[:10]

@@ -83,6 +83,22 @@ def test_bind_mounts_rw_and_ro(factory, config, tmp_path):
         c.destroy()
 
 
+@pytest.mark.clause("LC-CFG-FS-03")
+def test_bind_mount_flags_show_on_the_mount(factory, config, tmp_path):
+    """The flags of a bind mount's options are the mount's (a bind takes them only by a remount: mount(2)
+    MS_BIND | MS_REMOUNT); a runtime that keeps only `ro` of a bind's options fails here."""
+    src = tmp_path / "flags"
+    src.mkdir()
+    cfg = dataclasses.replace(config, mounts=[Mount(destination="/flags", type="bind", source=str(src),
+                                                    options=["rbind", "nosuid", "nodev", "noexec"])])
+    c, out, status = run_init(factory, "bindflags", cfg, "cat /proc/self/mountinfo")
+    try:
+        assert status == 0, out
+        assert {"nosuid", "nodev", "noexec"} <= set(mountinfo_line(out, "/flags")[5].split(",")), out
+    finally:
+        c.destroy()
+
+
 @pytest.mark.clause("LC-CFG-FS-04")
 def test_tmpfs_mount_with_its_options(factory, config):
     cfg = dataclasses.replace(config, mounts=[Mount(destination="/scratch", type="tmpfs", source="tmpfs",

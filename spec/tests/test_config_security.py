@@ -121,6 +121,31 @@ def test_seccomp_argument_condition_selects_the_calls(factory, config, where):
     assert lines[-1] == "rc=0"  # SIGCONT (18): the condition does not match, the call reaches the kernel
 
 
+# (op, value, value_two): each comparison of seccomp_rule_add(3) on kill(2)'s signal argument, against
+# signal 0 (`kill -0`) and 18 (SIGCONT); a runtime that ignores `op` (one comparison for all) fails some
+SECCOMP_OP_CASES = [("SCMP_CMP_EQ", 0, 0), ("SCMP_CMP_NE", 0, 0), ("SCMP_CMP_LT", 10, 0), ("SCMP_CMP_LE", 0, 0),
+                    ("SCMP_CMP_GE", 18, 0), ("SCMP_CMP_GT", 10, 0), ("SCMP_CMP_MASKED_EQ", 0x10, 0x10)]
+
+
+def _op_matches(op: str, arg: int, value: int, value_two: int) -> bool:
+    return {"SCMP_CMP_EQ": arg == value, "SCMP_CMP_NE": arg != value, "SCMP_CMP_LT": arg < value,
+            "SCMP_CMP_LE": arg <= value, "SCMP_CMP_GE": arg >= value, "SCMP_CMP_GT": arg > value,
+            "SCMP_CMP_MASKED_EQ": arg & value == value_two}[op]
+
+
+@pytest.mark.clause("LC-CFG-SEC-05")
+@pytest.mark.parametrize("op,value,value_two", SECCOMP_OP_CASES, ids=[c[0][9:] for c in SECCOMP_OP_CASES])
+def test_seccomp_argument_comparison_is_the_configured_op(factory, config, op, value, value_two):
+    profile = Seccomp(syscalls=[SyscallRule(names=["kill"], errno_ret=errno.EDOM,
+                                            args=[SeccompArg(index=1, value=value, value_two=value_two, op=op)])])
+    out, status = probe(factory, _with_seccomp(config, profile),
+                        "kill -0 $$ 2>/dev/null; echo rc=$?; kill -CONT $$ 2>/dev/null; echo rc=$?", "init")
+    assert status == 0, out
+    got = [line != "rc=0" for line in out.strip().splitlines()[-2:]]
+    want = [_op_matches(op, sig, value, value_two) for sig in (0, 18)]
+    assert got == want, f"{op} {value:#x}/{value_two:#x}: kill -0 and kill -CONT denied {got}, want {want} ({out!r})"
+
+
 @WHERE
 @pytest.mark.clause("LC-CFG-SEC-06")
 def test_seccomp_none_loads_no_filter(factory, config, where):

@@ -40,33 +40,41 @@ def test_pause_landing_as_init_exits(factory, config, delay):
 
 
 @pytest.mark.clause("LC-FAULT-12")
-def test_cwd_that_does_not_exist_is_config_invalid(factory, config):
-    """A cwd missing from the rootfs: ConfigInvalid naming process.cwd, for init (create leaves
-    nothing) and for start_process; nothing is written into the image."""
+def test_missing_cwd_is_made_for_init_and_refused_for_start_process(factory, config):
+    """A cwd missing from the rootfs: init's is made (a directory, 0755, parents too) and init runs in
+    it; a start_process whose cwd is missing raises ConfigInvalid naming the cwd (field or path) and makes nothing; a
+    cwd with a file in the way is ConfigInvalid at create, which leaves nothing."""
     import os
-    made = os.path.join(config.rootfs, "no-such-dir")
-    bad = dataclasses.replace(config, process=Process(args=["true"], cwd="/no-such-dir"))
+    top = os.path.join(config.rootfs, "lc-fault-12")
+    blocker = os.path.join(config.rootfs, "lc-fault-12-file")
     try:
+        made = dataclasses.replace(config, process=dataclasses.replace(config.process, cwd="/lc-fault-12/a/b"))
+        c, out, status = run_init(factory, "cwd-init", made, "pwd; stat -c %a .")
         try:
-            c = factory.create("cwd-init", bad)
-        except ConfigInvalid as e:
-            assert "cwd" in str(e), e
-        else:
+            assert status == 0 and out.split() == ["/lc-fault-12/a/b", "755"], (status, out)
+        finally:
             c.destroy()
-            pytest.fail("create with a missing cwd succeeded (the runtime made the directory in the image)")
-        with pytest.raises(ContainerDestroyed):
-            factory.load("cwd-init")
         c = factory.create("cwd-exec", config)
         try:
-            with pytest.raises(ConfigInvalid, match="cwd"):
-                c.start_process(Process(args=["true"], cwd="/no-such-dir"))
+            with pytest.raises(ConfigInvalid, match="cwd|/lc-fault-12-exec"):
+                c.start_process(Process(args=["true"], cwd="/lc-fault-12-exec"))
             assert c.status() == Status.RUNNING
         finally:
             c.destroy()
-        assert not os.path.exists(made)
+        assert not os.path.exists(os.path.join(config.rootfs, "lc-fault-12-exec"))
+        with open(blocker, "w"):
+            pass
+        bad = dataclasses.replace(config, process=Process(args=["true"], cwd="/lc-fault-12-file/x"))
+        with pytest.raises(ConfigInvalid, match="cwd|/lc-fault-12-file"):
+            factory.create("cwd-file", bad)
+        with pytest.raises(ContainerDestroyed):
+            factory.load("cwd-file")
     finally:
-        if os.path.isdir(made):
-            os.rmdir(made)  # the shared rootfs stays as built
+        for path in ("lc-fault-12/a/b", "lc-fault-12/a", "lc-fault-12", "lc-fault-12-exec"):
+            if os.path.isdir(os.path.join(config.rootfs, path)):
+                os.rmdir(os.path.join(config.rootfs, path))  # the shared rootfs stays as built
+        if os.path.exists(blocker):
+            os.unlink(blocker)
 
 
 @pytest.mark.clause("LC-FAULT-13")
@@ -99,6 +107,15 @@ def test_home_from_passwd_or_slash(factory, config):
         c.destroy()
 
 
+def _cmdline(pid: int) -> list[str]:
+    """The arguments of host pid ``pid`` (proc(5) /proc/pid/cmdline), [] when it is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode(errors="replace").split("\0")[:-1]
+    except OSError:
+        return []
+
+
 @pytest.mark.clause("LC-FAULT-14")
 def test_pids_current_counts_zombies_processes_does_not(factory, config):
     """A zombie in the container (a child its parent never reaps): processes() lists the live
@@ -122,7 +139,9 @@ def test_pids_current_counts_zombies_processes_does_not(factory, config):
             time.sleep(0.01)
         while time.monotonic() < deadline:  # wait for the child to have exited (observed: it leaves processes())
             procs = c.processes()
-            if len(procs) == 1:
+            # one process is not enough: before sh has forked it is alone too; sh forks before its exec,
+            # so init showing "sleep 86400" alone means the child has been made and has exited
+            if len(procs) == 1 and _cmdline(procs[0]) == ["sleep", "86400"]:
                 break
             time.sleep(0.01)
         assert len(procs) == 1, procs

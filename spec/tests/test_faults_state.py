@@ -9,6 +9,7 @@ The factory root of these tests is a small tmpfs mounted over the test's root, r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -181,6 +182,56 @@ def test_untrusted_state_is_refused_and_destroyable_by_id(factory, config, tampe
         factory.load("tampered")
     assert not os.path.exists(factory.state_dir("tampered"))
     factory.destroy("tampered")  # no-op once gone
+
+
+def _cgroup_dirs(parent: str) -> list[str]:
+    """Every hierarchy's directory for the cgroup path ``parent`` that exists (v1: one per controller)."""
+    import glob
+    return glob.glob(os.path.join("/sys/fs/cgroup", parent)) + glob.glob(os.path.join("/sys/fs/cgroup/*", parent))
+
+
+@pytest.mark.clause("LC-FAULT-04", "LC-HOST-04")
+@pytest.mark.parametrize("tamper", ["empty-list", "truncated"])
+def test_destroy_by_id_of_untrusted_state_removes_the_parent_create_made(factory, config, tamper):
+    """Found by the probe: with state.json unusable, destroy by id fell back to cgroup.json, written
+    before the cgroup was made, so it named no made parent: a cgroup_parent that create made stayed
+    in every hierarchy."""
+    if not (hasattr(factory, "state_dir") and hasattr(factory, "destroy")):
+        pytest.skip("reference-only: the runtime has no state_dir()/destroy(id) hook")
+    parent = config.cgroup_parent + "/made-by-create"
+    assert not _cgroup_dirs(parent)
+    c = factory.create("tampered", dataclasses.replace(config, cgroup_parent=parent))
+    init = c.processes()[0]
+    assert _cgroup_dirs(parent)
+    path = os.path.join(factory.state_dir("tampered"), "state.json")
+    with open(path) as f:
+        state = json.load(f)
+    with open(path, "w") as f:
+        f.write(TAMPERS[tamper](state))
+    factory.destroy("tampered")
+    assert not is_live(init)
+    assert not _cgroup_dirs(parent), "destroy by id left the cgroup parent that create made"
+
+
+@pytest.mark.clause("LC-FAULT-04")
+def test_handle_destroy_of_untrusted_state_destroys(factory, config):
+    """Found by the probe: state.json holding `[]` made the handle's destroy() return at once as if the
+    container were gone (and status() raise ContainerDestroyed) while its init ran on; a truncated file
+    did not. Only a missing state or another incarnation's proves a destroy."""
+    if not hasattr(factory, "state_dir"):
+        pytest.skip("reference-only: the runtime has no state_dir() hook")
+    c = factory.create("tampered", config)
+    init = c.processes()[0]
+    with open(os.path.join(factory.state_dir("tampered"), "state.json"), "w") as f:
+        f.write(_tamper_empty_list(None))
+    try:
+        assert c.status() == Status.RUNNING
+        c.destroy()
+        assert not is_live(init), "destroy() returned and the init still runs"
+        assert not os.path.exists(factory.state_dir("tampered"))
+    finally:
+        if hasattr(factory, "destroy"):
+            factory.destroy("tampered")
 
 
 @pytest.mark.clause("LC-FAULT-04")

@@ -11,6 +11,7 @@ operation as soon as ``status()`` reports PAUSING or PAUSED (SPEC.md,
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import time
 
@@ -431,10 +432,18 @@ def _wait_destroyed(s):
 
 @cell("RUNNING", "wait_process", "LC-WAITPROC-01")
 def _waitproc_running(s):
-    pid = s.c.start_process(Process(args=["sh", "-c", "sleep 1; exit 4"]))
+    # the process exits when told (a file in the root), not after a sleep a slow start_process may outlast
+    go = os.path.join(s.config.rootfs, f"go-waitproc-{os.getpid()}")
+    script = f"while [ ! -e /{os.path.basename(go)} ]; do sleep 0.05; done; exit 4"
+    pid = s.c.start_process(Process(args=["sh", "-c", script]))
     waiter = Call(s.c.wait_process, pid)
-    assert not waiter.join(0.2), "wait_process returned while the process lives"
-    assert waiter.get(10) == 4
+    try:
+        assert not waiter.join(0.2), "wait_process returned while the process lives"
+        open(go, "w").close()
+        assert waiter.get(10) == 4
+    finally:
+        if os.path.exists(go):
+            os.unlink(go)
     assert s.c.wait_process(s.exited) == 7
 
 

@@ -115,6 +115,8 @@ def test_shards_merge_into_the_same_matrix_as_a_local_run(monkeypatch, tmp_path,
 def test_merge_fails_on_a_missing_shard_folder_or_a_failed_vm(monkeypatch, tmp_path):
     assert _run(monkeypatch, tmp_path, "s1", ["--shard", "1/2"]) == 0
     assert cli.main(["merge", str(tmp_path / "s1"), str(tmp_path / "absent"), "--out", str(tmp_path / "m")]) == 1
+    (tmp_path / "s1.log").write_text("a file given as a folder")
+    assert cli.main(["merge", str(tmp_path / "s1"), str(tmp_path / "s1.log"), "--out", str(tmp_path / "m")]) == 1
     man = json.loads((tmp_path / "s1" / merge.MANIFEST).read_text())
     name = next(iter(man["summary"]))
     man["summary"][name]["status"] = 1
