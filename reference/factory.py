@@ -184,7 +184,7 @@ class LinuxFactory(Factory):
                     raise ConfigInvalid(f"resources: the kernel refused a limit: {e}") from e
                 raise
             # again with the parents create() made: a destroy by id from cgroup.json removes them too
-            S.write_json(os.path.join(state_dir, S.CGROUP), _cgroup_info(cgroup))
+            statedir.write_json(os.path.join(state_dir, statedir.CGROUP), _cgroup_info(cgroup))
             _refuse_frozen(cgroup)
             state = {"id": container_id, "config": config.to_dict(), "cgroup": _cgroup_info(cgroup),
                      "created": time.time(), "incarnation": statedir.new_incarnation(), "creating": True}
