@@ -142,7 +142,7 @@ def main(argv: list[str]) -> int:
         return runner.run_matrix(be, vms, project, out, runtimes, python, extra, host,
                                  args.timeout, parallel=getattr(args, "parallel", 1) if be.name == "qemu" else 1,
                                  plan=plan, host_runtimes=host_runtimes,
-                                 all_vms=m.vms if (full or shard) else vms, shard=args.shard or "")
+                                 all_vms=m.vms if (full or shard) else vms, shard=getattr(args, "shard", None) or "")
     finally:
         be.close()
 

@@ -355,3 +355,23 @@ def test_sigterm_during_a_parallel_run_kills_every_vm_and_returns(tmp_path):
     assert time.monotonic() - t0 < 20
     for pid in pids.read_text().split():
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_smoke_command_reaches_the_runner_with_one_vagrant_vm(monkeypatch, tmp_path):
+    """`smoke` has no --shard/--full options: main must still hand the runner one VM, the vagrant
+    backend and no shard (a missing attribute once failed the CI's Vagrant smoke after the VMs passed)."""
+    from libcontainer.vm import __main__ as cli
+    from libcontainer.vm import backend as backend_mod
+
+    seen = {}
+
+    class FakeBackend:
+        name = "vagrant"
+
+        def close(self):
+            seen["closed"] = True
+
+    monkeypatch.setattr(backend_mod, "get", lambda name, **kw: seen.setdefault("backend", name) and FakeBackend())
+    monkeypatch.setattr(runner, "run_matrix", lambda be, vms, *a, **kw: seen.update(vms=[v.name for v in vms], **kw) or 0)
+    assert cli.main(["smoke", "--out", str(tmp_path / "smoke")]) == 0
+    assert seen["backend"] == "vagrant" and len(seen["vms"]) == 1 and seen["shard"] == "" and seen["closed"]
