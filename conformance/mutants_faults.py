@@ -9,7 +9,7 @@ import os
 from libcontainer.spec import (ConfigInvalid, ContainerDestroyed, ContainerNotRunning, IdInUse, ProcessNotFound, SystemFailure,
                                validate_id)
 
-from .mutants import Delegating, MutantFactory, _mutant
+from .mutants_base import Delegating, MutantFactory, mutant
 
 
 def _stats_destroyed_as_system_failure(self):
@@ -167,10 +167,10 @@ class MissingCwdRefused(MutantFactory):
         return MutantFactory.create(self, container_id, config)
 
 
-StatsDestroyedAsSystemFailure = _mutant("StatsDestroyedAsSystemFailure", stats=_stats_destroyed_as_system_failure)
-ExecRaceRaw = _mutant("ExecRaceRaw", start_process=_exec_race_raw)
-WaitLostKeeperNotFound = _mutant("WaitLostKeeperNotFound", wait=_wait_lost_keeper_not_found)
-ResumeStoppedThaws = _mutant("ResumeStoppedThaws", resume=_resume_stopped_thaws)
-HomeUnset = _mutant("HomeUnset", start_process=_home_unset)
-PidsWithoutZombies = _mutant("PidsWithoutZombies", stats=_pids_without_zombies)
-DestroyReadOnlyBare = _mutant("DestroyReadOnlyBare", destroy=_destroy_read_only_bare)
+StatsDestroyedAsSystemFailure = mutant("StatsDestroyedAsSystemFailure", stats=_stats_destroyed_as_system_failure)
+ExecRaceRaw = mutant("ExecRaceRaw", start_process=_exec_race_raw)
+WaitLostKeeperNotFound = mutant("WaitLostKeeperNotFound", wait=_wait_lost_keeper_not_found)
+ResumeStoppedThaws = mutant("ResumeStoppedThaws", resume=_resume_stopped_thaws)
+HomeUnset = mutant("HomeUnset", start_process=_home_unset)
+PidsWithoutZombies = mutant("PidsWithoutZombies", stats=_pids_without_zombies)
+DestroyReadOnlyBare = mutant("DestroyReadOnlyBare", destroy=_destroy_read_only_bare)

@@ -1,0 +1,28 @@
+"""The mutant table without running a container (no root): every name MUTANTS lists is a mutant
+factory that ``--runtime libcontainer.conformance.mutants:NAME`` finds, naming SPEC.md clauses and
+a spec test module that exist. conformance/tests/test_mutants.py runs them (as root)."""
+
+import importlib.util
+
+import pytest
+
+from libcontainer.conformance import mutants
+from libcontainer.conformance.report import clause_titles
+from libcontainer.spec import Factory
+
+
+@pytest.mark.parametrize("name", sorted(mutants.MUTANTS))
+def test_each_listed_mutant_is_a_factory_of_the_module(name):
+    clauses, module, selection = mutants.MUTANTS[name]
+    factory = getattr(mutants, name)
+    assert issubclass(factory, mutants.MutantFactory) and issubclass(factory, Factory)
+    assert issubclass(factory.container_class, mutants.Delegating)
+    assert clauses and set(clauses) <= set(clause_titles()), clauses
+    assert importlib.util.find_spec(f"libcontainer.spec.tests.{module}") is not None, module
+    assert selection.strip()
+
+
+def test_every_mutant_factory_of_the_module_is_listed():
+    found = {name for name, value in vars(mutants).items()
+             if isinstance(value, type) and issubclass(value, mutants.MutantFactory) and value is not mutants.MutantFactory}
+    assert found == set(mutants.MUTANTS)
