@@ -6,129 +6,64 @@ calls the operation and checks the outcome the table gives. The PAUSING
 state is entered by calling ``pause()`` in another thread and issuing the
 operation as soon as ``status()`` reports PAUSING or PAUSED (SPEC.md,
 "Testing PAUSING"); the status met is recorded as the user property ``met``.
+The frame (the registry, the subject, entering a state) is ``transition_cells.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import time
 
 import pytest
 
-from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerNotRunning, ContainerPaused,
-                               ContainerStats, Factory, Process, Status)
+from libcontainer.spec import ContainerDestroyed, ContainerNotRunning, ContainerPaused, ContainerStats, Process, Status
 
-from .helpers import Call, eventually, exec_probe, is_live, stop_by_sigkill, wait_status
+from .helpers import SIGKILLED, Call, eventually, exec_probe, is_live, wait_status
+from .transition_cells import CELLS, FROZEN, cell, enter, params, refused
 
-STATES = ("RUNNING", "PAUSING", "PAUSED", "STOPPED", "DESTROYED")
-OPERATIONS = ("status", "config", "processes", "stats", "start_process", "destroy", "pause", "resume", "signal",
-              "wait", "wait_process")
-FROZEN = (Status.PAUSING, Status.PAUSED)
-SIGKILLED = 128 + signal.SIGKILL
+# -- DESTROYED: every operation but config and destroy raises ContainerDestroyed ---------------------
 
-CELLS: dict[tuple[str, str], tuple[tuple[str, ...], object]] = {}
-
-
-def cell(states, operation: str, *clauses: str):
-    """Register the check of the cells (state, operation) for each of ``states``."""
-    def register(fn):
-        for state in states.split():
-            CELLS[(state, operation)] = (clauses, fn)
-        return fn
-    return register
+for _operation, _clause in (("status", "LC-STATUS-02"), ("processes", "LC-PROCS-02"), ("stats", "LC-STATS-02"),
+                            ("start_process", "LC-EXEC-02"), ("pause", "LC-PAUSE-02"), ("resume", "LC-RESUME-02"),
+                            ("signal", "LC-SIGNAL-02"), ("wait", "LC-WAIT-03"), ("wait_process", "LC-WAITPROC-02")):
+    refused("DESTROYED", _operation, ContainerDestroyed, _clause)
 
 
-@dataclasses.dataclass
-class Subject:
-    factory: Factory
-    config: Config
-    c: Container
-    state: str
-    init: int  # host pid of init
-    sleeper: int  # a started `sleep 86400`
-    exited: int  # a started process that exited with status 7
-    met: Status | None = None  # PAUSING: the status seen when the operation was issued
-    pauser: Call | None = None  # PAUSING: the thread in pause()
+# -- STOPPED: what needs a live init raises ContainerNotRunning and changes nothing -------------------
 
-    def finish_pause(self, may_be_destroyed: bool = False) -> None:
-        """Join the pausing thread (PAUSING only); its pause() must have succeeded."""
-        if self.pauser is None:
-            return
-        assert self.pauser.join(15), "pause() did not return within 15 s"
-        if self.pauser.error is not None and not (may_be_destroyed and
-                                                  isinstance(self.pauser.error, ContainerDestroyed)):
-            raise self.pauser.error
-        self.pauser = None
+def _stays_stopped(s):
+    assert s.c.status() == Status.STOPPED
 
 
-def enter(factory: Factory, config: Config, state: str) -> Subject:
-    c = factory.create("cell", config)
-    pids = c.processes()
-    assert len(pids) == 1, pids
-    exited, _out, status = exec_probe(c, "exit 7")
-    assert status == 7
-    sleeper = c.start_process(Process(args=["sleep", "86400"]))
-    s = Subject(factory, config, c, state, pids[0], sleeper, exited)
-    if state == "PAUSED":
-        c.pause()
-        assert wait_status(c, Status.PAUSED) == Status.PAUSED
-    elif state == "PAUSING":
-        s.pauser = Call(c.pause)
-
-        def frozen_or_freezing():
-            got = c.status()
-            return got if got in FROZEN else None
-
-        s.met = eventually(frozen_or_freezing, timeout=10, step=0.0005)
-        assert s.met, "pause() never made the container PAUSING or PAUSED"
-    elif state == "STOPPED":
-        stop_by_sigkill(c, s.init)  # a wrong status here is LC-WAIT-02's failure: the cell is blocked by it
-    elif state == "DESTROYED":
-        c.destroy()
-    return s
+def _stopped_and_empty(s):
+    _stays_stopped(s)
+    assert eventually(lambda: s.c.processes() == [], timeout=5)
 
 
-def _params():
-    out = []
-    for state in STATES:
-        for op in OPERATIONS:
-            clauses = CELLS[(state, op)][0] if (state, op) in CELLS else ()
-            out.append(pytest.param(state, op, id=f"{state}-{op}", marks=[pytest.mark.clause(*clauses)]))
-    return out
+def _init_status_kept(s):
+    _stays_stopped(s)
+    assert s.c.wait() == SIGKILLED
+
+
+refused("STOPPED", "start_process", ContainerNotRunning, "LC-EXEC-04", then=_stopped_and_empty)
+refused("STOPPED", "pause", ContainerNotRunning, "LC-PAUSE-05", then=_stays_stopped)
+refused("STOPPED", "resume", ContainerNotRunning, "LC-RESUME-05", then=_stays_stopped)
+refused("STOPPED", "signal", ContainerNotRunning, "LC-SIGNAL-04", then=_init_status_kept)
 
 
 # -- status ------------------------------------------------------------------
 
-@cell("RUNNING", "status", "LC-STATUS-01")
-def _status_running(s):
-    assert s.c.status() == Status.RUNNING
-    assert s.c.status() == Status.RUNNING
+@cell("RUNNING PAUSED STOPPED", "status", "LC-STATUS-01")
+def _status_settled(s):
+    assert s.c.status() == Status[s.state]
+    assert s.c.status() == Status[s.state]
 
 
 @cell("PAUSING", "status", "LC-STATUS-01", "LC-PAUSE-01")
 def _status_pausing(s):
     assert s.c.status() in FROZEN
     assert wait_status(s.c, Status.PAUSED) == Status.PAUSED
-
-
-@cell("PAUSED", "status", "LC-STATUS-01")
-def _status_paused(s):
-    assert s.c.status() == Status.PAUSED
-    assert s.c.status() == Status.PAUSED
-
-
-@cell("STOPPED", "status", "LC-STATUS-01")
-def _status_stopped(s):
-    assert s.c.status() == Status.STOPPED
-    assert s.c.status() == Status.STOPPED
-
-
-@cell("DESTROYED", "status", "LC-STATUS-02")
-def _status_destroyed(s):
-    with pytest.raises(ContainerDestroyed):
-        s.c.status()
 
 
 # -- config ------------------------------------------------------------------
@@ -172,12 +107,6 @@ def _processes_stopped(s):
     assert not is_live(s.sleeper)
 
 
-@cell("DESTROYED", "processes", "LC-PROCS-02")
-def _processes_destroyed(s):
-    with pytest.raises(ContainerDestroyed):
-        s.c.processes()
-
-
 # -- stats -------------------------------------------------------------------
 
 @cell("RUNNING", "stats", "LC-STATS-01")
@@ -195,12 +124,6 @@ def _stats_other(s):
         assert before in FROZEN and after in FROZEN
     else:
         assert before == after == Status[s.state]
-
-
-@cell("DESTROYED", "stats", "LC-STATS-02")
-def _stats_destroyed(s):
-    with pytest.raises(ContainerDestroyed):
-        s.c.stats()
 
 
 # -- start_process -----------------------------------------------------------
@@ -224,20 +147,6 @@ def _exec_paused(s):
     s.c.resume()
     time.sleep(0.1)
     assert sorted(s.c.processes()) == before, "start_process on a paused container started something"
-
-
-@cell("STOPPED", "start_process", "LC-EXEC-04")
-def _exec_stopped(s):
-    with pytest.raises(ContainerNotRunning):
-        s.c.start_process(Process(args=["sleep", "86400"]))
-    assert s.c.status() == Status.STOPPED
-    assert eventually(lambda: s.c.processes() == [], timeout=5)
-
-
-@cell("DESTROYED", "start_process", "LC-EXEC-02")
-def _exec_destroyed(s):
-    with pytest.raises(ContainerDestroyed):
-        s.c.start_process(Process(args=["true"]))
 
 
 # -- destroy -----------------------------------------------------------------
@@ -302,19 +211,6 @@ def _pause_paused(s):
     assert sorted(s.c.processes()) == before
 
 
-@cell("STOPPED", "pause", "LC-PAUSE-05")
-def _pause_stopped(s):
-    with pytest.raises(ContainerNotRunning):
-        s.c.pause()
-    assert s.c.status() == Status.STOPPED
-
-
-@cell("DESTROYED", "pause", "LC-PAUSE-02")
-def _pause_destroyed(s):
-    with pytest.raises(ContainerDestroyed):
-        s.c.pause()
-
-
 # -- resume ------------------------------------------------------------------
 
 @cell("RUNNING", "resume", "LC-RESUME-03")
@@ -342,19 +238,6 @@ def _resume_paused(s):
     assert (out, status) == ("thawed\n", 0)
 
 
-@cell("STOPPED", "resume", "LC-RESUME-05")
-def _resume_stopped(s):
-    with pytest.raises(ContainerNotRunning):
-        s.c.resume()
-    assert s.c.status() == Status.STOPPED
-
-
-@cell("DESTROYED", "resume", "LC-RESUME-02")
-def _resume_destroyed(s):
-    with pytest.raises(ContainerDestroyed):
-        s.c.resume()
-
-
 # -- signal ------------------------------------------------------------------
 
 @cell("RUNNING", "signal", "LC-SIGNAL-01", "LC-WAIT-02")
@@ -378,20 +261,6 @@ def _signal_paused(s):
     time.sleep(0.3)
     assert is_live(s.sleeper) and is_live(s.init), "a refused signal was delivered"
     assert s.c.status() == Status.RUNNING
-
-
-@cell("STOPPED", "signal", "LC-SIGNAL-04")
-def _signal_stopped(s):
-    with pytest.raises(ContainerNotRunning):
-        s.c.signal(s.init, signal.SIGKILL)
-    assert s.c.status() == Status.STOPPED
-    assert s.c.wait() == SIGKILLED
-
-
-@cell("DESTROYED", "signal", "LC-SIGNAL-02")
-def _signal_destroyed(s):
-    with pytest.raises(ContainerDestroyed):
-        s.c.signal(s.init, signal.SIGKILL)
 
 
 # -- wait --------------------------------------------------------------------
@@ -420,12 +289,6 @@ def _wait_paused(s):
 def _wait_stopped(s):
     assert Call(s.c.wait).get(5) == SIGKILLED
     assert Call(s.c.wait).get(5) == SIGKILLED
-
-
-@cell("DESTROYED", "wait", "LC-WAIT-03")
-def _wait_destroyed(s):
-    with pytest.raises(ContainerDestroyed):
-        s.c.wait()
 
 
 # -- wait_process ------------------------------------------------------------
@@ -461,15 +324,9 @@ def _waitproc_stopped(s):
     assert s.c.wait_process(s.sleeper) == SIGKILLED, "the kernel kills the rest of the pid namespace"
 
 
-@cell("DESTROYED", "wait_process", "LC-WAITPROC-02")
-def _waitproc_destroyed(s):
-    with pytest.raises(ContainerDestroyed):
-        s.c.wait_process(s.exited)
-
-
 # -- the test ----------------------------------------------------------------
 
-@pytest.mark.parametrize("state,operation", _params())
+@pytest.mark.parametrize("state,operation", params())
 def test_cell(factory, config, request, state, operation):
     _clauses, check = CELLS[(state, operation)]
     s = enter(factory, config, state)
