@@ -5,47 +5,35 @@ the ``lc_`` prefix so that other projects never receive them; these aliases
 keep those tests readable. Only those conftests import this module.
 """
 
+import inspect
+
 import pytest
 
 __all__ = ["runtime_name", "factory_class", "rootfs", "cgroup_parent", "factory_root", "factory", "config",
            "container"]
 
 
-@pytest.fixture(scope="session")
-def runtime_name(lc_runtime_name):
-    return lc_runtime_name
+def alias(name: str, scope: str = "function"):
+    """The fixture ``name`` that returns the plugin's ``lc_<name>``, with the same ``scope``.
+
+    It names ``lc_<name>`` as its argument (by its signature), so pytest sees the dependency when it
+    collects: a test using ``rootfs`` uses ``lc_rootfs`` and is marked ``root`` (conformance/rootmark.py).
+    """
+    wanted = f"lc_{name}"
+
+    def fixture(**requested):
+        return requested[wanted]
+
+    fixture.__signature__ = inspect.Signature([inspect.Parameter(wanted, inspect.Parameter.KEYWORD_ONLY)])
+    fixture.__name__ = fixture.__qualname__ = name
+    return pytest.fixture(scope=scope, name=name)(fixture)
 
 
-@pytest.fixture(scope="session")
-def factory_class(lc_factory_class):
-    return lc_factory_class
-
-
-@pytest.fixture(scope="session")
-def rootfs(lc_rootfs):
-    return lc_rootfs
-
-
-@pytest.fixture
-def cgroup_parent(lc_cgroup_parent):
-    return lc_cgroup_parent
-
-
-@pytest.fixture
-def factory_root(lc_factory_root):
-    return lc_factory_root
-
-
-@pytest.fixture
-def factory(lc_factory):
-    return lc_factory
-
-
-@pytest.fixture
-def config(lc_config):
-    return lc_config
-
-
-@pytest.fixture
-def container(lc_container):
-    return lc_container
+runtime_name = alias("runtime_name", "session")
+factory_class = alias("factory_class", "session")
+rootfs = alias("rootfs", "session")
+cgroup_parent = alias("cgroup_parent")
+factory_root = alias("factory_root")
+factory = alias("factory")
+config = alias("config")
+container = alias("container")
