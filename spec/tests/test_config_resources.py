@@ -10,15 +10,16 @@ sleep that must land in a time window.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import os
-import time
 
 import pytest
 
 from libcontainer.spec import DeviceRule, HugepageLimit, NotSupported, Resources, Status, ThrottleDevice
 
-from .helpers import exec_probe
+from .helpers import SIGKILLED, eventually, exec_probe
 from .observe import cgroup_file, cgroup_keyed, cgroup_read, cgroup_version, status_fields
 
 MiB = 1024 * 1024
@@ -26,6 +27,16 @@ MiB = 1024 * 1024
 
 def make(factory, config, cid="res", **resources):
     return factory.create(cid, dataclasses.replace(config, resources=Resources(**resources)))
+
+
+@contextlib.contextmanager
+def running(factory, config, cid="res", **resources):
+    """The container ``make`` creates, destroyed when the block ends (whatever the block raised)."""
+    c = make(factory, config, cid, **resources)
+    try:
+        yield c
+    finally:
+        c.destroy()
 
 
 def _swap_too(memory: int) -> dict:
@@ -39,14 +50,8 @@ def _oom_kills(c) -> int:
     return cgroup_keyed(c, ("memory", "memory.oom_control"), "memory.events").get("oom_kill", 0)
 
 
-def poll(predicate, timeout: float = 60.0, step: float = 0.05):
-    """Poll until ``predicate()`` is true or ``timeout`` seconds pass (a generous bound: the host is shared)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
+#: poll until a predicate holds, with a generous bound (60 s): the host is shared
+poll = functools.partial(eventually, timeout=60.0, step=0.05)
 
 
 # dd's 64 MiB buffer is faulted in by read(2) from /dev/zero: four times the 16 MiB limit
@@ -55,34 +60,25 @@ ALLOCATE_64M = "dd if=/dev/zero of=/dev/null bs=64M count=1"
 
 @pytest.mark.clause("LC-CFG-RES-01")
 def test_memory_limit_kills_the_allocator(factory, config):
-    c = make(factory, config, memory=16 * MiB, **_swap_too(16 * MiB))
-    try:
+    with running(factory, config, memory=16 * MiB, **_swap_too(16 * MiB)) as c:
         assert int(cgroup_read(c, ("memory", "memory.limit_in_bytes"), "memory.max")) == 16 * MiB
         _pid, _out, status = exec_probe(c, f"exec {ALLOCATE_64M}")
-        assert status == 128 + 9  # the OOM killer's SIGKILL
+        assert status == SIGKILLED  # the OOM killer's SIGKILL
         assert _oom_kills(c) >= 1
-    finally:
-        c.destroy()
 
 
 @pytest.mark.clause("LC-CFG-RES-02")
 def test_memory_reservation_is_the_soft_limit(factory, config):
-    c = make(factory, config, memory=64 * MiB, memory_reservation=32 * MiB)
-    try:
+    with running(factory, config, memory=64 * MiB, memory_reservation=32 * MiB) as c:
         assert int(cgroup_read(c, ("memory", "memory.soft_limit_in_bytes"), "memory.low")) == 32 * MiB
-    finally:
-        c.destroy()
 
 
 @pytest.mark.clause("LC-CFG-RES-03")
 def test_memory_swap_limits_memory_plus_swap(factory, config):
-    c = make(factory, config, memory=32 * MiB, memory_swap=48 * MiB)
-    try:
+    with running(factory, config, memory=32 * MiB, memory_swap=48 * MiB) as c:
         # v1 memory.memsw is memory+swap; v2 memory.swap.max is swap alone (runc's conversion)
         want = 48 * MiB if cgroup_version() == 1 else 16 * MiB
         assert int(cgroup_read(c, ("memory", "memory.memsw.limit_in_bytes"), "memory.swap.max")) == want
-    finally:
-        c.destroy()
 
 
 def _nr_throttled(c) -> int:
@@ -92,8 +88,7 @@ def _nr_throttled(c) -> int:
 @pytest.mark.clause("LC-CFG-RES-04")
 def test_cpu_quota_throttles_a_busy_process(factory, config):
     # 1 ms per 50 ms period: a busy loop exceeds it in every period, however loaded the host is
-    c = make(factory, config, cpu_quota=1000, cpu_period=50000)
-    try:
+    with running(factory, config, cpu_quota=1000, cpu_period=50000) as c:
         if cgroup_version() == 1:
             assert cgroup_read(c, ("cpu", "cpu.cfs_quota_us"), None) == "1000"
             assert cgroup_read(c, ("cpu", "cpu.cfs_period_us"), None) == "50000"
@@ -102,8 +97,6 @@ def test_cpu_quota_throttles_a_busy_process(factory, config):
         before = _nr_throttled(c)
         c.start_process(dataclasses.replace(config.process, args=["sh", "-c", "while :; do :; done"]))
         assert poll(lambda: _nr_throttled(c) >= before + 3), "the kernel throttled no period of the busy loop"
-    finally:
-        c.destroy()
 
 
 def _shares_to_weight(shares: int) -> int:
@@ -112,38 +105,29 @@ def _shares_to_weight(shares: int) -> int:
 
 @pytest.mark.clause("LC-CFG-RES-05")
 def test_cpu_shares_is_the_cpu_weight_of_the_cgroup(factory, config):
-    c = make(factory, config, cpu_shares=512)
-    try:
+    with running(factory, config, cpu_shares=512) as c:
         got = int(cgroup_read(c, ("cpu", "cpu.shares"), "cpu.weight"))
         assert got == (512 if cgroup_version() == 1 else _shares_to_weight(512))
-    finally:
-        c.destroy()
 
 
 @pytest.mark.clause("LC-CFG-RES-05")
 def test_cpu_weight_is_the_cpu_weight_of_the_cgroup(factory, config):
-    c = make(factory, config, cpu_weight=100)
-    try:
+    with running(factory, config, cpu_weight=100) as c:
         got = int(cgroup_read(c, ("cpu", "cpu.shares"), "cpu.weight"))
         if cgroup_version() == 1:
             assert _shares_to_weight(got) == 100  # v1 shares that convert back to the weight
         else:
             assert got == 100
-    finally:
-        c.destroy()
 
 
 @pytest.mark.clause("LC-CFG-RES-06")
 def test_cpuset_shows_in_cpus_and_mems_allowed_list(factory, config):
     cpu = str(max(os.sched_getaffinity(0)))
-    c = make(factory, config, cpuset_cpus=cpu, cpuset_mems="0")
-    try:
+    with running(factory, config, cpuset_cpus=cpu, cpuset_mems="0") as c:
         _pid, out, status = exec_probe(c, "grep -E '^(Cpus|Mems)_allowed_list' /proc/self/status")
         assert status == 0
         fields = status_fields(out)
         assert fields["Cpus_allowed_list"] == cpu and fields["Mems_allowed_list"] == "0"
-    finally:
-        c.destroy()
 
 
 FORK = "echo started; sleep 0 & wait $! && echo forked"
@@ -152,14 +136,11 @@ FORK = "echo started; sleep 0 & wait $! && echo forked"
 @pytest.mark.clause("LC-CFG-RES-07")
 @pytest.mark.parametrize("limit", [2, -1])
 def test_pids_limit_makes_fork_fail(factory, config, limit):
-    c = make(factory, config, pids_limit=limit)
-    try:
+    with running(factory, config, pids_limit=limit) as c:
         # init and this shell are 2 tasks: with a limit of 2 the shell's fork fails (EAGAIN)
         _pid, out, status = exec_probe(c, FORK)
         assert out.startswith("started"), out  # the shell itself ran (busybox sh exits 2 when fork fails)
         assert ("forked" in out) == (limit == -1), (out, status)
-    finally:
-        c.destroy()
 
 
 # deny all; allow mknod and the devices a shell needs; /dev/full (c 1:7) is not among them
@@ -171,16 +152,13 @@ DEVICE_RULES = [DeviceRule(False, "a"), DeviceRule(True, "c", -1, -1, "m"), Devi
 
 @pytest.mark.clause("LC-CFG-RES-08")
 def test_device_rules_make_open_fail_with_eperm(factory, config):
-    c = make(factory, config, devices=DEVICE_RULES)
-    try:
+    with running(factory, config, devices=DEVICE_RULES) as c:
         _pid, out, _status = exec_probe(c, "exec 2>&1; head -c 4 /dev/zero | wc -c; "
                                            "echo x > /dev/full; echo x > /dev/null && echo null-ok")
         lines = out.strip().splitlines()
         assert lines[0].strip() == "4"                          # c 1:5 allowed: read
         assert os.strerror(1) in out, out                        # EPERM from the device cgroup, not ENOSPC
         assert lines[-1] == "null-ok"                            # c 1:3 allowed: write
-    finally:
-        c.destroy()
 
 
 def _whole_disk_of(path: str) -> tuple[int, int]:
@@ -194,11 +172,10 @@ def _whole_disk_of(path: str) -> tuple[int, int]:
 @pytest.mark.clause("LC-CFG-RES-09")
 def test_io_throttles_are_the_cgroup_io_limits(factory, config, rootfs):
     major, minor = _whole_disk_of(rootfs)
-    c = make(factory, config, blkio_throttle_read_bps_device=[ThrottleDevice(major, minor, 4 * MiB)],
-             blkio_throttle_write_bps_device=[ThrottleDevice(major, minor, 2 * MiB)],
-             blkio_throttle_read_iops_device=[ThrottleDevice(major, minor, 1000)],
-             blkio_throttle_write_iops_device=[ThrottleDevice(major, minor, 500)])
-    try:
+    with running(factory, config, blkio_throttle_read_bps_device=[ThrottleDevice(major, minor, 4 * MiB)],
+                 blkio_throttle_write_bps_device=[ThrottleDevice(major, minor, 2 * MiB)],
+                 blkio_throttle_read_iops_device=[ThrottleDevice(major, minor, 1000)],
+                 blkio_throttle_write_iops_device=[ThrottleDevice(major, minor, 500)]) as c:
         if cgroup_version() == 1:
             for name, value in (("read_bps", 4 * MiB), ("write_bps", 2 * MiB), ("read_iops", 1000),
                                 ("write_iops", 500)):
@@ -208,14 +185,11 @@ def test_io_throttles_are_the_cgroup_io_limits(factory, config, rootfs):
             line = cgroup_read(c, None, "io.max")
             for item in (f"{major}:{minor} ", f"rbps={4 * MiB}", f"wbps={2 * MiB}", "riops=1000", "wiops=500"):
                 assert item in line, line
-    finally:
-        c.destroy()
 
 
 @pytest.mark.clause("LC-CFG-RES-10")
 def test_blkio_weight_is_the_cgroup_io_weight(factory, config):
-    c = make(factory, config, blkio_weight=500)
-    try:
+    with running(factory, config, blkio_weight=500) as c:
         if cgroup_version() == 1:
             # CFQ's blkio.weight, or BFQ's blkio.bfq.weight (kernel 5.0+: CFQ is gone)
             path = cgroup_file(c, ("blkio", "blkio.weight"), None)
@@ -226,41 +200,32 @@ def test_blkio_weight_is_the_cgroup_io_weight(factory, config):
         else:
             got = cgroup_read(c, None, "io.weight").splitlines()[0]
             assert got == f"default {1 + (500 - 10) * 9999 // 990}"  # runc's ConvertBlkIOToIOWeightValue
-    finally:
-        c.destroy()
 
 
 @pytest.mark.clause("LC-CFG-RES-11")
 def test_hugetlb_limit_is_the_cgroup_hugetlb_limit(factory, config):
     if not os.path.isdir("/sys/kernel/mm/hugepages/hugepages-2048kB"):
         pytest.skip("this kernel has no 2 MiB huge pages")
-    c = make(factory, config, hugetlb_limits=[HugepageLimit("2MB", 4 * MiB)])
-    try:
+    with running(factory, config, hugetlb_limits=[HugepageLimit("2MB", 4 * MiB)]) as c:
         assert int(cgroup_read(c, ("hugetlb", "hugetlb.2MB.limit_in_bytes"), "hugetlb.2MB.max")) == 4 * MiB
-    finally:
-        c.destroy()
 
 
 # -- stats that mean something ---------------------------------------------------------
 
 @pytest.mark.clause("LC-CFG-STATS-01")
 def test_stats_memory_usage_grows_with_an_allocation(factory, config):
-    c = make(factory, config)
-    try:
+    with running(factory, config) as c:
         before = c.stats().memory.usage_bytes
         # 32 MiB of tmpfs pages stay charged to the container's memory cgroup while the file exists
         _pid, _out, status = exec_probe(c, "head -c 33554432 /dev/zero > /dev/shm/fill")
         assert status == 0
         after = c.stats().memory.usage_bytes
         assert after - before >= 30 * MiB, (before, after)
-    finally:
-        c.destroy()
 
 
 @pytest.mark.clause("LC-CFG-STATS-02")
 def test_stats_cpu_usage_grows_with_work(factory, config):
-    c = make(factory, config)
-    try:
+    with running(factory, config) as c:
         before = c.stats().cpu.total_ns
         # a shell loop, then the shell's own CPU time (proc(5) /proc/<pid>/stat utime and stime, in ticks)
         _pid, out, status = exec_probe(c, "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; "
@@ -271,14 +236,11 @@ def test_stats_cpu_usage_grows_with_work(factory, config):
         after = c.stats().cpu.total_ns
         assert worked_ns > 0
         assert after - before >= worked_ns * 0.9, (before, after, worked_ns)
-    finally:
-        c.destroy()
 
 
 @pytest.mark.clause("LC-CFG-STATS-03")
 def test_stats_pids_current_is_the_number_of_processes(factory, config):
-    c = make(factory, config, pids_limit=50)
-    try:
+    with running(factory, config, pids_limit=50) as c:
         for _ in range(2):
             c.start_process(dataclasses.replace(config.process, args=["sleep", "86400"]))
         pids = c.processes()
@@ -286,31 +248,25 @@ def test_stats_pids_current_is_the_number_of_processes(factory, config):
         assert len(pids) == 3
         assert stats.pids.current == len(pids)
         assert stats.pids.limit == 50
-    finally:
-        c.destroy()
 
 
 @pytest.mark.clause("LC-CFG-STATS-04")
 def test_stats_memory_limit_and_oom_counter(factory, config):
-    c = make(factory, config, memory=16 * MiB, **_swap_too(16 * MiB))
-    try:
+    with running(factory, config, memory=16 * MiB, **_swap_too(16 * MiB)) as c:
         assert c.stats().memory.limit_bytes == 16 * MiB
         _pid, _out, status = exec_probe(c, f"exec {ALLOCATE_64M}")
-        assert status == 128 + 9
+        assert status == SIGKILLED
         m = c.stats().memory
         counters = {k: getattr(m, k) for k in ("oom_kill", "oom_events", "failcnt") if getattr(m, k) is not None}
         assert counters, "stats give no OOM counter at all"
         assert all(v >= 1 for v in counters.values()), counters
         if m.oom_kill is not None:
             assert m.oom_kill == _oom_kills(c)
-    finally:
-        c.destroy()
 
 
 @pytest.mark.clause("LC-CFG-STATS-05")
 def test_stats_cpu_throttling_agrees_with_the_kernel(factory, config):
-    c = make(factory, config, cpu_quota=1000, cpu_period=50000)
-    try:
+    with running(factory, config, cpu_quota=1000, cpu_period=50000) as c:
         c.start_process(dataclasses.replace(config.process, args=["sh", "-c", "while :; do :; done"]))
         assert poll(lambda: _nr_throttled(c) >= 3), "the kernel throttled no period of the busy loop"
         seen = _nr_throttled(c)
@@ -319,8 +275,6 @@ def test_stats_cpu_throttling_agrees_with_the_kernel(factory, config):
         assert cpu.throttled_ns is not None and cpu.throttled_ns > 0
         if cpu.periods is not None:
             assert cpu.periods >= cpu.throttled_periods
-    finally:
-        c.destroy()
 
 
 # -- refused, never ignored ------------------------------------------------------------
