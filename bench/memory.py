@@ -65,6 +65,7 @@ def reference_idle(n: int, rootfs: str, work: str, parent: str) -> dict:
         out["monitor_pss_kib"] = sum(pss(pid) for pid in monitors) / n / 1024
         out["container_pss_kib"] = sum(pss(pid) for c in containers for pid in c.processes()) / n / 1024
         out["monitor_pids"] = monitors
+        out["caller_fds"] = len(os.listdir("/proc/self/fd"))  # while all are alive (reaper pidfds)
     finally:
         t = time.perf_counter()
         for c in containers:
@@ -88,7 +89,7 @@ def _procs(top: str) -> int:
     return count
 
 
-def _rmdir_empty(top: str, wait: float = 0.0) -> None:
+def rmdir_empty(top: str, wait: float = 0.0) -> None:
     """Remove the empty directories under ``top`` (deepest first), after waiting up to ``wait``
     seconds for its processes to leave (conmon outlives ``podman rm`` briefly)."""
     deadline = time.monotonic() + wait
@@ -129,7 +130,7 @@ def conmon_idle(n: int, rootfs: str, work: str) -> dict:
         subprocess.run([podman, "rm", "-f", "-t", "0", *names], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         subprocess.run([podman, "rmi", "-f", tag], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for top in _libpod_cgroups() - before:
-            _rmdir_empty(top, wait=10.0)
+            rmdir_empty(top, wait=10.0)
         out["libpod_parent_left"] = sorted(p for p in _libpod_cgroups() - before if os.path.exists(p))
     return out
 
@@ -147,7 +148,7 @@ def measure(n: int) -> dict:
         podman = conmon_idle(n, rootfs, work)
     finally:
         for top in glob.glob(os.path.join(CGROUP_ROOT, "*", parent)):
-            _rmdir_empty(top)
+            rmdir_empty(top)
         shutil.rmtree(work, ignore_errors=True)
     load.append(os.getloadavg())
     return {"reference": ref, "podman": podman, "load": load}
