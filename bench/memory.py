@@ -18,6 +18,7 @@ podman left, when they are empty and did not exist before.
 from __future__ import annotations
 
 import argparse
+import gc
 import glob
 import json
 import os
@@ -46,20 +47,28 @@ def monitor_pid(factory, container_id: str) -> int:
         return json.load(f)["monitor_pid"]
 
 
-def reference_idle(n: int, rootfs: str, work: str, parent: str) -> dict:
+def reference_idle(n: int, rootfs: str, work: str, parent: str, freeze: bool = False) -> dict:
     """Start ``n`` idle reference containers, measure, destroy: PSS per container (KiB) of the monitors
-    and of the containers' own processes, with the times to start and destroy all (s)."""
+    and of the containers' own processes, with the times to start and destroy all (s). ``freeze``:
+    ``gc.freeze()`` in this process around each create, so the monitor it forks inherits a frozen
+    heap (a prototype of that fix, made from outside the reference)."""
     from libcontainer.reference import LinuxFactory
     from libcontainer.spec import Config, Process
 
-    factory = LinuxFactory(os.path.join(work, f"ref-{n}"))
+    factory = LinuxFactory(os.path.join(work, f"ref-{n}{'-frozen' if freeze else ''}"))
     cfg = Config(rootfs=rootfs, process=Process(args=["sleep", "86400"]), cgroup_parent=parent, readonly_rootfs=True)
     containers = []
     out = {"n": n}
     t = time.perf_counter()
     try:
         for i in range(n):
-            containers.append(factory.create(f"idle{i}", cfg))
+            if freeze:
+                gc.freeze()
+            try:
+                containers.append(factory.create(f"idle{i}", cfg))
+            finally:
+                if freeze:
+                    gc.unfreeze()
         out["start_all_s"] = time.perf_counter() - t
         monitors = [monitor_pid(factory, c.id) for c in containers]
         out["monitor_pss_kib"] = sum(pss(pid) for pid in monitors) / n / 1024
@@ -145,13 +154,15 @@ def measure(n: int) -> dict:
         rootfs = build_busybox_rootfs(os.path.join(work, "rootfs"))
         ref = reference_idle(n, rootfs, work, parent)
         ref.pop("monitor_pids")
+        frozen = reference_idle(n, rootfs, work, parent, freeze=True)
+        frozen.pop("monitor_pids")
         podman = conmon_idle(n, rootfs, work)
     finally:
         for top in glob.glob(os.path.join(CGROUP_ROOT, "*", parent)):
             rmdir_empty(top)
         shutil.rmtree(work, ignore_errors=True)
     load.append(os.getloadavg())
-    return {"reference": ref, "podman": podman, "load": load}
+    return {"reference": ref, "reference_frozen": frozen, "podman": podman, "load": load}
 
 
 def markdown(mem: dict) -> str:
@@ -159,7 +170,9 @@ def markdown(mem: dict) -> str:
     lines = [f"## Memory per idle container (N={ref['n']}, PSS KiB; load {mem['load'][0][0]:.2f} before, "
              f"{mem['load'][1][0]:.2f} after)", "",
              f"- reference monitor: {ref['monitor_pss_kib']:.0f} KiB per container "
-             f"(the container's own `sleep`: {ref['container_pss_kib']:.0f} KiB)"]
+             f"(the container's own `sleep`: {ref['container_pss_kib']:.0f} KiB)",
+             f"- reference monitor with `gc.freeze()` in the caller around each create (prototype from bench/, "
+             f"the reference unchanged): {mem['reference_frozen']['monitor_pss_kib']:.0f} KiB per container"]
     if "absent" in pod:
         lines.append(f"- conmon: not measured: {pod['absent']}")
     else:
