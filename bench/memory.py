@@ -41,6 +41,24 @@ def pss(pid: int) -> int:
         return 0
 
 
+def private_dirty(pid: int) -> dict[str, int]:
+    """Private_Dirty KiB of ``pid`` per mapping (file basename, ``[heap]``, ``[stack]``, ``[anon]``),
+    from /proc/PID/smaps (proc(5)): the pages this process copied for itself."""
+    out: dict[str, int] = {}
+    name = "[anon]"
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                parts = line.split()
+                if parts and "-" in parts[0] and not parts[0].endswith(":"):
+                    name = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+                elif parts and parts[0] == "Private_Dirty:":
+                    out[name] = out.get(name, 0) + int(parts[1])
+    except OSError:
+        return {}
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def monitor_pid(factory, container_id: str) -> int:
     """The monitor pid recorded in the container's ``state.json``."""
     with open(os.path.join(factory.state_dir(container_id), "state.json")) as f:
@@ -74,6 +92,7 @@ def reference_idle(n: int, rootfs: str, work: str, parent: str, freeze: bool = F
         out["monitor_pss_kib"] = sum(pss(pid) for pid in monitors) / n / 1024
         out["container_pss_kib"] = sum(pss(pid) for c in containers for pid in c.processes()) / n / 1024
         out["monitor_pids"] = monitors
+        out["monitor_private_dirty_kib"] = private_dirty(monitors[len(monitors) // 2])
         out["caller_fds"] = len(os.listdir("/proc/self/fd"))  # while all are alive (reaper pidfds)
     finally:
         t = time.perf_counter()
@@ -172,7 +191,9 @@ def markdown(mem: dict) -> str:
              f"- reference monitor: {ref['monitor_pss_kib']:.0f} KiB per container "
              f"(the container's own `sleep`: {ref['container_pss_kib']:.0f} KiB)",
              f"- reference monitor with `gc.freeze()` in the caller around each create (prototype from bench/, "
-             f"the reference unchanged): {mem['reference_frozen']['monitor_pss_kib']:.0f} KiB per container"]
+             f"the reference unchanged): {mem['reference_frozen']['monitor_pss_kib']:.0f} KiB per container",
+             "- where one monitor's private (copied) pages are, Private_Dirty KiB: " + ", ".join(
+                 f"{k} {v}" for k, v in list(ref["monitor_private_dirty_kib"].items())[:5])]
     if "absent" in pod:
         lines.append(f"- conmon: not measured: {pod['absent']}")
     else:

@@ -37,12 +37,17 @@ def loop(runs: int) -> None:
         rootfs = build_busybox_rootfs(os.path.join(work, "rootfs"))
         factory = LinuxFactory(os.path.join(work, "root"))
         cfg = Config(rootfs=rootfs, process=Process(args=["true"]), cgroup_parent=parent)
-        t = time.perf_counter()
+        phases = collections.Counter()
         for i in range(runs):
+            t0 = time.perf_counter()
             c = factory.create(f"p{i}", cfg)
+            t1 = time.perf_counter()
             c.wait()
+            t2 = time.perf_counter()
             c.destroy()
-        print(f"{(time.perf_counter() - t) / runs * 1000:.1f} ms per lifecycle (profiled)", file=sys.stderr)
+            phases.update({"create": t1 - t0, "wait": t2 - t1, "destroy": time.perf_counter() - t2})
+        print(f"{sum(phases.values()) / runs * 1000:.1f} ms per lifecycle (profiled): "
+              + ", ".join(f"{k} {v / runs * 1000:.1f} ms" for k, v in phases.items()), file=sys.stderr)
     finally:
         leaks.clean(os.path.join(work, "root"), parent)
         for top in leaks.cgroup_dirs(parent):
@@ -54,10 +59,20 @@ def _short(frame: str) -> str:
     return re.sub(r" \((.*/)?", " (", frame)
 
 
+def _callee(frames: list[str], name: str) -> str | None:
+    """The frame ``name`` calls next in ``frames`` (itself when innermost); None when absent."""
+    for i, frame in enumerate(frames):
+        if frame.startswith(name + " "):
+            return _short(frames[i + 1] if i + 1 < len(frames) else frame)
+    return None
+
+
 def summarize(raw_path: str) -> str:
-    """Shares of the samples in py-spy's raw output, per process kind and place."""
+    """Shares of the samples in py-spy's raw output, per process kind and place; the caller's
+    samples inside ``LinuxFactory.create`` also by the call create makes (its line) and by the
+    innermost frame of the project."""
     caller, monitor, other = collections.Counter(), collections.Counter(), collections.Counter()
-    imports = collections.Counter()
+    imports, create_callee, create_inner = collections.Counter(), collections.Counter(), collections.Counter()
     for line in open(raw_path):
         stack, _, count = line.rstrip().rpartition(" ")
         n, frames = int(count), stack.split(";")
@@ -78,8 +93,14 @@ def summarize(raw_path: str) -> str:
             key = next((f for f in reversed(rest) if re.search(r"reference/|conformance/", f)),
                        rest[-1] if rest else "?")
             caller[_short(key)] += n
+            callee = _callee(rest, "LinuxFactory.create")
+            if callee:
+                create_callee[callee] += n
+                create_inner[_short(key)] += n
     lines = []
     for title, counter in (("caller (wall clock)", caller), ("monitor (wall clock)", monitor),
+                           ("create (caller): the call create is in", create_callee),
+                           ("create (caller): innermost project frame", create_inner),
                            ("monitor imports, innermost module", imports), ("other processes", other)):
         total = sum(counter.values())
         if not total:
@@ -92,6 +113,7 @@ def summarize(raw_path: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--native", action="store_true", help="py-spy --native (C frames too)")
     p.add_argument("--out", default="reports/bench")
     p.add_argument("--loop", action="store_true", help=argparse.SUPPRESS)  # the profiled child
     args = p.parse_args(argv)
@@ -104,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.makedirs(args.out, exist_ok=True)
     raw = os.path.join(args.out, "profile-reference.txt")
-    subprocess.run([py_spy, "record", "--subprocesses", "--idle", "--rate", "200", "--format", "raw", "-o", raw,
+    native = ["--native"] if args.native else []
+    subprocess.run([py_spy, "record", "--subprocesses", "--idle", *native, "--rate", "200", "--format", "raw", "-o", raw,
                     "--", sys.executable, os.path.abspath(__file__), "--loop", "--runs", str(args.runs)], check=True)
     print(summarize(raw))
     return 0
