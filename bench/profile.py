@@ -68,45 +68,44 @@ def _callee(frames: list[str], name: str) -> str | None:
 
 
 def summarize(raw_path: str) -> str:
-    """Shares of the samples in py-spy's raw output, per process kind and place; the caller's
-    samples inside ``LinuxFactory.create`` also by the call create makes (its line) and by the
-    innermost frame of the project."""
-    caller, monitor, other = collections.Counter(), collections.Counter(), collections.Counter()
-    imports, create_callee, create_inner = collections.Counter(), collections.Counter(), collections.Counter()
+    """Shares of the samples in py-spy's raw output, per process and place: the caller's main thread
+    (its other threads, the reaper, left out), the monitor (a child of the caller), the init before
+    its exec (a grandchild, running the reference's set-up in Python). The caller's samples inside
+    ``LinuxFactory.create`` are also shown by the call create makes (its line) and by the innermost
+    frame of the project."""
+    tables = {name: collections.Counter() for name in (
+        "caller, main thread (wall clock)", "create (caller): the call create is in",
+        "create (caller): innermost project frame", "monitor (wall clock)", "init before exec (wall clock)",
+        "deeper processes")}
+    threads = 0
     for line in open(raw_path):
         stack, _, count = line.rstrip().rpartition(" ")
         n, frames = int(count), stack.split(";")
-        if len(frames) > 1 and frames[1].startswith("process "):
-            rest = frames[2:]
-            # the monitor: `python -m libcontainer.reference.monitor` (exec mode) or a fork of the caller
-            if "reference.monitor" not in frames[1] and not any("monitor.py" in f for f in rest):
-                other[_short(rest[-1]) if rest else frames[1][:60]] += n
-            elif any("_find_and_load" in f or "_get_module_details" in f for f in rest):
-                monitor["interpreter start and imports"] += n
-                mods = [f for f in rest if f.startswith("<module>")]
-                if mods:
-                    imports[_short(mods[-1])] += n
-            else:
-                monitor[_short(next((f for f in reversed(rest) if "reference/" in f), rest[-1] if rest else "?"))] += n
-        else:
-            rest = frames[1:]
-            key = next((f for f in reversed(rest) if re.search(r"reference/|conformance/", f)),
-                       rest[-1] if rest else "?")
-            caller[_short(key)] += n
+        depth = 0
+        while depth < len(frames) and frames[depth].startswith("process "):
+            depth += 1
+        rest = frames[depth:]
+        key = _short(next((f for f in reversed(rest) if re.search(r"reference/|conformance/", f)),
+                          rest[-1] if rest else "?"))
+        if depth == 1:
+            if any(f.startswith("Thread._bootstrap (") for f in rest):
+                threads += n  # a thread of the caller other than the main one
+                continue
+            tables["caller, main thread (wall clock)"][key] += n
             callee = _callee(rest, "LinuxFactory.create")
             if callee:
-                create_callee[callee] += n
-                create_inner[_short(key)] += n
+                tables["create (caller): the call create is in"][callee] += n
+                tables["create (caller): innermost project frame"][key] += n
+        else:
+            name = {2: "monitor (wall clock)", 3: "init before exec (wall clock)"}.get(depth, "deeper processes")
+            tables[name][key] += n
     lines = []
-    for title, counter in (("caller (wall clock)", caller), ("monitor (wall clock)", monitor),
-                           ("create (caller): the call create is in", create_callee),
-                           ("create (caller): innermost project frame", create_inner),
-                           ("monitor imports, innermost module", imports), ("other processes", other)):
+    for title, counter in tables.items():
         total = sum(counter.values())
-        if not total:
-            continue
-        lines.append(f"{title}: {total} samples")
-        lines += [f"  {v / total * 100:5.1f}%  {k}" for k, v in counter.most_common(8)]
+        if total:
+            lines.append(f"{title}: {total} samples")
+            lines += [f"  {v / total * 100:5.1f}%  {k}" for k, v in counter.most_common(8)]
+    lines.append(f"(left out: {threads} samples of the caller's other threads)")
     return "\n".join(lines)
 
 
