@@ -87,11 +87,15 @@ def install(log_path: str) -> None:
 
 # derived intervals: (name, (kind, label) of its start, (kind, label) of the first event after it that ends it)
 INTERVALS = [
-    ("create entry to monitor's run_forked entry (caller's work before the fork, the fork)",
+    ("create entry to monitor's run_forked entry (caller's work before the fork, the fork) [caller+monitor]",
      ("E", "LinuxFactory.create"), ("E", "run_forked")),
-    ("run_forked entry to start_init entry (monitor detaches, reads state.json)",
+    ("run_forked entry to start_init entry (monitor detaches, reads state.json) [monitor]",
      ("E", "run_forked"), ("E", "MonitorStartup.start_init")),
-    ("spawn exit to create exit (init's report to the caller, state.json, commit)",
+    ("spawn entry to run_init entry (the monitor forks the init) [monitor+init]",
+     ("E", "MonitorStartup.spawn"), ("E", "run_init")),
+    ("finish entry to spawn exit (init: capabilities, seccomp, exec; the monitor sees the exec) [init+monitor]",
+     ("E", "finish"), ("X", "MonitorStartup.spawn")),
+    ("spawn exit to create exit (init's report to the caller, state.json, commit) [monitor+caller]",
      ("X", "MonitorStartup.spawn"), ("X", "LinuxFactory.create")),
 ]
 
@@ -109,19 +113,20 @@ def durations(log_path: str) -> dict[str, list[float]]:
             elif (kind, label) == end and begun is not None:
                 out[name].append((float(t) - begun) * 1000)
                 begun = None
+    kinds = {pid: "caller" for kind, pid, label, _t in events if label == "LinuxFactory.create"}
+    kinds.update({pid: "monitor" for kind, pid, label, _t in events if label == "run_forked"})
     stacks: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
     init_start: dict[str, float] = {}
-    for line in open(log_path):
-        kind, pid, label, t = line.split()
+    for kind, pid, label, t in events:
         t = float(t)
         if kind == "E":
             stacks[(pid, label)].append(t)
             if label == "run_init":
                 init_start[pid] = t
             elif label == "finish" and pid in init_start:
-                out["init set-up (run_init to finish)"].append((t - init_start.pop(pid)) * 1000)
+                out["init set-up (run_init to finish) [init]"].append((t - init_start.pop(pid)) * 1000)
         elif stacks[(pid, label)]:
-            out[label].append((t - stacks[(pid, label)].pop()) * 1000)
+            out[f"{label} [{kinds.get(pid, 'init')}]"].append((t - stacks[(pid, label)].pop()) * 1000)
     return out
 
 
@@ -165,22 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     load.append(os.getloadavg()[0])
     print(f"{args.runs} lifecycles; load {load[0]:.2f} before, {load[1]:.2f} after; ms per lifecycle "
           "(calls per lifecycle x median ms per call)")
-    print("| phase | process | calls per lifecycle | median ms per call | ms per lifecycle |")
-    print("|---|---|---|---|---|")
-    where = {"MonitorStartup": "monitor", "committed": "monitor", "run_forked": "monitor", "close_fds": "monitor",
-             "create entry": "caller+monitor", "run_forked entry": "monitor", "spawn exit": "monitor+caller", "run_init": "init", "init set-up": "init",
-             "join_cgroup": "monitor/init", "init_namespaces": "init", "finish": "init"}
+    print("| phase [process] | calls per lifecycle | median ms per call | ms per lifecycle |")
+    print("|---|---|---|---|")
     rows = []
     for label, values in got.items():
-        if label == "run_forked":
+        if label.startswith("run_forked"):
             continue  # returns when the monitor ends: its entry only serves the intervals
         per = len(values) / args.runs
         med = statistics.median(values)
-        proc = next((v for k, v in where.items() if label.startswith(k)), "init" if label in
-                    {f for m, f in WRAPPED if m == "rootfs"} else "caller")
-        rows.append((per * med, label, proc, per, med))
-    for total, label, proc, per, med in sorted(rows, reverse=True):
-        print(f"| {label} | {proc} | {per:.1f} | {med:.2f} | {total:.2f} |")
+        rows.append((per * med, label, per, med))
+    for total, label, per, med in sorted(rows, reverse=True):
+        print(f"| {label} | {per:.1f} | {med:.2f} | {total:.2f} |")
     return 0
 
 
