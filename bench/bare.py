@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 
+import housekeeping  # noqa: E402  (bench/ is the script's directory)
+
 UNIFIED_CONTROLLERS = "/sys/fs/cgroup/unified/cgroup.controllers"
 OPS = ("lifecycle", "exec", "pause_resume", "stats")
 # issue 15 deliver 2: (name, what it compares, reference op, peer key, factor, or None for an absolute bound in ms)
@@ -41,7 +43,7 @@ TARGETS = (
 )
 
 
-def _bundle(top: str, name: str, rootfs: str, args: list[str], cgroups_path: str) -> str:
+def bundle(top: str, name: str, rootfs: str, args: list[str], cgroups_path: str) -> str:
     bundle = os.path.join(top, name)
     os.makedirs(bundle)
     subprocess.run(["runc", "spec"], cwd=bundle, check=True)
@@ -56,19 +58,24 @@ def _bundle(top: str, name: str, rootfs: str, args: list[str], cgroups_path: str
     return bundle
 
 
+def crun_wrapper(top: str) -> list[str]:
+    """The command prefix that runs crun 1.8 on this hybrid host (host-facts.md): a private mount
+    namespace where an empty file (made under ``top``) covers cgroup2's ``cgroup.controllers``."""
+    empty = os.path.join(top, "empty")
+    open(empty, "w").close()
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c",
+            f"[ -e {UNIFIED_CONTROLLERS} ] && mount --bind {empty} {UNIFIED_CONTROLLERS}; exec \"$@\"", "sh"]
+
+
 class Peers:
     """The peers' command lines on two bundles (``true`` and ``sleep``) under ``top``."""
 
     def __init__(self, top: str, rootfs: str, parent: str):
         self.top = top
         self.runc, self.crun = shutil.which("runc"), shutil.which("crun")
-        self.true_bundle = _bundle(top, "true", rootfs, ["/bin/true"], f"/{parent}/run")
-        self.sleep_bundle = _bundle(top, "sleep", rootfs, ["/bin/sleep", "86400"], f"/{parent}/long")
-        empty = os.path.join(top, "empty")
-        open(empty, "w").close()
-        self.wrap = ["unshare", "-m", "--propagation", "private", "sh", "-c",
-                     f"[ -e {UNIFIED_CONTROLLERS} ] && mount --bind {empty} {UNIFIED_CONTROLLERS}; exec \"$@\"",
-                     "sh"]
+        self.true_bundle = bundle(top, "true", rootfs, ["/bin/true"], f"/{parent}/run")
+        self.sleep_bundle = bundle(top, "sleep", rootfs, ["/bin/sleep", "86400"], f"/{parent}/long")
+        self.wrap = crun_wrapper(top)
         self.n = 0
         self.long: dict[str, str] = {}
 
@@ -153,7 +160,6 @@ def _median_ms(values: list[float]) -> float | None:
 def measure(runs: int, rootfs: str | None = None) -> dict:
     """Medians (ms) of ``runs`` interleaved rounds: {"reference": {op}, "runc": {op}, "crun": {op},
     "wrapper": ms, "crun net": {op}, "load": [1-min load average before, after]}."""
-    from libcontainer.conformance.leaks import cgroup_dirs
     from libcontainer.conformance.rootfs import build_busybox_rootfs
 
     top = tempfile.mkdtemp(prefix="lc-bare-")
@@ -180,12 +186,7 @@ def measure(runs: int, rootfs: str | None = None) -> dict:
             peers.close()
         if ref:
             ref.close()
-        for top_dir in cgroup_dirs(parent):
-            for dirpath, _dirs, _files in sorted(os.walk(top_dir), key=lambda w: -len(w[0])):
-                try:
-                    os.rmdir(dirpath)
-                except OSError:
-                    pass
+        housekeeping.remove_cgroup_parent(parent)
         shutil.rmtree(top, ignore_errors=True)
     load.append(os.getloadavg()[0])
     out = {rt: {op: _median_ms(v) for op, v in ops.items()} for rt, ops in samples.items()}
@@ -237,13 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--out", default="reports/bench")
     args = p.parse_args(argv)
-    if os.geteuid() != 0:
-        print("benchmarks create containers: run as root", file=sys.stderr)
+    if not housekeeping.require_root():
         return 2
     bare = measure(args.runs)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "bare.json"), "w") as f:
-        json.dump(bare, f, indent=1)
+    housekeeping.save(args.out, "bare.json", bare)
     print(markdown(bare))
     return 0
 

@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 
+import housekeeping  # noqa: E402  (bench/ is the script's directory)
+
 ROOT = "/sys/fs/cgroup"
 
 
@@ -55,8 +57,9 @@ def inherit_cpuset(path: str) -> None:
 
 
 def move_sequential(files: list[str], pid: int) -> None:
-    for path in files:
-        write(path, str(pid).encode())
+    """As the reference does: reference/process.py join_cgroup."""
+    from libcontainer.reference.process import join_cgroup
+    join_cgroup(files, pid)
 
 
 def move_parallel(files: list[str], pid: int) -> None:
@@ -74,8 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="idle seconds before each measured move (default 0.05, about one create's spacing): "
                         "back-to-back moves keep the kernel's rcu_sync warm and hide the grace period")
     args = p.parse_args(argv)
-    if os.geteuid() != 0:
-        print("moving processes between cgroups needs root", file=sys.stderr)
+    if not housekeeping.require_root():
         return 2
     parent = f"libcontainer/cgmove-{os.getpid()}"
     tops = [os.path.join(h, parent) for h in hierarchies()]
@@ -106,12 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 os.rmdir(d)
             except OSError as e:
                 print(f"left {d}: {e}", file=sys.stderr)
-        for top in tops:
-            for d in sorted((w[0] for w in os.walk(top)), key=len, reverse=True):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
+        housekeeping.remove_cgroup_parent(parent)
     print(f"{len(tops)} hierarchies ({', '.join(os.path.basename(h) for h in hierarchies())}); {args.runs} runs, "
           f"{args.gap * 1000:.0f} ms apart; "
           f"load {load:.2f} before, {os.getloadavg()[0]:.2f} after")

@@ -220,9 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         supervisor(args.n)
         return 0
     res = measure(args.n)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "forkmem.json"), "w") as f:
-        json.dump(res, f, indent=1)
+    import housekeeping  # bench/ is the script's directory; not needed by the zygote
+    housekeeping.save(args.out, "forkmem.json", res)
     print(markdown(res))
     return 0
 

@@ -30,7 +30,8 @@ import time
 
 import psutil
 
-CGROUP_ROOT = "/sys/fs/cgroup"
+import housekeeping  # noqa: E402  (bench/ is the script's directory)
+from housekeeping import CGROUP_ROOT  # noqa: E402
 
 
 def pss(pid: int) -> int:
@@ -106,30 +107,6 @@ def _libpod_cgroups() -> set[str]:
     return set(glob.glob(os.path.join(CGROUP_ROOT, "*", "libpod_parent")))
 
 
-def _procs(top: str) -> int:
-    count = 0
-    for dirpath, _dirs, _files in os.walk(top):
-        try:
-            with open(os.path.join(dirpath, "cgroup.procs")) as f:
-                count += len(f.read().split())
-        except OSError:
-            pass
-    return count
-
-
-def rmdir_empty(top: str, wait: float = 0.0) -> None:
-    """Remove the empty directories under ``top`` (deepest first), after waiting up to ``wait``
-    seconds for its processes to leave (conmon outlives ``podman rm`` briefly)."""
-    deadline = time.monotonic() + wait
-    while _procs(top) and time.monotonic() < deadline:
-        time.sleep(0.05)  # polling an observable: the cgroup's process lists, with a deadline
-    for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda w: -len(w[0])):
-        try:
-            os.rmdir(dirpath)
-        except OSError:
-            pass  # not empty: something else uses it
-
-
 def conmon_idle(n: int, rootfs: str, work: str) -> dict:
     """Start ``n`` idle podman containers (runtime runc), measure conmon's PSS per container (KiB),
     remove them. {"absent": reason} when podman is not installed."""
@@ -158,7 +135,7 @@ def conmon_idle(n: int, rootfs: str, work: str) -> dict:
         subprocess.run([podman, "rm", "-f", "-t", "0", *names], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         subprocess.run([podman, "rmi", "-f", tag], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for top in _libpod_cgroups() - before:
-            rmdir_empty(top, wait=10.0)
+            housekeeping.rmdir_empty(top, wait=10.0)
         out["libpod_parent_left"] = sorted(p for p in _libpod_cgroups() - before if os.path.exists(p))
     return out
 
@@ -177,8 +154,7 @@ def measure(n: int) -> dict:
         frozen.pop("monitor_pids")
         podman = conmon_idle(n, rootfs, work)
     finally:
-        for top in glob.glob(os.path.join(CGROUP_ROOT, "*", parent)):
-            rmdir_empty(top)
+        housekeeping.remove_cgroup_parent(parent)
         shutil.rmtree(work, ignore_errors=True)
     load.append(os.getloadavg())
     return {"reference": ref, "reference_frozen": frozen, "podman": podman, "load": load}
@@ -212,13 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=20, help="idle containers of each (default 20)")
     p.add_argument("--out", default="reports/bench")
     args = p.parse_args(argv)
-    if os.geteuid() != 0:
-        print("benchmarks create containers: run as root", file=sys.stderr)
+    if not housekeeping.require_root():
         return 2
     mem = measure(args.n)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "memory.json"), "w") as f:
-        json.dump(mem, f, indent=1)
+    housekeeping.save(args.out, "memory.json", mem)
     print(markdown(mem))
     return 0
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import collections
-import glob
 import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+
+import housekeeping  # noqa: E402  (bench/ is the script's directory)
 
 # (module, attribute): functions on the create path; classes as "Class.method"
 WRAPPED = [
@@ -134,8 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=30)
     args = p.parse_args(argv)
-    if os.geteuid() != 0:
-        print("benchmarks create containers: run as root", file=sys.stderr)
+    if not housekeeping.require_root():
         return 2
     from libcontainer.conformance.rootfs import build_busybox_rootfs
     from libcontainer.reference import LinuxFactory
@@ -160,12 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             c.destroy()
         got = durations(log_path)
     finally:
-        for top in glob.glob(f"/sys/fs/cgroup/*/{parent}"):
-            for d, _dirs, _files in sorted(os.walk(top), key=lambda w: -len(w[0])):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
+        housekeeping.remove_cgroup_parent(parent)
         shutil.rmtree(work, ignore_errors=True)
     load.append(os.getloadavg()[0])
     print(f"{args.runs} lifecycles; load {load[0]:.2f} before, {load[1]:.2f} after; ms per lifecycle "

@@ -16,7 +16,6 @@ larger N are skipped.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import resource
@@ -25,25 +24,9 @@ import sys
 import tempfile
 import traceback
 
-import psutil
-
-from memory import CGROUP_ROOT, reference_idle, rmdir_empty  # noqa: E402  (bench/ is the script's dir)
-
-
-def leftovers(work: str, parent: str) -> dict:
-    """What a run left: lc-monitor processes with their cwd under ``work``, cgroup dirs under
-    ``parent``, entries of the factory roots under ``work``."""
-    monitors = []
-    for proc in psutil.process_iter(["name"]):
-        try:
-            if proc.info["name"] == "lc-monitor" and proc.cwd().startswith(work):
-                monitors.append(proc.pid)
-        except psutil.Error:
-            pass
-    cgroups = [d for top in glob.glob(os.path.join(CGROUP_ROOT, "*", parent))
-               for d, _dirs, _files in os.walk(top) if d != top]
-    states = [os.path.join(root, e) for root in glob.glob(os.path.join(work, "ref-*")) for e in os.listdir(root)]
-    return {"monitors": monitors, "cgroups": cgroups, "state_dirs": states}
+import housekeeping  # noqa: E402  (bench/ is the script's directory)
+from housekeeping import leftovers  # noqa: E402
+from memory import reference_idle  # noqa: E402
 
 
 def slope(xs: list[float], ys: list[float]) -> tuple[float, float]:
@@ -83,8 +66,7 @@ def run(ns: list[int]) -> dict:
             if "error" in row:
                 break
     finally:
-        for top in glob.glob(os.path.join(CGROUP_ROOT, "*", parent)):
-            rmdir_empty(top, wait=10.0)
+        housekeeping.remove_cgroup_parent(parent, wait=10.0)
         out["left_at_end"] = leftovers(work, parent)
         shutil.rmtree(work, ignore_errors=True)
     ok = [r for r in out["rows"] if "error" not in r]
@@ -153,13 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", default="50,100,200,500,1000")
     p.add_argument("--out", default="reports/bench")
     args = p.parse_args(argv)
-    if os.geteuid() != 0:
-        print("benchmarks create containers: run as root", file=sys.stderr)
+    if not housekeeping.require_root():
         return 2
     result = run([int(n) for n in args.n.split(",") if n])
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "scale.json"), "w") as f:
-        json.dump(result, f, indent=1)
+    housekeeping.save(args.out, "scale.json", result)
     if sum("error" not in r for r in result["rows"]) >= 2:
         plot(result, os.path.join(args.out, "scale.png"))
     print(markdown(result))
