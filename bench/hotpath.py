@@ -14,7 +14,6 @@ behind: cgroups under ``libcontainer/bench-<pid>``, state in temporary dirs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -22,25 +21,13 @@ import subprocess
 import tempfile
 import time
 
+import bare  # noqa: E402  (bench/ is the script's directory)
+import housekeeping  # noqa: E402
+
 
 def _pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))]
-
-
-def _runc_bundle(top: str, rootfs: str, cgroups_path: str) -> str:
-    bundle = os.path.join(top, "bundle")
-    os.makedirs(bundle)
-    subprocess.run(["runc", "spec"], cwd=bundle, check=True)
-    with open(os.path.join(bundle, "config.json")) as f:
-        spec = json.load(f)
-    spec["process"]["terminal"] = False
-    spec["process"]["args"] = ["/bin/true"]
-    spec["root"] = {"path": rootfs, "readonly": True}
-    spec["linux"]["cgroupsPath"] = cgroups_path
-    with open(os.path.join(bundle, "config.json"), "w") as f:
-        json.dump(spec, f)
-    return bundle
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +38,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="the reference's monitor start mode (default fork)")
     args = parser.parse_args(argv)
 
-    from libcontainer.conformance.leaks import cgroup_dirs
     from libcontainer.busybox import build_busybox_rootfs
     from libcontainer.reference import LinuxFactory
     from libcontainer.spec import Config, Process
@@ -65,16 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rootfs = build_busybox_rootfs(os.path.join(top, "rootfs"))
         factory = LinuxFactory(os.path.join(top, "state"), monitor=args.monitor)
-        bundle = _runc_bundle(top, rootfs, f"/{parent}/runc") if runc else None
+        bundle = bare.bundle(top, "bundle", rootfs, ["/bin/true"], f"/{parent}/runc") if runc else None
         runc_root = os.path.join(top, "runc-root")
         crun_root = os.path.join(top, "crun-root")
-        empty = os.path.join(top, "empty")
-        open(empty, "w").close()
-        # crun 1.8 refuses this hybrid host unless cgroup2 lists no controllers: in a private mount
-        # namespace an empty file covers cgroup.controllers (host-facts.md); "unshare+sh" times that wrapper
-        unified = "/sys/fs/cgroup/unified/cgroup.controllers"
-        wrap = ["unshare", "-m", "--propagation", "private", "sh", "-c",
-                f"[ -e {unified} ] && mount --bind {empty} {unified}; exec \"$@\"", "sh"]
+        # crun 1.8 refuses this hybrid host unless cgroup2 lists no controllers (host-facts.md);
+        # "unshare+sh" times that wrapper
+        wrap = bare.crun_wrapper(top)
         config = Config(rootfs=rootfs, process=Process(args=["/bin/true"]), cgroup_parent=parent,
                         readonly_rootfs=True)
         for i in range(args.n):
@@ -105,12 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                 subprocess.run(wrap + ["true"], check=True)
                 times["unshare+sh"].append(time.perf_counter() - t0)
     finally:
-        for top_dir in cgroup_dirs(parent):
-            for dirpath, _d, _f in sorted(os.walk(top_dir), key=lambda w: -len(w[0])):
-                try:
-                    os.rmdir(dirpath)
-                except OSError:
-                    pass
+        housekeeping.remove_cgroup_parent(parent)
         shutil.rmtree(top, ignore_errors=True)
     load = os.getloadavg()[0]
     print(f"{args.n} runs each; monitor mode {args.monitor}; load average {load:.2f} on {os.cpu_count()} cpus")

@@ -20,8 +20,14 @@ outside the container (the reference's monitor; for runc and crun, which
 keep none themselves, the adapter's monitor, reported apart because it is
 not part of the runtime).
 
+Then, in the same run (issue 15): the reference beside the peers' bare command lines
+(bench/bare.py, ``--bare-runs``) and the PSS per idle container of the reference's monitor beside
+podman's conmon (bench/memory.py, ``--memory-n``; says so when podman is absent).
+
 Writes ``OUT/bench.json``, ``OUT/bench.md`` (tables) and ``OUT/bench.png``
-(plot), and prints the ratios reference/crun and reference/runc last.
+(plot), and prints last the ratios: (a) through the interface, reference/crun and
+reference/runc; (b) against the bare command lines, with the issue's targets, met or not; the
+load average (``uptime``) at the start and end of each part.
 Benchmarks are not tests: CI does not run them.
 """
 
@@ -33,11 +39,15 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 
 import psutil
+
+import bare  # noqa: E402  (bench/ is the script's directory)
+import memory  # noqa: E402
 
 from libcontainer.conformance import leaks
 from libcontainer.conformance.rootfs import build_busybox_rootfs
@@ -237,7 +247,17 @@ def markdown(results: dict) -> str:
                              f"{r['pss_container_kib'] + r['pss_keeper_kib']:.0f} |")
         lines += ["", "PSS keeper: the reference's monitor; for runc and crun the adapter's monitor "
                   "(runc and crun themselves keep no process per container)."]
-    lines += ["", "## Ratios", "", *[f"- {r}" for r in ratios(results)]]
+    if results.get("bare"):
+        lines += ["", bare.markdown(results["bare"])]
+    if results.get("memory"):
+        lines += ["", memory.markdown(results["memory"])]
+    lines += ["", "## Ratios", "", "(a) through the interface (runc and crun through the adapter):", "",
+              *[f"- {r}" for r in ratios(results)]]
+    if results.get("bare"):
+        lines += ["", "(b) against the bare command lines, issue 15 targets:", "",
+                  *[f"- {name}: {'n/a' if v is None else f'{v:.2f}'} (bound {bound}): {verdict}"
+                    for name, v, bound, verdict in bare.verdicts(results["bare"])]]
+    lines += ["", f"Load: {results['uptime_start']} at start; {results['uptime_end']} at end."]
     return "\n".join(lines) + "\n"
 
 
@@ -315,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=50, help="samples per latency measurement (default 50)")
     p.add_argument("--scale", default="50,100,200", help="comma-separated N for the scale test ('' to skip)")
     p.add_argument("--runtimes", default="reference,runc,crun")
+    p.add_argument("--bare-runs", type=int, default=30, help="rounds against the bare CLIs (0 to skip)")
+    p.add_argument("--memory-n", type=int, default=20, help="idle containers for reference vs conmon (0 to skip)")
     p.add_argument("--out", default="reports/bench")
     args = p.parse_args(argv)
     args.scale = [int(n) for n in args.scale.split(",") if n.strip()]
@@ -322,7 +344,15 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("benchmarks create containers: run as root", file=sys.stderr)
         return 2
+    uptime = _uptime()
     results = run(args)
+    if args.bare_runs:
+        print(f"bare command lines x{args.bare_runs}", file=sys.stderr, flush=True)
+        results["bare"] = bare.measure(args.bare_runs)
+    if args.memory_n:
+        print(f"memory per idle container, N={args.memory_n}", file=sys.stderr, flush=True)
+        results["memory"] = memory.measure(args.memory_n)
+    results["uptime_start"], results["uptime_end"] = uptime, _uptime()
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "bench.json"), "w") as f:
         json.dump(results, f, indent=1)
@@ -330,11 +360,14 @@ def main(argv: list[str] | None = None) -> int:
     with open(os.path.join(args.out, "bench.md"), "w") as f:
         f.write(md)
     plot(results, os.path.join(args.out, "bench.png"))
-    print(md)
     print(f"wrote {args.out}/bench.md, bench.json, bench.png")
-    for line in ratios(results):
-        print(line)
+    print(md)
     return 0
+
+
+def _uptime() -> str:
+    """``uptime``'s line (the load averages over 1, 5, 15 minutes)."""
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,183 @@
+"""Where a create's wall-clock time goes, by phase, in all three processes (caller, monitor, init).
+
+As root: ``.venv/bin/python bench/phases.py [--runs 30]``. py-spy (bench/profile.py) samples the
+init before its exec only now and then: it lives a few milliseconds. Here, in this process only,
+the reference's public functions on the create path are wrapped (the files in reference/ are not
+changed): each wrapper appends ``enter``/``exit`` events with ``time.perf_counter()`` (one clock,
+CLOCK_MONOTONIC, in every process) to a file opened O_APPEND. The monitor is forked from this
+process and the init from the monitor, so they run the wrappers too. ``finish`` (the init's last
+step, which exec's) and ``run_init`` never return: their entries mark the init's start and the end
+of its set-up. Prints the median ms per lifecycle of each phase. The wrappers add a few
+microseconds per call (fstat, write); the numbers are for shares, not absolute speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+import housekeeping  # noqa: E402  (bench/ is the script's directory)
+
+# (module, attribute): functions on the create path; classes as "Class.method"
+WRAPPED = [
+    ("factory", "LinuxFactory.create"), ("container", "LinuxContainer.wait"), ("container", "LinuxContainer.destroy"),
+    ("state", "write_json"), ("state", "make_dir"), ("state", "sweep_new_dirs"), ("cleanup", "rmtree"),
+    ("cleanup", "kill_cgroup"), ("linux", "process_start_time"),
+    ("cgroups.v1", "CgroupV1.create"), ("monitor", "run_forked"), ("linux", "close_fds_except"), ("linux", "unshare"),
+    ("monitor_startup", "MonitorStartup.start_init"), ("monitor_startup", "MonitorStartup.spawn"),
+    ("monitor_startup", "committed"),
+    ("process", "run_init"), ("process", "join_cgroup"), ("process", "init_namespaces"), ("process", "finish"),
+    ("rootfs", "setup"), ("rootfs", "make_dev"), ("rootfs", "mount_config"), ("rootfs", "pivot"),
+    ("rootfs", "mask_path"), ("rootfs", "readonly_path"), ("rootfs", "make_cwd"),
+]
+
+
+def install(log_path: str) -> None:
+    """Wrap every function of WRAPPED wherever the reference binds it (module globals, classes)."""
+    import importlib
+
+    modules = {name: importlib.import_module(f"libcontainer.reference.{name}") for name, _ in WRAPPED}
+    modules.update({m: sys.modules[m] for m in list(sys.modules) if m.startswith("libcontainer.reference.")})
+    inode = os.stat(log_path).st_ino if os.path.exists(log_path) else None
+    cache: dict[int, int] = {}  # pid -> fd of the log: the init cannot open it by path after pivot_root
+
+    def event(line: str) -> None:
+        pid = os.getpid()
+        fd = cache.get(pid)
+        try:
+            if fd is None or os.fstat(fd).st_ino != inode:
+                raise OSError  # not opened in this process yet, or closed (the monitor closes inherited fds)
+        except OSError:
+            try:
+                fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            except OSError:
+                return  # not reachable from here (after pivot_root, before an open): the event is lost
+            cache[pid] = fd
+        os.write(fd, line.encode())
+
+    def wrap(func, label):
+        def wrapper(*args, **kwargs):
+            event(f"E {os.getpid()} {label} {time.perf_counter()}\n")
+            try:
+                return func(*args, **kwargs)
+            finally:
+                event(f"X {os.getpid()} {label} {time.perf_counter()}\n")
+        wrapper.__wrapped__ = func
+        return wrapper
+
+    for mod_name, attr in WRAPPED:
+        owner = modules[mod_name]
+        if "." in attr:
+            cls_name, meth = attr.split(".")
+            cls = getattr(owner, cls_name)
+            setattr(cls, meth, wrap(getattr(cls, meth), attr))
+            continue
+        original = getattr(owner, attr)
+        wrapped = wrap(original, attr)
+        for module in modules.values():
+            for name, value in list(vars(module).items()):
+                if value is original:
+                    setattr(module, name, wrapped)
+
+
+# derived intervals: (name, (kind, label) of its start, (kind, label) of the first event after it that ends it)
+INTERVALS = [
+    ("create entry to monitor's run_forked entry (caller's work before the fork, the fork) [caller+monitor]",
+     ("E", "LinuxFactory.create"), ("E", "run_forked")),
+    ("run_forked entry to start_init entry (monitor detaches, reads state.json) [monitor]",
+     ("E", "run_forked"), ("E", "MonitorStartup.start_init")),
+    ("spawn entry to run_init entry (the monitor forks the init) [monitor+init]",
+     ("E", "MonitorStartup.spawn"), ("E", "run_init")),
+    ("finish entry to spawn exit (init: capabilities, seccomp, exec; the monitor sees the exec) [init+monitor]",
+     ("E", "finish"), ("X", "MonitorStartup.spawn")),
+    ("spawn exit to create exit (init's report to the caller, state.json, commit) [monitor+caller]",
+     ("X", "MonitorStartup.spawn"), ("X", "LinuxFactory.create")),
+]
+
+
+def durations(log_path: str) -> dict[str, list[float]]:
+    """ms per call of each label; for run_init, the time from its entry to finish's entry (the init's
+    set-up before exec); the INTERVALS."""
+    out: dict[str, list[float]] = collections.defaultdict(list)
+    events = [line.split() for line in open(log_path)]
+    for name, start, end in INTERVALS:
+        begun = None
+        for kind, _pid, label, t in events:
+            if (kind, label) == start:
+                begun = float(t)
+            elif (kind, label) == end and begun is not None:
+                out[name].append((float(t) - begun) * 1000)
+                begun = None
+    kinds = {pid: "caller" for kind, pid, label, _t in events if label == "LinuxFactory.create"}
+    kinds.update({pid: "monitor" for kind, pid, label, _t in events if label == "run_forked"})
+    stacks: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
+    init_start: dict[str, float] = {}
+    for kind, pid, label, t in events:
+        t = float(t)
+        if kind == "E":
+            stacks[(pid, label)].append(t)
+            if label == "run_init":
+                init_start[pid] = t
+            elif label == "finish" and pid in init_start:
+                out["init set-up (run_init to finish) [init]"].append((t - init_start.pop(pid)) * 1000)
+        elif stacks[(pid, label)]:
+            out[f"{label} [{kinds.get(pid, 'init')}]"].append((t - stacks[(pid, label)].pop()) * 1000)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=int, default=30)
+    args = p.parse_args(argv)
+    if not housekeeping.require_root():
+        return 2
+    from libcontainer.conformance.rootfs import build_busybox_rootfs
+    from libcontainer.reference import LinuxFactory
+    from libcontainer.spec import Config, Process
+
+    work = tempfile.mkdtemp(prefix="lc-phases-")
+    parent = f"libcontainer/phases-{os.getpid()}"
+    log_path = os.path.join(work, "events")
+    load = [os.getloadavg()[0]]
+    try:
+        rootfs = build_busybox_rootfs(os.path.join(work, "rootfs"))
+        factory = LinuxFactory(os.path.join(work, "root"))
+        cfg = Config(rootfs=rootfs, process=Process(args=["true"]), cgroup_parent=parent)
+        c = factory.create("warm", cfg)  # imports and first-use costs out of the way
+        c.wait()
+        c.destroy()
+        open(log_path, "w").close()
+        install(log_path)
+        for i in range(args.runs):
+            c = factory.create(f"p{i}", cfg)
+            c.wait()
+            c.destroy()
+        got = durations(log_path)
+    finally:
+        housekeeping.remove_cgroup_parent(parent)
+        shutil.rmtree(work, ignore_errors=True)
+    load.append(os.getloadavg()[0])
+    print(f"{args.runs} lifecycles; load {load[0]:.2f} before, {load[1]:.2f} after; ms per lifecycle "
+          "(calls per lifecycle x median ms per call)")
+    print("| phase [process] | calls per lifecycle | median ms per call | ms per lifecycle |")
+    print("|---|---|---|---|")
+    rows = []
+    for label, values in got.items():
+        if label.startswith("run_forked"):
+            continue  # returns when the monitor ends: its entry only serves the intervals
+        per = len(values) / args.runs
+        med = statistics.median(values)
+        rows.append((per * med, label, per, med))
+    for total, label, per, med in sorted(rows, reverse=True):
+        print(f"| {label} | {per:.1f} | {med:.2f} | {total:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
