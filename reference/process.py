@@ -29,10 +29,10 @@ import resource
 import signal
 import socket
 
+from libcontainer.plumbing import linux
 from libcontainer.spec import Config, Process
 
 from . import capabilities as caps_mod
-from . import linux
 from . import rootfs
 
 # joined in this order: user first (it grants the capabilities to join the rest); mnt last
