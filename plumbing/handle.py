@@ -13,7 +13,7 @@ import contextlib
 import os
 import signal
 
-from libcontainer.spec import Config, Container, ContainerDestroyed, SystemFailure
+from libcontainer.spec import Config, Container, ContainerDestroyed, ProcessNotFound, SystemFailure
 
 from . import linux
 from . import messages
@@ -59,6 +59,15 @@ class StateHandle(Container):
         if not self._exists():
             raise ContainerDestroyed(f"container {self._id!r} does not exist")
 
+    def wait(self) -> int:
+        return self.wait_process(self.init_pid)
+
+    def _check_waitable(self, pid) -> None:
+        """ProcessNotFound for a ``pid`` that is no int; ContainerDestroyed once destroyed."""
+        if isinstance(pid, bool) or not isinstance(pid, int):
+            raise ProcessNotFound(f"pid {pid!r} is not a process of container {self._id!r}")
+        self._check()
+
     # -- the monitor ----------------------------------------------------
     def _monitor_alive(self) -> bool:
         pid = self._state.monitor_pid
@@ -95,6 +104,19 @@ class StateHandle(Container):
             except OSError as e:
                 raise SystemFailure(f"monitor request: {e}", errno=e.errno) from e
 
+    def _recorded_init_status(self) -> int:
+        """Init's status once its monitor has closed the connection (LC-FAULT-03): after the monitor
+        has exited and :meth:`status` has run (it kills an init nobody keeps and records 137), as
+        recorded; SystemFailure when it never was (the monitor died or could not write it)."""
+        self._wait_monitor()  # it closed the connection: it is exiting (its fds close before it is dead)
+        self.status()
+        code = statedir.read_exit(self._dir, self.init_pid)
+        if code is not None:
+            return code
+        self._check()
+        raise SystemFailure(f"the exit status of container {self._id!r}'s init was never recorded "
+                            "(its monitor died or could not write it)")
+
     def _finish_half_destroy(self) -> bool:
         """True (after removing it) when the directory is what a destroy killed after removing
         ``state.json`` left (its lock, files); the caller holds the lock."""
@@ -102,3 +124,11 @@ class StateHandle(Container):
             return False
         statedir.remove_state_dir(self._dir)
         return True
+
+
+def reraise(error: BaseException, what: str):
+    """Raise ``error`` again, an OSError (not already a LibcontainerError) as SystemFailure naming
+    ``what`` and carrying its errno: the public API lets no bare OSError out (SPEC.md LC-GEN-03)."""
+    if isinstance(error, OSError):
+        raise SystemFailure(f"{what}: {error}", errno=error.errno) from error
+    raise error

@@ -172,6 +172,28 @@ def read_exit(state_dir: str, pid: int) -> int | None:
     return code if 0 <= code <= 255 else None
 
 
+def recover(state_dir: str, finished, remove) -> bool:
+    """Remove what a creator (or destroy) that died left unfinished in ``state_dir``: when nobody
+    holds its flock and ``finished()`` is false, ``remove()`` runs, the flock held (SPEC.md
+    LC-FAULT-02). True if the id's directory is free now; False while a create or destroy is
+    under way, or the directory holds a finished container."""
+    try:
+        fd = try_lock(state_dir)
+    except FileNotFoundError:
+        return not os.path.lexists(state_dir)
+    except OSError:
+        return False
+    if fd is None:
+        return False  # a create or destroy is under way
+    try:
+        if finished():
+            return False
+        remove()
+        return True
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def locked(state_dir: str):
     """Hold the container's flock (between threads and processes). Raises

@@ -195,13 +195,8 @@ class LinuxContainer(StateHandle):
                     raise
         return reply.pid
 
-    def wait(self) -> int:
-        return self.wait_process(self.init_pid)
-
     def wait_process(self, pid: int) -> int:
-        if isinstance(pid, bool) or not isinstance(pid, int):
-            raise ProcessNotFound(f"pid {pid!r} is not a process of container {self._id!r}")
-        self._check()
+        self._check_waitable(pid)
         try:
             reply = self._request(messages.WaitRequest(pid, self._state.incarnation))
         except _MonitorGone:
@@ -221,14 +216,7 @@ class LinuxContainer(StateHandle):
         except FileNotFoundError:
             pass
         if pid == self.init_pid:
-            self._wait_monitor()  # it closed the connection: it is exiting (its fds close before it is dead)
-            self._status()
-            code = statedir.read_exit(self._dir, pid)
-            if code is not None:
-                return code
-            self._check()
-            raise SystemFailure(f"the exit status of container {self._id!r}'s init was never recorded "
-                                "(its monitor died or could not write it)")
+            return self._recorded_init_status()
         self._check()
         raise ProcessNotFound(f"pid {pid} is not a process of container {self._id!r}")
 

@@ -19,6 +19,7 @@ from libcontainer.plumbing import linux
 from libcontainer.plumbing import reaper
 from libcontainer.plumbing import statedir
 from libcontainer.plumbing import statefile
+from libcontainer.plumbing.handle import reraise
 from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factory, IdInUse, LibcontainerError,
                                Process, SystemFailure, validate, validate_id)
 
@@ -104,25 +105,16 @@ class LinuxFactory(Factory):
     def _recover(self, container_id: str, state_dir: str) -> bool:
         """Remove ``state_dir`` if a creator (or destroy) that died left it unfinished: no complete
         state and nobody holds its flock. True if the id is free now."""
-        try:
-            fd = statedir.try_lock(state_dir)
-        except FileNotFoundError:
-            return not os.path.lexists(state_dir)
-        except OSError:
-            return False
-        if fd is None:
-            return False  # a create or destroy is under way
-        try:
+        def finished() -> bool:
             try:
-                if self._read_state(container_id, state_dir) is not None:
-                    return False  # finished meanwhile
+                return self._read_state(container_id, state_dir) is not None  # finished meanwhile
             except SystemFailure:
-                return False  # corrupt: only destroy(id) removes it
+                return True  # corrupt: only destroy(id) removes it
+
+        def remove() -> None:
             with system_errors(f"remove what an interrupted create of {container_id!r} left"):
                 force_remove(state_dir)
-            return True
-        finally:
-            os.close(fd)
+        return statedir.recover(state_dir, finished, remove)
 
     def destroy(self, container_id: str) -> None:
         """Destroy the container ``container_id`` by id, as ``runc delete --force`` does, also when its
@@ -201,11 +193,7 @@ class LinuxFactory(Factory):
             if commit is not None:
                 os.close(commit)  # the monitor kills its init and exits
             self._undo(state_dir, cgroup, monitor)
-            if isinstance(e, LibcontainerError):
-                raise
-            if isinstance(e, OSError):
-                raise SystemFailure(f"create {container_id!r}: {e}", errno=e.errno) from e
-            raise
+            reraise(e, f"create {container_id!r}")
         finally:
             os.close(lock_fd)
 

@@ -230,27 +230,15 @@ class OCIContainer(StateHandle):
                 with contextlib.suppress(OSError):  # absent, or a read-only root
                     os.unlink(path)
 
-    def wait(self) -> int:
-        return self.wait_process(self.init_pid)
-
     def wait_process(self, pid: int) -> int:
-        if isinstance(pid, bool) or not isinstance(pid, int):
-            raise ProcessNotFound(f"pid {pid!r} is not a process of container {self._id!r}")
-        self._check()
+        self._check_waitable(pid)
         reply = self._ask(messages.WaitRequest(pid))
         if reply is None:  # the monitor has exited: every status it had is on disk
             code = statedir.read_exit(self._dir, pid)
             if code is not None:
                 return code
             if pid == self.init_pid and self._state.monitor_pid:
-                self._wait_monitor()
-                self.status()  # a lost monitor: init is killed and 137 recorded (LC-FAULT-03)
-                code = statedir.read_exit(self._dir, pid)
-                if code is not None:
-                    return code
-                self._check()
-                raise SystemFailure(f"the exit status of container {self._id!r}'s init was never recorded "
-                                    "(its monitor died or could not write it)")
+                return self._recorded_init_status()
             self._check()
             raise ProcessNotFound(f"pid {pid} is not a process of container {self._id!r}")
         if isinstance(reply, messages.StatusReply):

@@ -23,6 +23,7 @@ from libcontainer.plumbing import linux
 from libcontainer.plumbing import reaper
 from libcontainer.plumbing import statedir
 from libcontainer.plumbing import statefile
+from libcontainer.plumbing.handle import reraise
 from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factory, IdInUse, LibcontainerError,
                                NotSupported, Process, SystemFailure, validate, validate_id)
 
@@ -97,11 +98,7 @@ class OCIFactory(Factory):
             return OCIContainer(container_id, state_dir, state, self.runtime)
         except BaseException as e:
             self._undo(container_id, state_dir, made.get("monitor"), config.cgroup_parent)
-            if isinstance(e, LibcontainerError):
-                raise
-            if isinstance(e, OSError):
-                raise SystemFailure(f"create {container_id!r}: {e}", errno=e.errno) from e
-            raise
+            reraise(e, f"create {container_id!r}")
         finally:
             os.close(lock)
 
@@ -110,17 +107,8 @@ class OCIFactory(Factory):
         ``state.json`` whose flock nobody holds; the runtime's container goes with ``delete
         --force``. True if the id is free now."""
         state_dir = self._dir(container_id)
-        try:
-            fd = statedir.try_lock(state_dir)
-        except FileNotFoundError:
-            return not os.path.lexists(state_dir)
-        except OSError:
-            return False
-        if fd is None:
-            return False  # a create (or destroy) under way
-        try:
-            if os.path.exists(statefile.path_in(state_dir)):
-                return False
+
+        def remove_left() -> None:
             try:
                 with open(os.path.join(state_dir, "monitor.pid")) as f:
                     monitor_pid, monitor_start = (int(x) for x in f.read().split())
@@ -130,9 +118,7 @@ class OCIFactory(Factory):
                 remove(self.runtime, container_id, state_dir, monitor_pid, monitor_start)
             except (CliError, OSError) as e:
                 raise SystemFailure(f"remove what an interrupted create of {container_id!r} left: {e}") from None
-            return True
-        finally:
-            os.close(fd)
+        return statedir.recover(state_dir, lambda: os.path.exists(statefile.path_in(state_dir)), remove_left)
 
     def _create(self, container_id: str, config: Config, state_dir: str, made: dict):
         """Write the bundle, start the monitor (which runs ``create``); return (monitor Popen, init pid)."""
