@@ -105,7 +105,7 @@ class IdAliases(MutantFactory):
         return name.replace("=", "-", 1) if len(name) > 128 else name
 
     def create(self, container_id, config):
-        from libcontainer.reference import state as statedir
+        from libcontainer.plumbing import statedir
         mine = self._old(statedir.dir_name(container_id))
         if os.path.isdir(self.root) and any(self._old(n) == mine and n != statedir.dir_name(container_id)
                                             for n in os.listdir(self.root)):
