@@ -1,8 +1,10 @@
 """OCIContainer: the Container interface over an OCI runtime's command line.
 
 State of the adapter lives in the container's directory under the factory
-root: ``state.json`` (id, config, runtime, init and monitor pids), the
-bundle, the monitor's socket and ``exits/<pid>`` statuses. What the runtime
+root, kept by :mod:`libcontainer.plumbing` as the reference keeps its own:
+``state.json`` (:class:`libcontainer.plumbing.statefile.ContainerState`:
+id, config, runtime, init and monitor pids), the lock, the bundle, the
+monitor's socket and ``exits/<pid>`` statuses. What the runtime
 says is passed on faithfully: the adapter maps its errors to the spec's
 classes but does not make up for behaviour the runtime lacks (SPEC.md,
 "Deviations of peer runtimes", records where that differs from the spec).
