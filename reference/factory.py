@@ -98,7 +98,8 @@ class LinuxFactory(Factory):
             raise SystemFailure(f"the state of container {container_id!r} cannot be read ({path}: {e}); "
                                 "LinuxFactory.destroy(id) kills and removes it", errno=e.errno) from e
         except (ValueError, TypeError, KeyError, LibcontainerError) as e:
-            raise statefile.StateCorrupt(f"the state of container {container_id!r} cannot be trusted ({e}); "
+            where = str(e) if isinstance(e, statefile.StateCorrupt) else f"{path}: {e}"  # the file and the field
+            raise statefile.StateCorrupt(f"the state of container {container_id!r} cannot be trusted ({where}); "
                                          "LinuxFactory.destroy(id) kills and removes it") from None
         return state
 
