@@ -10,4 +10,5 @@ cd "$(dirname "$0")/.."
 .venv-nonroot/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
 .venv-nonroot/bin/python -m compileall -q spec plumbing reference conformance libcontainer vm >/dev/null
 exec setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp \
-  .venv-nonroot/bin/pytest -p no:cacheprovider -m "not root" spec/units plumbing/tests reference/tests conformance/tests vm/tests "$@"
+  .venv-nonroot/bin/pytest -p no:cacheprovider -m "not root" \
+  spec/units plumbing/tests reference/tests conformance/tests vm/tests "$@"

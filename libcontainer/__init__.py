@@ -24,7 +24,7 @@ import name                           folder              what it is
 ``libcontainer.conformance.oci``      ``conformance/oci/``    the runc/crun adapter over their command line
 ``libcontainer.vm``                   ``vm/``             the kernel matrix (qemu and Vagrant VMs)
 (not installed)                       ``spec/units/``, ``plumbing/tests/``, ``reference/tests/``,
-                                      ``conformance/tests/``, ``vm/tests/``: unit tests; ``bench/``: benchmarks and the soak;
-                                      ``ci/``: the CI scripts
+                                      ``conformance/tests/``, ``vm/tests/``: unit tests; ``bench/``:
+                                      benchmarks and the soak; ``ci/``: the CI scripts
 ====================================  ==================  =====================================================
 """

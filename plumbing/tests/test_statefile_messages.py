@@ -2,6 +2,7 @@
 (libcontainer.plumbing.messages, .server); no root, no container."""
 
 import dataclasses
+import errno
 import json
 import os
 import selectors
@@ -20,7 +21,8 @@ CGROUP_V2 = {"version": 2, "parent": "libcontainer", "name": "c1", "procs_files"
 
 
 def _state(**changes) -> statefile.ContainerState:
-    state = statefile.ContainerState(id="c1", config=Config(rootfs="/", process=Process(args=["true"])).to_dict(), incarnation="ab" * 16,
+    config = Config(rootfs="/", process=Process(args=["true"])).to_dict()
+    state = statefile.ContainerState(id="c1", config=config, incarnation="ab" * 16,
                                      created=1700000000.5, init_pid=100, init_start=5, monitor_pid=99,
                                      monitor_start=4, cgroup=CGROUP_V2)
     return dataclasses.replace(state, **changes)
@@ -136,8 +138,8 @@ def test_a_request_that_is_none_is_a_value_error():
 def test_error_replies_raise_the_error_they_name():
     assert isinstance(messages.ErrorReply("ContainerNotRunning").exception(), ContainerNotRunning)
     assert isinstance(messages.ErrorReply("ProcessNotFound").exception(), ProcessNotFound)
-    failure = messages.ErrorReply("SystemError", "boom", errno=5).exception()
-    assert isinstance(failure, SystemFailure) and failure.errno == 5
+    failure = messages.ErrorReply("SystemError", "boom", errno=errno.EIO).exception()
+    assert isinstance(failure, SystemFailure) and failure.errno == errno.EIO
     assert type(messages.ErrorReply(messages.COMMAND_FAILED, rc=1).exception()) is SystemFailure
 
 

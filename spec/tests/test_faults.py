@@ -78,7 +78,7 @@ def test_stale_handle_never_touches_the_recreated_container(factory, factory_roo
         with pytest.raises(ContainerDestroyed):
             a.status()
         for call in (a.processes, a.stats, a.pause, a.resume, a.wait,
-                     lambda: a.start_process(Process(args=["true"])), lambda: a.signal(init_b, 9),
+                     lambda: a.start_process(Process(args=["true"])), lambda: a.signal(init_b, signal.SIGKILL),
                      lambda: a.wait_process(init_a)):
             with pytest.raises(ContainerDestroyed):
                 call()
