@@ -28,6 +28,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -133,7 +134,7 @@ def main() -> int:
                 c.destroy()
             elif kind == "killed":
                 c = factory.create(cid, sleeper)
-                c.signal(c.processes()[0], 9)
+                c.signal(c.processes()[0], signal.SIGKILL)
                 c.wait()
                 c.stats()
                 c.destroy()

@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv-nonroot/bin/python ] || /usr/bin/python3 -m venv .venv-nonroot
 .venv-nonroot/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
-.venv-nonroot/bin/python -m compileall -q spec reference conformance libcontainer vm >/dev/null
+.venv-nonroot/bin/python -m compileall -q spec plumbing reference conformance libcontainer vm >/dev/null
 exec setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp \
-  .venv-nonroot/bin/pytest -p no:cacheprovider -m "not root" spec/units reference/tests conformance/tests vm/tests "$@"
+  .venv-nonroot/bin/pytest -p no:cacheprovider -m "not root" \
+  spec/units plumbing/tests reference/tests conformance/tests vm/tests "$@"

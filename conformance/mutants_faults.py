@@ -4,7 +4,9 @@ each the reference with one fault-handling behaviour broken, through the public 
 
 from __future__ import annotations
 
+import errno
 import os
+import signal
 
 from libcontainer.spec import (ConfigInvalid, ContainerDestroyed, ContainerNotRunning, IdInUse, ProcessNotFound, SystemFailure,
                                validate_id)
@@ -16,19 +18,20 @@ def _stats_destroyed_as_system_failure(self):
     try:
         return self.inner.stats()
     except ContainerDestroyed as e:
-        raise SystemFailure(f"stats: [Errno 19] No such device ({e})", errno=19) from None  # issue 13 case 8
+        raise SystemFailure(f"stats: [Errno 19] No such device ({e})", errno=errno.ENODEV) from None  # issue 13 case 8
 
 
 def _exec_race_raw(self, process):
     try:
         return self.inner.start_process(process)
     except ContainerNotRunning:
-        raise SystemFailure("monitor request: [Errno 12] Cannot allocate memory", errno=12) from None  # case 9
+        # issue 13 case 9: the raw errno of a fork into a dying pid namespace
+        raise SystemFailure("monitor request: [Errno 12] Cannot allocate memory", errno=errno.ENOMEM) from None
 
 
 def _wait_lost_keeper_not_found(self):
     status = self.inner.wait()
-    if status == 137:
+    if status == 128 + signal.SIGKILL:
         raise ProcessNotFound("pid is not a process of the container")  # issue 13 case 4
     return status
 
@@ -105,7 +108,7 @@ class IdAliases(MutantFactory):
         return name.replace("=", "-", 1) if len(name) > 128 else name
 
     def create(self, container_id, config):
-        from libcontainer.reference import state as statedir
+        from libcontainer.plumbing import statedir
         mine = self._old(statedir.dir_name(container_id))
         if os.path.isdir(self.root) and any(self._old(n) == mine and n != statedir.dir_name(container_id)
                                             for n in os.listdir(self.root)):
@@ -147,7 +150,7 @@ def _pids_without_zombies(self):
 
 def _destroy_read_only_bare(self):
     if _read_only(os.path.dirname(self.inner._dir)):
-        raise OSError(30, "Read-only file system")  # issue 13 case 14: a bare EROFS, nothing killed
+        raise OSError(errno.EROFS, "Read-only file system")  # issue 13 case 14: a bare EROFS, nothing killed
     return self.inner.destroy()
 
 

@@ -49,7 +49,6 @@ from .fixtures import (CALL_FAILED, lc_cgroup_parent, lc_config, lc_container, l
                        lc_factory_class, lc_factory_root, lc_rootfs, lc_runtime_name)
 from .timeouts import pytest_timeout_cancel_timer, pytest_timeout_set_timer  # noqa: F401
 
-PR_SET_CHILD_SUBREAPER = 36
 STATE = pytest.StashKey["State"]()
 _CURRENT: dict = {}  # the active session's State ("state"; logreport has no config) and collected count
 
@@ -167,8 +166,8 @@ def pytest_configure(config):
         raise pytest.UsageError(str(e)) from None
     if os.geteuid() == 0:
         # orphans of the tests (a monitor whose creator exited) are reparented here and reaped by the leak check
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        from libcontainer.plumbing import linux
+        linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
 
 
 def pytest_report_header(config):

@@ -13,14 +13,18 @@ import name                           folder              what it is
                                                           (``spec/transitions.py``), config validation and
                                                           the OCI converter; normative text ``spec/SPEC.md``
 ``libcontainer.spec.tests``           ``spec/tests/``     the executable specification (needs ``--runtime``)
+``libcontainer.plumbing``             ``plumbing/``       what the reference and the OCI adapter share: Linux
+                                                          calls (ctypes, syscall numbers per architecture),
+                                                          the state directory, ``state.json`` (typed,
+                                                          versioned), the monitor's messages and loop
 ``libcontainer.reference``            ``reference/``      the reference Linux implementation (LinuxFactory)
 ``libcontainer.reference.cgroups``    ``reference/cgroups/``  cgroup v1 and v2 drivers
 ``libcontainer.conformance``          ``conformance/``    the pytest plugin (``--runtime``), fixtures, leak
                                                           checks, clause reports, mutants, the ``root`` marker
 ``libcontainer.conformance.oci``      ``conformance/oci/``    the runc/crun adapter over their command line
 ``libcontainer.vm``                   ``vm/``             the kernel matrix (qemu and Vagrant VMs)
-(not installed)                       ``spec/units/``, ``reference/tests/``, ``conformance/tests/``,
-                                      ``vm/tests/``: unit tests; ``bench/``: benchmarks and the soak;
-                                      ``ci/``: the CI scripts
+(not installed)                       ``spec/units/``, ``plumbing/tests/``, ``reference/tests/``,
+                                      ``conformance/tests/``, ``vm/tests/``: unit tests; ``bench/``:
+                                      benchmarks and the soak; ``ci/``: the CI scripts
 ====================================  ==================  =====================================================
 """

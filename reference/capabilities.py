@@ -10,9 +10,9 @@ no CAP_SYS_RESOURCE) cannot be granted and is left out of every set.
 
 from __future__ import annotations
 
+from libcontainer.plumbing import linux
 from libcontainer.spec.security import CAPABILITIES, Capabilities
 
-from . import linux
 
 _BIT = {name: i for i, name in enumerate(CAPABILITIES)}
 
@@ -38,7 +38,7 @@ def drop_bounding(caps: Capabilities) -> None:
     keep = mask(caps.bounding, last)
     for bit in range(last + 1):
         if not keep >> bit & 1:
-            linux.prctl5(linux.PR_CAPBSET_DROP, bit)
+            linux.prctl(linux.PR_CAPBSET_DROP, bit)
 
 
 def apply(caps: Capabilities) -> None:
@@ -51,11 +51,11 @@ def apply(caps: Capabilities) -> None:
     # only lets the inheritable set grow within the permitted set
     inheritable = mask(caps.inheritable, last) & (have | old_inheritable)
     linux.capset(effective, permitted, inheritable)
-    linux.prctl5(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_CLEAR_ALL)
+    linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_CLEAR_ALL)
     ambient = mask(caps.ambient, last) & permitted & inheritable
     for bit in range(last + 1):
         if ambient >> bit & 1:
-            linux.prctl5(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_RAISE, bit)
+            linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_RAISE, bit)
 
 
 def read_status(pid: int | str = "self") -> dict[str, int]:

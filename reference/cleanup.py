@@ -7,15 +7,14 @@ reused by another process is never hit (SPEC.md "Faults").
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
-import select
-import signal as _signal
+import signal
 import time
 
-from . import linux
-from . import reaper
-from . import state as statedir
+from libcontainer.plumbing import linux
+from libcontainer.plumbing import statedir
+from libcontainer.plumbing import statefile
+
 from .cgroups import THAWED, CgroupDriver, CgroupV1, CgroupV2
 
 
@@ -58,7 +57,7 @@ def kill_cgroup(cgroup: CgroupDriver) -> None:
                 break
             for pid in pids:
                 # through a pidfd, after checking that the pid is (still) in the cgroup
-                linux.kill_verified(pid, None, _signal.SIGKILL, check=lambda p: p in cgroup.pids())
+                linux.kill_verified(pid, None, signal.SIGKILL, check=lambda p: p in cgroup.pids())
             if frozen:
                 cgroup.thaw()
                 frozen = False
@@ -67,53 +66,6 @@ def kill_cgroup(cgroup: CgroupDriver) -> None:
         if frozen or cgroup.freezer_state() != THAWED:
             with contextlib.suppress(FileNotFoundError):
                 cgroup.thaw()
-
-
-def remove_state_dir(path: str) -> None:
-    """Remove a container's state directory: its files, then ``state.json``, then ``lock``. A
-    destroy killed half-way leaves either the state (the next destroy does it all again) or a
-    lock-only directory (removed by the next load, create or destroy of the id, LC-FAULT-02).
-    Files that other processes add meanwhile (a status record) are removed on a second pass."""
-    for attempt in range(5):
-        try:
-            entries = list(os.scandir(path))
-        except FileNotFoundError:
-            return  # removed by another destroy
-        for entry in entries:
-            if entry.name in (statedir.STATE, statedir.LOCK):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                rmtree(entry.path)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
-        for name in (statedir.STATE, statedir.LOCK):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(path, name))
-        try:
-            os.rmdir(path)
-            return
-        except FileNotFoundError:
-            return
-        except OSError as e:
-            if e.errno != errno.ENOTEMPTY or attempt == 4:
-                raise
-
-
-def rmtree(path: str) -> None:
-    for attempt in range(5):
-        for entry in os.scandir(path):
-            if entry.is_dir(follow_symlinks=False):
-                rmtree(entry.path)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
-        try:
-            os.rmdir(path)
-            return
-        except OSError as e:
-            if e.errno != errno.ENOTEMPTY or attempt == 4:
-                raise
 
 
 def _identity(data) -> dict | None:
@@ -130,17 +82,7 @@ def stop_monitor(ident: dict | None) -> None:
     """SIGKILL the monitor named by ``{"monitor_pid", "monitor_start"}`` (verified) and wait for it."""
     if not ident or not ident.get("monitor_pid") or ident.get("monitor_start") is None:
         return
-    pid, start = ident["monitor_pid"], ident["monitor_start"]
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        if linux.kill_verified(pid, start, 9):
-            select.select([pidfd], [], [], 10.0)
-            reaper.reap(pid)
-    finally:
-        os.close(pidfd)
+    statedir.end_process(ident["monitor_pid"], ident["monitor_start"], grace=0)
 
 
 def force_remove(state_dir: str) -> None:
@@ -152,10 +94,10 @@ def force_remove(state_dir: str) -> None:
     for name in (statedir.STATE, statedir.CGROUP):
         try:
             data = statedir.read_json(os.path.join(state_dir, name))
-            info = statedir.validate_cgroup(data.get("cgroup") if name == statedir.STATE else data)
+            info = statefile.validate_cgroup(data.get("cgroup") if name == statedir.STATE else data)
             state = data if name == statedir.STATE else state
             break
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, statefile.StateCorrupt):
             continue
     cgroup = driver_from_info(info) if info is not None else None
     if cgroup is not None:
@@ -163,4 +105,4 @@ def force_remove(state_dir: str) -> None:
     stop_monitor(_identity(state))
     if cgroup is not None:
         cgroup.destroy()
-    remove_state_dir(state_dir)
+    statedir.remove_state_dir(state_dir)

@@ -17,24 +17,21 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import signal as _signal
+import signal
 
-from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerNotRunning,
-                               ContainerStats, LibcontainerError, Process, ProcessNotFound, Status,
-                               SystemFailure)
+from libcontainer.plumbing import linux
+from libcontainer.plumbing import messages
+from libcontainer.plumbing import statedir
+from libcontainer.plumbing.handle import StateHandle
+from libcontainer.spec import (ContainerDestroyed, ContainerNotRunning, ContainerStats, LibcontainerError, Process,
+                               ProcessNotFound, Status, SystemFailure)
 from libcontainer.spec import transitions
 from libcontainer.spec.errors import ErrorCode
 
-from . import linux
 from . import netdev
-from . import reaper
-from . import state as statedir
-from .cleanup import kill_cgroup, remove_state_dir
+from .cleanup import kill_cgroup
 from .cleanup import driver_from_info as cgroup_driver
 from .cgroups import FREEZING, FROZEN
-
-_ERRORS = {cls.code.value: cls for cls in LibcontainerError.__subclasses__()}
-
 
 @contextlib.contextmanager
 def system_errors(what: str, container: "LinuxContainer | None" = None, settle: bool = False):
@@ -54,71 +51,27 @@ def system_errors(what: str, container: "LinuxContainer | None" = None, settle: 
         raise SystemFailure(f"{what}: {e}", errno=e.errno) from e
 
 
-class LinuxContainer(Container):
-    def __init__(self, container_id: str, state_dir: str, state: dict):
-        self._id = container_id
-        self._dir = state_dir
-        self._config = Config.from_dict(state["config"])
-        self._state = state
-        self._cgroup = cgroup_driver(state["cgroup"])
-        self._incarnation = state.get("incarnation")
-
-    # -- identity -------------------------------------------------------
-    @property
-    def id(self) -> str:
-        return self._id
-
-    def config(self) -> Config:
-        return self._config
-
-    @property
-    def init_pid(self) -> int:
-        """Host pid of the container's init."""
-        return self._state["init_pid"]
-
-    def __repr__(self) -> str:
-        return f"LinuxContainer(id={self._id!r}, init_pid={self.init_pid})"
+class LinuxContainer(StateHandle):
+    def __init__(self, container_id: str, state_dir: str, state):
+        super().__init__(container_id, state_dir, state)
+        self._cgroup = cgroup_driver(state.cgroup)
 
     # -- state ----------------------------------------------------------
-    def _exists(self) -> bool:
-        """True while the state directory holds this handle's incarnation of the container."""
-        try:
-            state = statedir.read_json(os.path.join(self._dir, statedir.STATE))
-        except FileNotFoundError:
-            return False
-        except (OSError, ValueError):
-            return True  # unreadable now (a full or read-only disk, a tamperer): not proof of a destroy
-        if not isinstance(state, dict) or not isinstance(state.get("incarnation"), str):
-            return True  # not the object create wrote (`[]`, no incarnation): no proof of a destroy either
-        return state["incarnation"] == self._incarnation
-
-    def _check(self) -> None:
-        if not self._exists():
-            raise ContainerDestroyed(f"container {self._id!r} does not exist")
-
     def _init_exited(self) -> bool:
         pid = self.init_pid
         if statedir.read_exit(self._dir, pid) is not None:
             if not self._monitor_alive():
                 self._kill_init()  # recorded by a lost-monitor kill under way: let it land
             return True
-        if linux.process_start_time(pid) != self._state["init_start"]:
+        if linux.process_start_time(pid) != self._state.init_start:
             return True
         return linux.process_state(pid) in ("Z", "X", None)
-
-    def _monitor_alive(self) -> bool:
-        pid = self._state["monitor_pid"]
-        return (linux.process_start_time(pid) == self._state["monitor_start"]
-                and linux.process_state(pid) not in ("Z", "X", None))
 
     def _lost_monitor(self) -> None:
         """The monitor is gone while init runs: nothing keeps the container any more (nobody reaps
         its processes or records their statuses). Kill them all and record init's status as
         128+SIGKILL (LC-FAULT-03)."""
-        # recorded before the kill: a caller that sees init gone finds its status
-        if statedir.read_exit(self._dir, self.init_pid) is None:
-            with contextlib.suppress(OSError):
-                statedir.write_exit(self._dir, self.init_pid, 128 + _signal.SIGKILL)
+        self._record_lost_init()
         self._kill_init()
         kill_cgroup(self._cgroup)
 
@@ -129,8 +82,8 @@ class LinuxContainer(Container):
         except ProcessLookupError:
             return
         try:
-            if linux.process_start_time(self.init_pid) == self._state["init_start"]:
-                linux.pidfd_send_signal(pidfd, _signal.SIGKILL)
+            if linux.process_start_time(self.init_pid) == self._state.init_start:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
                 select.select([pidfd], [], [], timeout)
         except ProcessLookupError:
             pass
@@ -192,7 +145,7 @@ class LinuxContainer(Container):
             pid = self.init_pid
             network = netdev.interfaces(pid)
             # the pid may have been reused if init exited: keep the counters only if it is still init
-            if network is not None and linux.process_start_time(pid) == self._state["init_start"]:
+            if network is not None and linux.process_start_time(pid) == self._state.init_start:
                 stats.network = network
         self._check()
         return stats
@@ -222,7 +175,7 @@ class LinuxContainer(Container):
                 # checked after the pidfd is held, so the pid cannot be reused in between
                 if pid not in self._cgroup.pids():
                     raise ProcessNotFound(f"pid {pid} is not a process of container {self._id!r}")
-                linux.pidfd_send_signal(pidfd, sig)
+                signal.pidfd_send_signal(pidfd, sig)
             finally:
                 os.close(pidfd)
 
@@ -234,26 +187,21 @@ class LinuxContainer(Container):
             with open(os.devnull, "r+b") as null:
                 fds = [null.fileno() if fd is None else fd for fd in fds]
                 try:
-                    reply = self._request({"op": "exec", "process": process.to_dict()}, fds)
+                    reply = self._request(messages.ExecRequest(process.to_dict(), self._state.incarnation), fds)
                 except SystemFailure:
                     # the init exited while the process was being started (LC-FAULT-06)
                     if self._status() == Status.STOPPED:
                         raise ContainerNotRunning(f"container {self._id!r} is stopped") from None
                     raise
-        return reply["pid"]
-
-    def wait(self) -> int:
-        return self.wait_process(self.init_pid)
+        return reply.pid
 
     def wait_process(self, pid: int) -> int:
-        if isinstance(pid, bool) or not isinstance(pid, int):
-            raise ProcessNotFound(f"pid {pid!r} is not a process of container {self._id!r}")
-        self._check()
+        self._check_waitable(pid)
         try:
-            reply = self._request({"op": "wait", "pid": pid})
+            reply = self._request(messages.WaitRequest(pid, self._state.incarnation))
         except _MonitorGone:
             return self._recorded_status(pid)
-        return reply["status"]
+        return reply.status
 
     def _recorded_status(self, pid: int) -> int:
         """The status of ``pid`` once the monitor is gone (LC-FAULT-03): as recorded; for init
@@ -268,45 +216,21 @@ class LinuxContainer(Container):
         except FileNotFoundError:
             pass
         if pid == self.init_pid:
-            self._wait_monitor()  # it closed the connection: it is exiting (its fds close before it is dead)
-            self._status()
-            code = statedir.read_exit(self._dir, pid)
-            if code is not None:
-                return code
-            self._check()
-            raise SystemFailure(f"the exit status of container {self._id!r}'s init was never recorded "
-                                "(its monitor died or could not write it)")
+            return self._recorded_init_status()
         self._check()
         raise ProcessNotFound(f"pid {pid} is not a process of container {self._id!r}")
 
-    def _request(self, msg: dict, fds: list[int] = ()) -> dict:
-        try:
-            sock = statedir.connect(self._dir)
-        except (FileNotFoundError, ConnectionRefusedError):
-            self._check()
-            if msg["op"] == "exec":
-                raise ContainerNotRunning(f"container {self._id!r} is stopped") from None
-            raise _MonitorGone() from None
-        except OSError as e:
-            raise SystemFailure(f"connect to monitor: {e}", errno=e.errno) from e
-        msg = dict(msg, incarnation=self._incarnation)
-        with sock:
-            try:
-                statedir.send_msg(sock, msg, fds)
-                reply = statedir.recv_msg(sock)
-            except (ConnectionResetError, BrokenPipeError):
-                reply = None  # the monitor exited with the container's last process
-            except OSError as e:
-                raise SystemFailure(f"monitor request: {e}", errno=e.errno) from e
-        if reply is None and msg["op"] == "exec":
-            self._check()
-            raise ContainerNotRunning(f"container {self._id!r} is stopped")
+    def _request(self, request, fds: list[int] = ()):
+        """The monitor's PidReply or StatusReply; its ErrorReply raised; when no monitor answers,
+        ContainerNotRunning for an exec, _MonitorGone for a wait."""
+        reply = self._ask(request, fds)
         if reply is None:
             self._check()
+            if isinstance(request, messages.ExecRequest):
+                raise ContainerNotRunning(f"container {self._id!r} is stopped")
             raise _MonitorGone()
-        if "error" in reply:
-            cls = _ERRORS.get(reply["error"], SystemFailure)
-            raise cls(reply.get("message", ""))
+        if isinstance(reply, messages.ErrorReply):
+            raise reply.exception()
         return reply
 
     # -- destroy --------------------------------------------------------
@@ -317,18 +241,17 @@ class LinuxContainer(Container):
         try:
             with statedir.locked(self._dir):
                 if not self._exists():
-                    if not os.path.lexists(os.path.join(self._dir, statedir.STATE)):
-                        # what a destroy killed after removing state.json left (its lock, files):
-                        # finished here; a create under way held the lock until it was done
-                        with system_errors("destroy"):
-                            remove_state_dir(self._dir)
+                    # what a destroy killed after removing state.json left (its lock, files) is
+                    # finished here; a create under way held the lock until it was done
+                    with system_errors("destroy"):
+                        self._finish_half_destroy()
                     return  # another incarnation, or destroyed: never touched by this handle
                 with system_errors("destroy"):
                     kill_cgroup(self._cgroup)
                     self._wait_monitor()
                     self._cgroup.destroy()
                     try:
-                        remove_state_dir(self._dir)
+                        statedir.remove_state_dir(self._dir)
                     except OSError as e:
                         raise SystemFailure(f"destroy {self._id!r}: every process is killed and the cgroup "
                                             f"removed, but the state directory {self._dir} is left: {e}",
@@ -337,22 +260,6 @@ class LinuxContainer(Container):
             pass  # destroyed by another call
         except OSError as e:
             raise SystemFailure(f"destroy {self._id!r}: {e}", errno=e.errno) from e
-
-    def _wait_monitor(self, timeout: float = 10.0) -> None:
-        pid, start = self._state["monitor_pid"], self._state["monitor_start"]
-        try:
-            pidfd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            return
-        try:
-            if linux.process_start_time(pid) != start:
-                return
-            if not select.select([pidfd], [], [], timeout)[0]:
-                linux.kill_verified(pid, start, _signal.SIGKILL)
-                select.select([pidfd], [], [], timeout)
-            reaper.reap(pid)  # when this process started it: no zombie left behind (LC-FAULT-07)
-        finally:
-            os.close(pidfd)
 
 
 class _MonitorGone(Exception):

@@ -7,22 +7,24 @@ and is atomic; load returns an existing container), SPEC.md LC-FACTORY-*.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import os
-import select
 import subprocess
 import sys
 import time
 
+from libcontainer.plumbing import linux
+from libcontainer.plumbing import reaper
+from libcontainer.plumbing import statedir
+from libcontainer.plumbing import statefile
+from libcontainer.plumbing.handle import reraise
 from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factory, IdInUse, LibcontainerError,
                                Process, SystemFailure, validate, validate_id)
 
-from . import linux
-from . import reaper
-from . import state as statedir
 from .cgroups import THAWED, CgroupV1, driver_for
-from .cleanup import rmtree, force_remove, kill_cgroup, stop_monitor
+from .cleanup import force_remove, kill_cgroup, stop_monitor
 from .container import LinuxContainer, system_errors
 
 DEFAULT_ROOT = "/run/libcontainer"
@@ -61,7 +63,7 @@ class LinuxFactory(Factory):
 
     def state_dir(self, container_id: str) -> str:
         """The state directory of ``container_id`` (whether or not it exists): ``state.json``,
-        ``cgroup.json``, ``monitor.json``, ``exits/``, ``lock`` (reference/state.py). For tests and
+        ``cgroup.json``, ``monitor.json``, ``exits/``, ``lock`` (plumbing/statedir.py). For tests and
         operators; InvalidIdFormat for an invalid id."""
         validate_id(container_id)
         return self._dir(container_id)
@@ -70,7 +72,8 @@ class LinuxFactory(Factory):
         """The container ``container_id``. ContainerDestroyed when it does not exist (or its create has
         not finished; what a creator killed half-way left is removed here, SPEC.md LC-FAULT-02);
         SystemFailure naming the file and field when its state cannot be trusted (LC-FAULT-04):
-        :meth:`destroy` removes such a container by id."""
+        :meth:`destroy` removes such a container by id (it raises StateCorrupt, a SystemFailure, for a
+        file that is not a state of this format, libcontainer.plumbing.statefile)."""
         validate_id(container_id)
         state_dir = self._dir(container_id)
         state = self._read_state(container_id, state_dir)
@@ -79,50 +82,40 @@ class LinuxFactory(Factory):
             raise ContainerDestroyed(f"container {container_id!r} does not exist")
         return LinuxContainer(container_id, state_dir, state)
 
-    def _read_state(self, container_id: str, state_dir: str) -> dict | None:
+    def _read_state(self, container_id: str, state_dir: str) -> statefile.ContainerState | None:
         """The validated state, or None when there is none or create has not finished."""
-        path = os.path.join(state_dir, statedir.STATE)
+        path = statefile.path_in(state_dir)
         try:
-            state = statedir.read_json(path)
+            state = statefile.load(path, container_id, require=statefile.STARTED + ("cgroup",))
+            if state.creating:
+                return None
+            Config.from_dict(state.config)
         except FileNotFoundError:
             return None
         except NotADirectoryError as e:
             raise SystemFailure(f"load {container_id!r}: {e}", errno=e.errno) from e
-        except (OSError, ValueError) as e:
+        except OSError as e:
             raise SystemFailure(f"the state of container {container_id!r} cannot be read ({path}: {e}); "
-                                "LinuxFactory.destroy(id) kills and removes it", errno=getattr(e, "errno", None)) from e
-        if isinstance(state, dict) and state.get("creating"):
-            return None
-        try:
-            state = statedir.validate_state(state, container_id)
-            Config.from_dict(state["config"])
+                                "LinuxFactory.destroy(id) kills and removes it", errno=e.errno) from e
         except (ValueError, TypeError, KeyError, LibcontainerError) as e:
-            raise SystemFailure(f"the state of container {container_id!r} cannot be trusted ({path}: {e}); "
-                                "LinuxFactory.destroy(id) kills and removes it") from None
+            where = str(e) if isinstance(e, statefile.StateCorrupt) else f"{path}: {e}"  # the file and the field
+            raise statefile.StateCorrupt(f"the state of container {container_id!r} cannot be trusted ({where}); "
+                                         "LinuxFactory.destroy(id) kills and removes it") from None
         return state
 
     def _recover(self, container_id: str, state_dir: str) -> bool:
         """Remove ``state_dir`` if a creator (or destroy) that died left it unfinished: no complete
         state and nobody holds its flock. True if the id is free now."""
-        try:
-            fd = statedir.try_lock(state_dir)
-        except FileNotFoundError:
-            return not os.path.lexists(state_dir)
-        except OSError:
-            return False
-        if fd is None:
-            return False  # a create or destroy is under way
-        try:
+        def finished() -> bool:
             try:
-                if self._read_state(container_id, state_dir) is not None:
-                    return False  # finished meanwhile
+                return self._read_state(container_id, state_dir) is not None  # finished meanwhile
             except SystemFailure:
-                return False  # corrupt: only destroy(id) removes it
+                return True  # corrupt: only destroy(id) removes it
+
+        def remove() -> None:
             with system_errors(f"remove what an interrupted create of {container_id!r} left"):
                 force_remove(state_dir)
-            return True
-        finally:
-            os.close(fd)
+        return statedir.recover(state_dir, finished, remove)
 
     def destroy(self, container_id: str) -> None:
         """Destroy the container ``container_id`` by id, as ``runc delete --force`` does, also when its
@@ -186,12 +179,12 @@ class LinuxFactory(Factory):
             # again with the parents create() made: a destroy by id from cgroup.json removes them too
             statedir.write_json(os.path.join(state_dir, statedir.CGROUP), _cgroup_info(cgroup))
             _refuse_frozen(cgroup)
-            state = {"id": container_id, "config": config.to_dict(), "cgroup": _cgroup_info(cgroup),
-                     "created": time.time(), "incarnation": statedir.new_incarnation(), "creating": True}
+            state = statefile.ContainerState(id=container_id, config=config.to_dict(), cgroup=_cgroup_info(cgroup),
+                                             created=time.time(), incarnation=statedir.new_incarnation(),
+                                             creating=True)
             monitor, commit, started = self._start_monitor(state_dir, config.process, state)
-            state.update(started)
-            del state["creating"]
-            statedir.write_json(os.path.join(state_dir, statedir.STATE), state)
+            state = dataclasses.replace(state, creating=False, **{k: started[k] for k in statefile.STARTED})
+            statefile.save(statefile.path_in(state_dir), state)
             with contextlib.suppress(OSError):
                 os.write(commit, b"c")  # committed: the monitor keeps the init
             os.close(commit)
@@ -201,20 +194,16 @@ class LinuxFactory(Factory):
             if commit is not None:
                 os.close(commit)  # the monitor kills its init and exits
             self._undo(state_dir, cgroup, monitor)
-            if isinstance(e, LibcontainerError):
-                raise
-            if isinstance(e, OSError):
-                raise SystemFailure(f"create {container_id!r}: {e}", errno=e.errno) from e
-            raise
+            reraise(e, f"create {container_id!r}")
         finally:
             os.close(lock_fd)
 
-    def _start_monitor(self, state_dir: str, process: Process, state: dict):
+    def _start_monitor(self, state_dir: str, process: Process, state: statefile.ContainerState):
         """Start the monitor; return ({"monitor_pid", "monitor_start"}, the commit pipe's write end,
         {"init_pid", "init_start", "monitor_pid", "monitor_start"}). The monitor is this process's
         child, reaped by :mod:`reaper` when it exits, so it never stays a zombie of this process."""
         # the monitor reads its config from state.json: give it the pre-start state under that name
-        statedir.write_json(os.path.join(state_dir, statedir.STATE), state)
+        statefile.save(statefile.path_in(state_dir), state)
         r, w = os.pipe2(os.O_CLOEXEC)
         commit_r, commit_w = os.pipe2(os.O_CLOEXEC)
         try:
@@ -237,7 +226,7 @@ class LinuxFactory(Factory):
         try:
             reaper.add(child.pid)  # the monitor: reaped by this process whenever it exits (LC-FAULT-07)
             try:
-                data = _read_all(r, self.start_timeout)
+                data = statedir.read_all(r, self.start_timeout, "the container's init to start")
             finally:
                 os.close(r)
             lines = data.split(b"\n", 1)
@@ -268,10 +257,8 @@ class LinuxFactory(Factory):
                 cgroup.destroy()
             except OSError:
                 pass
-        try:
-            rmtree(state_dir)
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            statedir.rmtree(state_dir)
 
 
 class _Forked:
@@ -343,16 +330,3 @@ def _cgroup_info(cgroup) -> dict:
     else:
         info["root"] = cgroup.root
     return info
-
-
-def _read_all(fd: int, timeout: float) -> bytes:
-    deadline = time.monotonic() + timeout
-    chunks = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            raise SystemFailure("timed out waiting for the container's init to start")
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)

@@ -24,7 +24,7 @@ import os
 import stat
 from collections import deque
 
-from . import linux
+from libcontainer.plumbing import linux
 
 MAXSYMLINKS = 40  # path_resolution(7)
 _OPEN = os.O_PATH | os.O_CLOEXEC

@@ -10,11 +10,11 @@ seccomp filter, creates the pid namespace (or, with a user namespace, has an
 intermediate child make the user and pid namespaces while it writes the id
 maps), forks the init, makes the veth pair when asked, reports
 ``{"init_pid", "init_start"}`` (or an error) on SYNC_FD, then serves its unix
-socket:
+socket (:mod:`libcontainer.plumbing.messages`, :mod:`libcontainer.plumbing.server`):
 
-* ``{"op": "exec", "process": {...}}`` with stdin/stdout/stderr passed as
-  SCM_RIGHTS fds: start a process in the container, answer ``{"pid": N}``.
-* ``{"op": "wait", "pid": N}``: answer ``{"status": S}`` when N is reaped.
+* ExecRequest with stdin/stdout/stderr passed as SCM_RIGHTS fds: start a
+  process in the container, answer PidReply.
+* WaitRequest: answer StatusReply when the pid is reaped.
 
 Every reaped process's exit status (code, or 128+signal) goes to
 ``exits/<pid>``; when the file cannot be written (a full or read-only factory
@@ -36,114 +36,31 @@ import errno
 import json
 import os
 import select
-import selectors
 import signal
-import socket
 import sys
 import time
 
+from libcontainer.plumbing import linux
+from libcontainer.plumbing import messages
+from libcontainer.plumbing import statedir
+from libcontainer.plumbing.server import MonitorServer
 from libcontainer.spec import Process
 
-from . import linux
 from . import process as process_mod
-from . import state
 from .monitor_startup import MonitorStartup, committed
 
 
-class Monitor(MonitorStartup):
-    """The request server on ``monitor.sock`` (exec, wait), the reaper of every child, and shutdown."""
+class Monitor(MonitorStartup, MonitorServer):
+    """The request server on ``monitor.sock`` (:class:`libcontainer.plumbing.server.MonitorServer`:
+    wait, reaping, shutdown) with exec, and the monitor's life."""
 
-    # -- the loop -------------------------------------------------------
-    def serve(self) -> None:
-        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(wake_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        self.sel.register(wake_r, selectors.EVENT_READ, "sigchld")
-        self.sel.register(self.listener, selectors.EVENT_READ, "accept")
-        self.reap()
-        while self.children:
-            for key, _ in self.sel.select():
-                if key.data == "sigchld":
-                    try:
-                        os.read(wake_r, 4096)
-                    except BlockingIOError:
-                        pass
-                    self.reap()
-                elif key.data == "accept":
-                    conn, _ = self.listener.accept()
-                    self.sel.register(conn, selectors.EVENT_READ, "conn")
-                else:
-                    self.handle(key.fileobj)
-        self.shutdown()
+    def execute(self, request, fds: list[int]):
+        if not isinstance(request, messages.ExecRequest):
+            return super().execute(request, fds)
+        return self.exec(Process.from_dict(request.process), fds)
 
-    def reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                self.children.clear()
-                return
-            if pid == 0:
-                return
-            code = linux.exit_status(status)
-            self.statuses[pid] = code
-            try:
-                state.write_exit(".", pid, code)
-            except OSError as e:
-                with contextlib.suppress(OSError):
-                    os.write(2, f"monitor: cannot record the exit status {code} of pid {pid}: {e}\n".encode())
-            self.children.discard(pid)
-            for conn in self.waiters.pop(pid, []):
-                self._reply(conn, {"status": code})
-
-    def shutdown(self) -> None:
-        for pid, conns in self.waiters.items():
-            code = self._status_of(pid)
-            for conn in conns:
-                self._reply(conn, {"status": code} if code is not None else
-                            {"error": "ProcessNotFound", "message": f"pid {pid} is not in the container"})
-        try:
-            os.unlink(state.SOCK)
-        except FileNotFoundError:
-            pass
-        self.listener.close()
-
-    def _reply(self, conn: socket.socket, msg: dict) -> None:
-        try:
-            state.send_msg(conn, msg)
-        except OSError:
-            pass
-        try:
-            self.sel.unregister(conn)
-        except (KeyError, ValueError):
-            pass
-        conn.close()
-
-    # -- requests -------------------------------------------------------
-    def handle(self, conn: socket.socket) -> None:
-        try:
-            data, fds = read_request(conn)
-        except (OSError, ValueError):
-            data, fds = b"", []
-        if not data:
-            self._reply(conn, {})
-            return
-        try:
-            msg = json.loads(data)
-            if msg["op"] == "exec":
-                self._reply(conn, self.exec(Process.from_dict(msg["process"]), fds))
-            elif msg["op"] == "wait":
-                self.wait(conn, int(msg["pid"]))
-            else:
-                self._reply(conn, {"error": "SystemError", "message": f"unknown op {msg['op']!r}"})
-        except Exception as e:  # noqa: BLE001 - a bad request must not end the monitor
-            self._reply(conn, {"error": "SystemError", "message": f"{type(e).__name__}: {e}"})
-        finally:
-            for fd in fds:
-                os.close(fd)
-
-    def exec(self, process: Process, fds: list[int]) -> dict:
-        stopped = {"error": "ContainerNotRunning", "message": "the container's init has exited"}
+    def exec(self, process: Process, fds: list[int]):
+        stopped = messages.ErrorReply("ContainerNotRunning", "the container's init has exited")
         if not self._init_alive():
             return stopped
         with open(os.devnull, "r+b") as null:
@@ -159,12 +76,8 @@ class Monitor(MonitorStartup):
             return stopped  # the init exited while the process joined it (its /proc/N/ns vanished)
         if err is not None:
             code = "ConfigInvalid" if err["kind"] == "config" else "SystemError"
-            return {"error": code, "message": err["message"], "errno": err["errno"]}
-        return {"pid": pid}
-
-    def _status_of(self, pid: int) -> int | None:
-        code = self.statuses.get(pid)
-        return code if code is not None else state.read_exit(".", pid)
+            return messages.ErrorReply(code, err["message"], err["errno"])
+        return messages.PidReply(pid)
 
     def _init_alive(self, settle: float = 0.0) -> bool:
         """True while init runs. With ``settle`` (seconds): after a failure that an exiting init
@@ -203,44 +116,6 @@ class Monitor(MonitorStartup):
             except InterruptedError:
                 continue
 
-    def wait(self, conn: socket.socket, pid: int) -> None:
-        code = self._status_of(pid)
-        if code is not None:
-            self._reply(conn, {"status": code})
-        elif pid in self.children:
-            self.waiters.setdefault(pid, []).append(conn)
-        else:
-            self._reply(conn, {"error": "ProcessNotFound", "message": f"pid {pid} is not in the container"})
-
-
-MAX_REQUEST = 16 << 20  # bytes: above execve(2)'s ARG_MAX (a quarter of the stack limit) for usual stacks
-REQUEST_TIMEOUT = 10.0  # seconds a client may take to send the rest of a request it began
-
-
-def read_request(conn: socket.socket) -> tuple[bytes, list[int]]:
-    """One request: a newline-terminated JSON message and the fds (SCM_RIGHTS, at most 3) sent with it.
-
-    The kernel hands a stream message that carries fds over in several reads (the first ends where
-    the sender's first skb did, about 36 KB on x86_64), so the rest is read until the newline or EOF.
-    Raises OSError (a timeout after REQUEST_TIMEOUT s included) and ValueError (more than MAX_REQUEST
-    bytes); the fds are closed then."""
-    conn.settimeout(REQUEST_TIMEOUT)
-    data, fds, _flags, _addr = socket.recv_fds(conn, 65536, 3)
-    try:
-        chunks = [data]
-        size = len(data)
-        while data and not data.endswith(b"\n"):
-            data = conn.recv(65536)
-            chunks.append(data)
-            size += len(data)
-            if size > MAX_REQUEST:
-                raise ValueError(f"request of more than {MAX_REQUEST} bytes")
-    except BaseException:
-        for fd in fds:
-            os.close(fd)
-        raise
-    return b"".join(chunks), fds
-
 
 def run(state_dir: str, sync_fd: int, commit_fd: int = -1) -> int:
     """The monitor's life, in either start mode: start init, report on ``sync_fd``, wait for the
@@ -249,7 +124,7 @@ def run(state_dir: str, sync_fd: int, commit_fd: int = -1) -> int:
     monitor = None
     try:
         ident = {"monitor_pid": os.getpid(), "monitor_start": linux.process_start_time(os.getpid())}
-        state.write_json(state.MONITOR, ident)
+        statedir.write_json(statedir.MONITOR, ident)
         os.write(sync_fd, json.dumps(ident).encode() + b"\n")
         monitor = Monitor(state_dir)
         ok = monitor.start_init(sync_fd)

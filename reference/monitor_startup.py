@@ -29,11 +29,12 @@ import os
 import selectors
 import socket
 
+from libcontainer.plumbing import linux
+from libcontainer.plumbing import statedir
+from libcontainer.plumbing import statefile
 from libcontainer.spec import Config
 
-from . import linux
 from . import process as process_mod
-from . import state
 
 
 class MonitorStartup:
@@ -41,9 +42,9 @@ class MonitorStartup:
 
     def __init__(self, state_dir: str):
         self.state_dir = state_dir
-        st = state.read_json(state.STATE)
-        self.config = Config.from_dict(st["config"])
-        self.procs_files = st["cgroup"]["procs_files"]
+        st = statefile.load(statedir.STATE)
+        self.config = Config.from_dict(st.config)
+        self.procs_files = st.cgroup["procs_files"]
         self.init_pid = 0
         self.children: set[int] = set()
         self.waiters: dict[int, list[socket.socket]] = {}
@@ -52,10 +53,10 @@ class MonitorStartup:
 
     # -- start-up ------------------------------------------------------
     def start_init(self, sync_fd: int) -> bool:
-        os.makedirs(state.EXITS, exist_ok=True)
+        os.makedirs(statedir.EXITS, exist_ok=True)
         linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        self.listener.bind(state.SOCK)
+        self.listener.bind(statedir.SOCK)
         self.listener.listen(64)
         config = self.config
         self.filter = None
@@ -263,7 +264,7 @@ def committed(commit_fd: int, init_pid: int) -> bool:
     if data.startswith(b"c"):
         return True
     try:
-        saved = state.read_json(state.STATE)
-    except (OSError, ValueError):
+        saved = statefile.load(statedir.STATE)
+    except (OSError, statefile.StateCorrupt):
         return False
-    return isinstance(saved, dict) and saved.get("init_pid") == init_pid and not saved.get("creating")
+    return saved.init_pid == init_pid and not saved.creating

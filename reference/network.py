@@ -6,7 +6,7 @@ container end into the init's namespace (IFLA_NET_NS_FD of
 /proc/<pid>/ns/net), gives the host end its address and brings it up. The
 init then calls :func:`setup_container` in its own namespace: address,
 MTU, up, default route. Loopback is brought up without pyroute2
-(:func:`libcontainer.reference.linux.loopback_up`), so containers that
+(:func:`libcontainer.plumbing.linux.loopback_up`), so containers that
 want no veth never import it. The pair goes away with the namespace.
 """
 

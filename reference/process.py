@@ -23,16 +23,17 @@ Hardening (the CVE classes named in issue 4):
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import resource
 import signal
 import socket
 
+from libcontainer.plumbing import linux
 from libcontainer.spec import Config, Process
 
 from . import capabilities as caps_mod
-from . import linux
 from . import rootfs
 
 # joined in this order: user first (it grants the capabilities to join the rest); mnt last
@@ -218,7 +219,7 @@ def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=
     """
     def wait_cgroup():
         if os.read(cgroup_sync, 1) != b"c":
-            raise OSError(5, "the monitor did not move the init into the container's cgroup")
+            raise OSError(errno.EIO, "the monitor did not move the init into the container's cgroup")
         os.close(cgroup_sync)
 
     def body():
@@ -237,7 +238,7 @@ def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=
                 r, w = network_sync
                 os.write(w, b"n")
                 if os.read(r, 1) != b"g":
-                    raise OSError(5, "the monitor did not set up the network")
+                    raise OSError(errno.EIO, "the monitor did not set up the network")
                 network.setup_container(config.network)
         if config.hostname is not None:
             socket.sethostname(config.hostname)

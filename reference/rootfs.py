@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import stat
 
+from libcontainer.plumbing import linux
 from libcontainer.spec import Config, Device, Mount
 
 from . import inroot
-from . import linux
 
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
 DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),

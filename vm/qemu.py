@@ -10,7 +10,6 @@ The serial console (``-serial stdio``) goes to ``OUT/console.log``.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import shutil
@@ -19,10 +18,11 @@ import subprocess
 import threading
 import time
 
+from libcontainer.plumbing import linux
+
 from . import initramfs, kernel as kernel_mod
 from .backend import Backend, EventSink, Request, Result
 
-PR_SET_PDEATHSIG = 1
 QEMU = "qemu-system-x86_64"
 CPU = "max"
 #: extra kernel arguments of every guest (LCVM_KERNEL_ARGS overrides)
@@ -30,7 +30,7 @@ KERNEL_ARGS = os.environ.get("LCVM_KERNEL_ARGS", "")
 
 
 def _die_with_parent() -> None:
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class QemuBackend(Backend):

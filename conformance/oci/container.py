@@ -1,8 +1,10 @@
 """OCIContainer: the Container interface over an OCI runtime's command line.
 
 State of the adapter lives in the container's directory under the factory
-root: ``state.json`` (id, config, runtime, init and monitor pids), the
-bundle, the monitor's socket and ``exits/<pid>`` statuses. What the runtime
+root, kept by :mod:`libcontainer.plumbing` as the reference keeps its own:
+``state.json`` (:class:`libcontainer.plumbing.statefile.ContainerState`:
+id, config, runtime, init and monitor pids), the lock, the bundle, the
+monitor's socket and ``exits/<pid>`` statuses. What the runtime
 says is passed on faithfully: the adapter maps its errors to the spec's
 classes but does not make up for behaviour the runtime lacks (SPEC.md,
 "Deviations of peer runtimes", records where that differs from the spec).
@@ -18,34 +20,31 @@ the runtime's message.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
 import select
 import signal as _signal
-import socket
 import uuid
 
-from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerNotRunning, ContainerPaused,
-                               ContainerStats, LibcontainerError, NotSupported, Process, ProcessNotFound, Status,
-                               SystemFailure)
+from libcontainer.plumbing import linux
+from libcontainer.plumbing import messages
+from libcontainer.plumbing import statedir
+from libcontainer.plumbing.handle import StateHandle
+from libcontainer.spec import (ContainerDestroyed, ContainerNotRunning, ContainerPaused, ContainerStats,
+                               LibcontainerError, NotSupported, Process, ProcessNotFound, Status, SystemFailure)
 from libcontainer.spec import transitions
 from libcontainer.spec.errors import ConfigInvalid
 
 from . import bundle
 from .cli import CliError, Runtime, read_log
-from .files import (_GONE, MAX_NAME, cgroup_path, dir_name, remove, remove_empty_cgroup, rmtree,  # noqa: F401
-                    start_time, stats_from_events, wait_monitor)
-
-STATE = "state.json"
+from .files import _GONE, cgroup_path, remove, stats_from_events
 _STATUS = {"created": Status.RUNNING, "creating": Status.RUNNING, "running": Status.RUNNING,
            "pausing": Status.PAUSING, "paused": Status.PAUSED, "stopped": Status.STOPPED}
 _CONFIG_ERR = (re.compile(r"exec|executable|chdir|cwd", re.I),
                re.compile(r"not found|no such file|permission denied|not a directory", re.I))
 # the kernel refused a value of the config (a cgroup file write failing with EINVAL or ERANGE)
 _VALUE_ERR = re.compile(r"(failed to write|writing|write).*(invalid argument|numerical result out of range)", re.I)
-_ERRORS = {cls.code.value: cls for cls in LibcontainerError.__subclasses__()}
 
 
 def is_config_error(message: str) -> bool:
@@ -53,44 +52,12 @@ def is_config_error(message: str) -> bool:
     return all(p.search(message) for p in _CONFIG_ERR) or bool(_VALUE_ERR.search(message))
 
 
-class OCIContainer(Container):
-    def __init__(self, container_id: str, state_dir: str, state: dict, runtime: Runtime):
-        self._id = container_id
-        self._dir = state_dir
-        self._state = state
-        self._config = Config.from_dict(state["config"])
+class OCIContainer(StateHandle):
+    def __init__(self, container_id: str, state_dir: str, state, runtime: Runtime):
+        super().__init__(container_id, state_dir, state)
         self.runtime = runtime
 
-    @property
-    def id(self) -> str:
-        return self._id
-
-    def config(self) -> Config:
-        return self._config
-
-    @property
-    def init_pid(self) -> int:
-        return self._state["init_pid"]
-
-    def __repr__(self) -> str:
-        return f"OCIContainer({self.runtime.name}, id={self._id!r}, init_pid={self.init_pid})"
-
     # -- errors ------------------------------------------------------------
-    def _exists(self) -> bool:
-        """True while the directory holds this object's incarnation of the container (LC-FAULT-01)."""
-        try:
-            with open(os.path.join(self._dir, STATE)) as f:
-                state = json.load(f)
-        except FileNotFoundError:
-            return False
-        except (OSError, ValueError):
-            return True
-        return isinstance(state, dict) and state.get("incarnation") == self._state.get("incarnation")
-
-    def _check(self) -> None:
-        if not self._exists():
-            raise ContainerDestroyed(f"container {self._id!r} does not exist")
-
     def _failed(self, e: CliError, what: str) -> LibcontainerError:
         """The spec error for a failed runtime command."""
         if not self._exists():
@@ -144,33 +111,17 @@ class OCIContainer(Container):
         except ProcessLookupError:
             return True
         try:
-            if start_time(self.init_pid) is None:
+            if linux.process_start_time(self.init_pid) is None:
                 return True
             return bool(select.select([pidfd], [], [], timeout)[0])
         finally:
             os.close(pidfd)
 
-    def _monitor_alive(self) -> bool:
-        pid = self._state.get("monitor_pid")
-        if not pid or start_time(pid) != self._state.get("monitor_start"):
-            return False
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-        except (OSError, IndexError):
-            return False
-
     def _lost_monitor(self) -> Status:
         """The adapter's monitor (init's keeper) is gone: nothing reaps the container's processes or
         records their statuses, and exec goes through it. As the reference does (LC-FAULT-03): record
         128+SIGKILL for init, kill the container through the runtime, and report STOPPED."""
-        path = os.path.join(self._dir, "exits", str(self.init_pid))
-        if not os.path.exists(path):
-            with contextlib.suppress(OSError):
-                tmp = f"{path}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-                with open(tmp, "w") as f:
-                    f.write("137")
-                os.rename(tmp, path)
+        self._record_lost_init()
         try:
             self.runtime.run("kill", "--all", self._id, "KILL")
         except CliError:
@@ -255,16 +206,16 @@ class OCIContainer(Container):
             fds = [_fileno(getattr(process, n)) for n in Process.STDIO]
             with open(os.devnull, "r+b") as null:
                 fds = [null.fileno() if fd is None else fd for fd in fds]
-                reply = self._request({"op": "exec", "argv": argv, "pid_file": pid_file}, fds)
+                reply = self._ask(messages.RunRequest(argv, pid_file), fds)
             if reply is None:
                 self._check()
                 raise ContainerNotRunning(f"container {self._id!r} is stopped")
-            if "pid" in reply:
-                return reply["pid"]
-            if reply.get("error") in _ERRORS:
-                raise _ERRORS[reply["error"]](reply.get("message", ""))
-            failure = self._failed(CliError(argv, reply.get("rc", -1), read_log(log) or reply["error"]),
-                                   "start_process")
+            if isinstance(reply, messages.PidReply):
+                return reply.pid
+            if reply.error != messages.COMMAND_FAILED:
+                raise reply.exception()
+            failure = self._failed(CliError(argv, -1 if reply.rc is None else reply.rc,
+                                            read_log(log) or reply.message), "start_process")
             # init exited while the runtime joined it (LC-FAULT-06): its /proc/N/ns vanished under the
             # runtime, which may still say "running" for a moment; wait for init's exit to be certain
             settle = 2.0 if re.search(r"/proc/\d+/ns/", str(failure)) else 0.0
@@ -281,87 +232,37 @@ class OCIContainer(Container):
                 with contextlib.suppress(OSError):  # absent, or a read-only root
                     os.unlink(path)
 
-    def wait(self) -> int:
-        return self.wait_process(self.init_pid)
-
     def wait_process(self, pid: int) -> int:
-        if isinstance(pid, bool) or not isinstance(pid, int):
-            raise ProcessNotFound(f"pid {pid!r} is not a process of container {self._id!r}")
-        self._check()
-        reply = self._request({"op": "wait", "pid": pid})
+        self._check_waitable(pid)
+        reply = self._ask(messages.WaitRequest(pid))
         if reply is None:  # the monitor has exited: every status it had is on disk
-            code = self._read_exit(pid)
+            code = statedir.read_exit(self._dir, pid)
             if code is not None:
                 return code
-            if pid == self.init_pid and self._state.get("monitor_pid"):
-                wait_monitor(self._state["monitor_pid"], self._state.get("monitor_start"))
-                self.status()  # a lost monitor: init is killed and 137 recorded (LC-FAULT-03)
-                code = self._read_exit(pid)
-                if code is not None:
-                    return code
-                self._check()
-                raise SystemFailure(f"the exit status of container {self._id!r}'s init was never recorded "
-                                    "(its monitor died or could not write it)")
+            if pid == self.init_pid and self._state.monitor_pid:
+                return self._recorded_init_status()
             self._check()
             raise ProcessNotFound(f"pid {pid} is not a process of container {self._id!r}")
-        if "status" in reply:
-            return reply["status"]
+        if isinstance(reply, messages.StatusReply):
+            return reply.status
         self._check()
-        raise _ERRORS.get(reply.get("error"), SystemFailure)(reply.get("message", ""))
-
-    def _read_exit(self, pid: int) -> int | None:
-        try:
-            with open(os.path.join(self._dir, "exits", str(pid))) as f:
-                return int(f.read())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as e:
-            raise SystemFailure(f"read exit status of {pid}: {e}") from e
-
-    def _request(self, msg: dict, fds: list[int] = ()) -> dict | None:
-        """Ask the monitor; None when it has exited (the container's processes are all gone)."""
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        with sock:
-            try:
-                sock.connect(os.path.join(self._dir, "monitor.sock"))
-            except (FileNotFoundError, ConnectionRefusedError):
-                return None
-            except OSError as e:
-                raise SystemFailure(f"connect to monitor: {e}", errno=e.errno) from e
-            try:
-                data = json.dumps(msg).encode()
-                sent = socket.send_fds(sock, [data], list(fds))
-                if sent < len(data):
-                    sock.sendall(data[sent:])
-                sock.shutdown(socket.SHUT_WR)
-                chunks = []
-                while chunk := sock.recv(65536):
-                    chunks.append(chunk)
-            except (ConnectionResetError, BrokenPipeError):
-                return None
-            except OSError as e:
-                raise SystemFailure(f"monitor request: {e}", errno=e.errno) from e
-        data = b"".join(chunks)
-        return json.loads(data) if data and data != b"{}" else None
+        raise reply.exception()
 
     # -- destroy -----------------------------------------------------------
     def destroy(self) -> None:
         try:
-            fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            with statedir.locked(self._dir):
+                if not self._exists():
+                    self._finish_half_destroy()  # what a destroy killed after removing state.json left
+                    return
+                remove(self.runtime, self._id, self._dir, self._state.monitor_pid, self._state.monitor_start,
+                       cgroup_path(self._config.cgroup_parent, self._id))
         except FileNotFoundError:
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            if not self._exists():
-                return
-            remove(self.runtime, self._id, self._dir, self._state.get("monitor_pid"),
-                   self._state.get("monitor_start"), cgroup_path(self._config.cgroup_parent, self._id))
+            return  # destroyed by another call
         except CliError as e:
             raise SystemFailure(f"destroy: {self.runtime.name}: {e.message}") from None
         except OSError as e:
             raise SystemFailure(f"destroy: {e}", errno=e.errno) from e
-        finally:
-            os.close(fd)
 
 
 def _fileno(obj) -> int | None:

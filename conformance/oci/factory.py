@@ -14,27 +14,27 @@ Aliases (``--runtime runc``, ``--runtime crun``): :func:`runc`, :func:`crun`.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-import select
 import subprocess
-import sys
 import time
-import uuid
 
-from libcontainer.reference import reaper
-from libcontainer.reference.linux import rename_noreplace
+from libcontainer.plumbing import linux
+from libcontainer.plumbing import reaper
+from libcontainer.plumbing import statedir
+from libcontainer.plumbing import statefile
+from libcontainer.plumbing.handle import reraise
 from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factory, IdInUse, LibcontainerError,
                                NotSupported, Process, SystemFailure, validate, validate_id)
 
 from . import bundle
+from . import monitor as monitor_mod
 from .cli import UNIFIED_CONTROLLERS, CliError, Runtime, find, read_log
-from .container import (STATE, OCIContainer, cgroup_path, dir_name, is_config_error, remove, remove_empty_cgroup,
-                        rmtree, start_time)
+from .container import OCIContainer, is_config_error
+from .files import cgroup_path, remove, remove_empty_cgroup
 
-MONITOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "monitor.py")
 START_TIMEOUT = 30.0
+REQUIRED = ("init_pid", "monitor_pid", "monitor_start")  # what a committed state.json of the adapter has
 
 
 class OCIFactory(Factory):
@@ -47,20 +47,20 @@ class OCIFactory(Factory):
                                has_events=runtime_name != "crun", refuses_hybrid=runtime_name == "crun")
 
     def _dir(self, container_id: str) -> str:
-        return os.path.join(self.root, dir_name(container_id))
+        return os.path.join(self.root, statedir.dir_name(container_id))
 
     def load(self, container_id: str) -> OCIContainer:
+        """The container ``container_id``; ContainerDestroyed when there is none (what a creator killed
+        half-way left is removed), StateCorrupt (a SystemFailure) for a ``state.json`` that is not
+        one of this format (:mod:`libcontainer.plumbing.statefile`)."""
         validate_id(container_id)
         try:
-            with open(os.path.join(self._dir(container_id), STATE)) as f:
-                state = json.load(f)
+            state = statefile.load(statefile.path_in(self._dir(container_id)), container_id, REQUIRED)
         except FileNotFoundError:
             self._recover(container_id)
             raise ContainerDestroyed(f"container {container_id!r} does not exist") from None
-        except (OSError, ValueError) as e:
-            raise SystemFailure(f"load {container_id!r}: {e}") from e
-        if state.get("id") != container_id:
-            raise ContainerDestroyed(f"container {container_id!r} does not exist")
+        except OSError as e:
+            raise SystemFailure(f"load {container_id!r}: {e}", errno=e.errno) from e
         return OCIContainer(container_id, self._dir(container_id), state, self.runtime)
 
     def create(self, container_id: str, config: Config) -> OCIContainer:
@@ -73,8 +73,8 @@ class OCIFactory(Factory):
         for attempt in range(2):
             try:
                 os.makedirs(self.root, mode=0o700, exist_ok=True)
-                _sweep_new_dirs(self.root)
-                lock = _make_locked_dir(state_dir)
+                statedir.sweep_new_dirs(self.root)
+                state_dir, lock = statedir.make_dir(self.root, statedir.dir_name(container_id))
                 break
             except FileExistsError:
                 if attempt or not self._recover(container_id):
@@ -85,25 +85,20 @@ class OCIFactory(Factory):
         try:
             os.makedirs(self.runtime.root, mode=0o700, exist_ok=True)
             monitor, init_pid = self._create(container_id, config, state_dir, made)
-            state = {"id": container_id, "config": config.to_dict(), "runtime": self.runtime.name,
-                     "init_pid": init_pid, "monitor_pid": monitor.pid, "monitor_start": start_time(monitor.pid),
-                     "created": time.time(), "incarnation": uuid.uuid4().hex}
+            state = statefile.ContainerState(
+                id=container_id, config=config.to_dict(), runtime=self.runtime.name, init_pid=init_pid,
+                init_start=linux.process_start_time(init_pid), monitor_pid=monitor.pid,
+                monitor_start=linux.process_start_time(monitor.pid), created=time.time(),
+                incarnation=statedir.new_incarnation())
             try:
                 self.runtime.run("start", container_id)
             except CliError as e:
                 raise _create_error(e.message) from None
-            tmp = os.path.join(state_dir, STATE + ".tmp")
-            with open(tmp, "w") as f:
-                json.dump(state, f)
-            os.rename(tmp, os.path.join(state_dir, STATE))
+            statefile.save(statefile.path_in(state_dir), state)
             return OCIContainer(container_id, state_dir, state, self.runtime)
         except BaseException as e:
             self._undo(container_id, state_dir, made.get("monitor"), config.cgroup_parent)
-            if isinstance(e, LibcontainerError):
-                raise
-            if isinstance(e, OSError):
-                raise SystemFailure(f"create {container_id!r}: {e}", errno=e.errno) from e
-            raise
+            reraise(e, f"create {container_id!r}")
         finally:
             os.close(lock)
 
@@ -112,17 +107,8 @@ class OCIFactory(Factory):
         ``state.json`` whose flock nobody holds; the runtime's container goes with ``delete
         --force``. True if the id is free now."""
         state_dir = self._dir(container_id)
-        try:
-            fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return True
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False  # a create (or destroy) under way
-            if os.path.exists(os.path.join(state_dir, STATE)):
-                return False
+
+        def remove_left() -> None:
             try:
                 with open(os.path.join(state_dir, "monitor.pid")) as f:
                     monitor_pid, monitor_start = (int(x) for x in f.read().split())
@@ -132,9 +118,7 @@ class OCIFactory(Factory):
                 remove(self.runtime, container_id, state_dir, monitor_pid, monitor_start)
             except (CliError, OSError) as e:
                 raise SystemFailure(f"remove what an interrupted create of {container_id!r} left: {e}") from None
-            return True
-        finally:
-            os.close(fd)
+        return statedir.recover(state_dir, lambda: os.path.exists(statefile.path_in(state_dir)), remove_left)
 
     def _create(self, container_id: str, config: Config, state_dir: str, made: dict):
         """Write the bundle, start the monitor (which runs ``create``); return (monitor Popen, init pid)."""
@@ -161,18 +145,17 @@ class OCIFactory(Factory):
         # its creator died and the next create of the id made a new directory there, must not use that one
         dir_fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            monitor = subprocess.Popen([sys.executable, "-I", "-S", MONITOR, state_dir, str(w), str(dir_fd)],
-                                       pass_fds=[w, dir_fd], close_fds=True, start_new_session=True, cwd="/",
-                                       **stdio)
+            monitor = subprocess.Popen(monitor_mod.argv(state_dir, w, dir_fd), pass_fds=[w, dir_fd], close_fds=True,
+                                       start_new_session=True, cwd="/", **stdio)
         finally:
             os.close(w)
             os.close(dir_fd)
         made["monitor"] = monitor
         with open(os.path.join(state_dir, "monitor.pid"), "w") as f:
-            f.write(f"{monitor.pid} {start_time(monitor.pid)}")
+            f.write(f"{monitor.pid} {linux.process_start_time(monitor.pid)}")
         reaper.add(monitor.pid)  # reaped whenever it exits, handle or not (LC-FAULT-07)
         try:
-            data = _read_all(r, START_TIMEOUT)
+            data = statedir.read_all(r, START_TIMEOUT, "the runtime's create")
         finally:
             os.close(r)
         msg = json.loads(data) if data else {"error": "the monitor exited before reporting", "rc": -1}
@@ -187,7 +170,7 @@ class OCIFactory(Factory):
         try:
             remove(self.runtime, container_id, state_dir, monitor.pid if monitor else None, None)
         except (CliError, OSError):
-            rmtree(state_dir)  # the runtime refused the id or never made the container
+            statedir.rmtree(state_dir)  # the runtime refused the id or never made the container
             with contextlib.suppress(OSError):
                 os.rmdir(self.runtime.root)
         if monitor is not None:
@@ -199,61 +182,12 @@ class OCIFactory(Factory):
         remove_empty_cgroup(cgroup_path(cgroup_parent, container_id))
 
 
-def _sweep_new_dirs(root: str) -> None:
-    """Remove directories :func:`_make_locked_dir` left under their temporary name (its caller was
-    killed before the rename): those whose flock nobody holds."""
-    for entry in os.scandir(root):
-        if not entry.name.startswith(".=new-"):
-            continue
-        try:
-            fd = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.rmdir(entry.path)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-
-
-def _make_locked_dir(path: str) -> int:
-    """Make directory ``path`` already flocked (built under a temporary name, renamed without
-    replacing): no process ever sees it unlocked while its creator lives. The fd holding the lock."""
-    tmp = os.path.join(os.path.dirname(path), f".=new-{uuid.uuid4().hex}")
-    os.mkdir(tmp, 0o700)
-    fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        rename_noreplace(tmp, path)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.rmdir(tmp)
-        raise
-    return fd
-
-
 def _create_error(message: str) -> LibcontainerError:
     if is_config_error(message):
         return ConfigInvalid(f"create: {message}")
     if "already exists" in message:
         return IdInUse(f"create: {message}")
     return SystemFailure(f"create: {message}")
-
-
-def _read_all(fd: int, timeout: float) -> bytes:
-    deadline = time.monotonic() + timeout
-    chunks = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            raise SystemFailure("timed out waiting for the runtime's create")
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
 
 
 def runc(root: str) -> OCIFactory:

@@ -1,15 +1,14 @@
-"""The adapter's files and clean-up: state directory names, the container's cgroup path, removal
-(``delete --force``, the monitor, the directory), and runc's ``events --stats`` as ContainerStats."""
+"""The adapter's clean-up and what it reads from a runtime: the container's cgroup path, removal
+(``delete --force``, the monitor, the directory), and runc's ``events --stats`` as ContainerStats.
+The state directory itself is :mod:`libcontainer.plumbing.statedir`'s."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
-import select
-import signal as _signal
 
+from libcontainer.plumbing import statedir
 from libcontainer.spec import ContainerStats
 from libcontainer.spec.stats import CpuStats, MemoryStats, PidsStats
 
@@ -19,30 +18,10 @@ from .cli import CliError, Runtime
 _GONE = re.compile(r"container.* does not exist|no such container|opening file .*/status.*no such file", re.I)
 
 
-def start_time(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat (start time in clock ticks), None if there is no such process."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-MAX_NAME = 200
-
-
-def dir_name(container_id: str) -> str:
-    """The directory name for an id: the id, or for ids over 200 bytes a prefix, ``=`` (no id
-    character, so no other id has this name: LC-FAULT-09) and its SHA-256."""
-    if len(container_id) <= MAX_NAME:
-        return container_id
-    return container_id[:64] + "=" + hashlib.sha256(container_id.encode()).hexdigest()
-
-
 def cgroup_path(parent: str, container_id: str) -> str:
     """The container's ``cgroupsPath``: ``/PARENT/oci-ID`` (the prefix keeps ids such as "tasks" or
     "cgroup.procs" from meeting the parent's interface files)."""
-    return "/" + "/".join([parent.strip("/"), "oci-" + dir_name(container_id)])
+    return "/" + "/".join([parent.strip("/"), "oci-" + statedir.dir_name(container_id)])
 
 
 def remove_empty_cgroup(path: str) -> None:
@@ -56,7 +35,8 @@ def remove_empty_cgroup(path: str) -> None:
 
 def remove(runtime: Runtime, container_id: str, state_dir: str, monitor_pid: int | None,
            monitor_start: int | None, cgroup: str | None = None) -> None:
-    """``delete --force`` the container, wait for its monitor, remove its directory (and an empty runtime root).
+    """``delete --force`` the container, wait for its monitor, remove its directory (``state.json``
+    and the lock last: :func:`libcontainer.plumbing.statedir.remove_state_dir`) and an empty runtime root.
 
     ``cgroup`` (the container's cgroupsPath) is removed if the runtime left it empty: in cgroup v1 a
     killed init that the monitor has not reaped yet keeps its cgroup busy, and crun 1.8.1's ``delete``
@@ -67,43 +47,12 @@ def remove(runtime: Runtime, container_id: str, state_dir: str, monitor_pid: int
     except CliError as e:
         if not _GONE.search(e.message):
             raise
-    if monitor_pid:
-        wait_monitor(monitor_pid, monitor_start)
+    statedir.end_process(monitor_pid, monitor_start)
     if cgroup:
         remove_empty_cgroup(cgroup)
-    rmtree(state_dir)
+    statedir.remove_state_dir(state_dir)
     with contextlib.suppress(OSError):
         os.rmdir(runtime.root)
-
-
-def wait_monitor(pid: int, start: int | None, timeout: float = 10.0) -> None:
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        if start is not None and start_time(pid) != start:
-            return
-        if not select.select([pidfd], [], [], timeout)[0]:
-            _signal.pidfd_send_signal(pidfd, _signal.SIGKILL)
-            select.select([pidfd], [], [], timeout)
-    finally:
-        os.close(pidfd)
-
-
-def rmtree(path: str) -> None:
-    try:
-        entries = list(os.scandir(path))
-    except FileNotFoundError:
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            rmtree(entry.path)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(entry.path)
-    with contextlib.suppress(FileNotFoundError):
-        os.rmdir(path)
 
 
 def stats_from_events(data: dict) -> ContainerStats:

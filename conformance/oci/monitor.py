@@ -1,7 +1,8 @@
 """The adapter's per-container monitor: parent and child subreaper of an OCI runtime's container.
 
-Run as ``python -I -S monitor.py STATE_DIR SYNC_FD [DIR_FD]`` (standard library only,
-so it starts fast), with the init's stdio as its own stdio. An OCI runtime's
+Run as ``python -I -m libcontainer.conformance.oci.monitor STATE_DIR SYNC_FD [DIR_FD]``
+(:func:`argv`; it imports only the standard library and :mod:`libcontainer.plumbing`'s
+modules that need no more, so it starts fast), with the init's stdio as its own stdio. An OCI runtime's
 ``create`` forks the container's init and exits; the init is then orphaned
 and the kernel hands it to the nearest child subreaper (prctl(2)
 PR_SET_CHILD_SUBREAPER). Being that subreaper is the only sound way to learn
@@ -20,21 +21,27 @@ goes back) and bind-mounts the empty file over the unified hierarchy's
 ``cgroup.controllers``: the runtime it runs sees no v2 controllers, and the
 host's mount table is unchanged.
 
-It runs ``create`` with its own stdio, reports ``{"init_pid": N}`` or
-``{"error": "...", "rc": N}`` on SYNC_FD, then serves ``monitor.sock``:
+Its start-up, over the pipe SYNC_FD that the creator (``OCIFactory.create``) made::
 
-* ``{"op": "exec", "argv": [...], "pid_file": path}`` with three fds
-  (SCM_RIGHTS) for stdin, stdout, stderr: run the runtime's ``exec
-  --detach`` with them, answer ``{"pid": N}`` or ``{"error": "...", "rc": N}``.
-* ``{"op": "wait", "pid": N}``: answer ``{"status": S}`` once N is reaped,
-  or ``{"error": "ProcessNotFound"}``.
+    creator                         monitor                             runtime / init
+    -------                         -------                             --------------
+    monitor.json, bundle written
+    Popen(argv(...)) ----------->   subreaper; socket bound
+                                    fork+exec ``RUNTIME create`` ----->  forks init (it waits for
+                                    waitpid(create)                      ``start``), exits
+                                    init pid from ``init.pid``           init reparented here
+                  SYNC <--  {"init_pid": N}  or  {"error": "...", "rc": N}, then EOF
+    state.json written; ``RUNTIME start``
 
-Every reaped process's exit status (code, or 128 + signal) is written to
-``exits/<pid>``, so any process can read it after the monitor is gone. The
-monitor exits once init is reaped and it has no child left.
+Then it serves ``monitor.sock`` (:mod:`libcontainer.plumbing.server`): a RunRequest
+(:mod:`libcontainer.plumbing.messages`) with three fds for stdin, stdout, stderr runs the
+runtime's ``exec --detach`` with them and is answered PidReply, or ErrorReply ``CommandFailed``
+with the command's ``rc``; a WaitRequest StatusReply once the pid is reaped. Every reaped
+process's exit status (code, or 128 + signal) is written to ``exits/<pid>``, so any process can
+read it after the monitor is gone. The monitor exits once init and every process it started
+are reaped.
 """
 
-import ctypes
 import json
 import os
 import selectors
@@ -42,60 +49,42 @@ import signal
 import socket
 import sys
 
-PR_SET_CHILD_SUBREAPER = 36
-CLONE_NEWNS = 0x00020000
-MS_BIND, MS_REC, MS_SLAVE = 4096, 16384, 1 << 19
-_libc = ctypes.CDLL(None, use_errno=True)
+from libcontainer.plumbing import linux
+from libcontainer.plumbing import messages
+from libcontainer.plumbing.server import MonitorServer
 
 
-def _check(ret: int, what: str) -> None:
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
+def argv(state_dir: str, sync_fd: int, dir_fd: int | None = None) -> list[str]:
+    """The command line that starts the monitor (see the module doc)."""
+    extra = [str(dir_fd)] if dir_fd is not None else []
+    return [sys.executable, "-I", "-m", __name__, state_dir, str(sync_fd)] + extra
 
 
 def hide_unified_controllers(empty: str, controllers: str) -> None:
     """A mount namespace of this process's own (a slave of the host's), ``empty`` bind-mounted over ``controllers``."""
-    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    _check(_libc.mount(None, b"/", None, MS_REC | MS_SLAVE, None), "make / rslave")
-    _check(_libc.mount(empty.encode(), controllers.encode(), None, MS_BIND, None), "bind over cgroup.controllers")
+    linux.unshare(linux.CLONE_NEWNS)
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_SLAVE)
+    linux.mount(empty, controllers, None, linux.MS_BIND)
 
 
-def read_request(conn) -> tuple[bytes, list[int]]:
-    """A whole request (the client shuts its side down after sending) and the fds sent with it: the
-    kernel splits a message that carries fds (about 36 KB a read), so one recv is not enough."""
-    conn.settimeout(10.0)
-    data, fds, _flags, _addr = socket.recv_fds(conn, 65536, 3)
-    chunks = [data]
-    try:
-        while data:
-            data = conn.recv(65536)
-            chunks.append(data)
-    except BaseException:
-        for fd in fds:
-            os.close(fd)
-        raise
-    return b"".join(chunks), fds
-
-
-def exit_status(status: int) -> int:
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
-
-
-def spawn(argv: list, fds: list) -> int:
-    """Fork and exec ``argv`` with ``fds`` as stdin, stdout, stderr; return the pid."""
+def spawn(command: list, fds: list) -> int:
+    """Fork and exec ``command`` with ``fds`` as stdin, stdout, stderr; return the pid."""
     pid = os.fork()
     if pid == 0:
         try:
             for i, fd in enumerate(fds):
                 os.dup2(fd, i, inheritable=True)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            os.execvp(argv[0], argv)
+            os.execvp(command[0], command)
         finally:
             os._exit(127)
     return pid
+
+
+def run_command(command: list, fds: list) -> int:
+    """Run ``command`` to its end with ``fds`` as its stdio; its exit status (code, or 128 + signal)."""
+    _, status = os.waitpid(spawn(command, fds), 0)
+    return linux.exit_status(status)
 
 
 def read_pid(path: str) -> int:
@@ -103,149 +92,53 @@ def read_pid(path: str) -> int:
         return int(f.read().strip())
 
 
-class Monitor:
+class Monitor(MonitorServer):
     def __init__(self, spec: dict):
         self.spec = spec
         self.init_pid = 0
-        self.init_done = False
-        self.known: set = set()   # pids whose status we promise: init and exec'd processes
+        self.children: set = set()  # pids whose status is promised: init and the processes started
         self.waiters: dict = {}
         self.statuses: dict = {}  # also those that could not be written (a full or read-only root)
         self.sel = selectors.DefaultSelector()
 
     def start(self) -> dict:
         os.makedirs("exits", exist_ok=True)
-        _check(_libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)")
+        linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
         if self.spec.get("hide_unified_controllers"):
             hide_unified_controllers(*self.spec["hide_unified_controllers"])
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         self.listener.bind("monitor.sock")
         self.listener.listen(64)
-        pid = spawn(self.spec["create"], [0, 1, 2])
-        _, status = os.waitpid(pid, 0)
-        if status != 0:
-            return {"error": "create failed", "rc": exit_status(status)}
+        rc = run_command(self.spec["create"], [0, 1, 2])
+        if rc != 0:
+            return {"error": "create failed", "rc": rc}
         self.init_pid = read_pid(self.spec["pid_file"])
-        self.known.add(self.init_pid)
+        self.children.add(self.init_pid)
         return {"init_pid": self.init_pid}
 
-    def serve(self) -> None:
-        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(wake_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        self.sel.register(wake_r, selectors.EVENT_READ, "sigchld")
-        self.sel.register(self.listener, selectors.EVENT_READ, "accept")
-        while self.reap():
-            for key, _ in self.sel.select():
-                if key.data == "sigchld":
-                    try:
-                        os.read(wake_r, 4096)
-                    except BlockingIOError:
-                        pass
-                elif key.data == "accept":
-                    conn, _ = self.listener.accept()
-                    self.sel.register(conn, selectors.EVENT_READ, "conn")
-                else:
-                    self.handle(key.fileobj)
-        os.unlink("monitor.sock")
-        for pid, conns in self.waiters.items():
-            for conn in conns:
-                self.reply(conn, self.status_reply(pid))
-
-    def reap(self) -> bool:
-        """Reap every exited child; False once init is gone and no child is left."""
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return not self.init_done
-            if pid == 0:
-                return True
-            self.record(pid, exit_status(status))
-
-    def record(self, pid: int, code: int) -> None:
-        self.statuses[pid] = code
-        tmp = f"exits/.{pid}.tmp"
-        try:
-            with open(tmp, "w") as f:
-                f.write(str(code))
-            os.rename(tmp, f"exits/{pid}")
-        except OSError:  # kept in memory for the waiters (SPEC.md LC-FAULT-03)
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-        if pid == self.init_pid:
-            self.init_done = True
-        for conn in self.waiters.pop(pid, []):
-            self.reply(conn, {"status": code})
-
-    def status_reply(self, pid: int) -> dict:
-        if pid in self.statuses:
-            return {"status": self.statuses[pid]}
-        try:
-            with open(f"exits/{pid}") as f:
-                return {"status": int(f.read())}
-        except FileNotFoundError:
-            return {"error": "ProcessNotFound", "message": f"pid {pid} is not a process of the container"}
-
-    def reply(self, conn, msg: dict) -> None:
-        try:
-            conn.sendall(json.dumps(msg).encode())
-        except OSError:
-            pass
-        try:
-            self.sel.unregister(conn)
-        except (KeyError, ValueError):
-            pass  # a waiter, no longer registered
-        conn.close()
-
-    def handle(self, conn) -> None:
-        fds = []
-        try:
-            data, fds = read_request(conn)
-            msg = json.loads(data) if data else None
-            if msg is None:
-                self.reply(conn, {})
-            elif msg["op"] == "exec":
-                self.reply(conn, self.exec(msg, fds))
-            elif msg["op"] == "wait":
-                pid = int(msg["pid"])
-                reply = self.status_reply(pid)
-                if "error" in reply and pid in self.known:
-                    self.sel.unregister(conn)  # the request is read; its EOF must not count as a new one
-                    self.waiters.setdefault(pid, []).append(conn)
-                else:
-                    self.reply(conn, reply)
-            else:
-                self.reply(conn, {"error": "SystemError", "message": f"unknown op {msg['op']!r}"})
-        except Exception as e:  # noqa: BLE001 - a bad request must not end the monitor
-            self.reply(conn, {"error": "SystemError", "message": f"{type(e).__name__}: {e}"})
-        finally:
-            for fd in fds:
-                os.close(fd)
-
-    def exec(self, msg: dict, fds: list) -> dict:
-        if self.init_done:
-            return {"error": "ContainerNotRunning", "message": "the container's init has exited"}
+    def execute(self, request, fds: list):
+        if not isinstance(request, messages.RunRequest):
+            return super().execute(request, fds)
+        if self.init_pid not in self.children:
+            return messages.ErrorReply("ContainerNotRunning", "the container's init has exited")
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
-            pid = spawn(msg["argv"], [fds[i] if i < len(fds) else null for i in range(3)])
+            rc = run_command(request.argv, [fds[i] if i < len(fds) else null for i in range(3)])
         finally:
             os.close(null)
-        _, status = os.waitpid(pid, 0)
-        if status != 0:
-            return {"error": "exec failed", "rc": exit_status(status)}
-        child = read_pid(msg["pid_file"])
-        self.known.add(child)
-        return {"pid": child}
+        if rc != 0:
+            return messages.ErrorReply(messages.COMMAND_FAILED, "exec failed", rc=rc)
+        child = read_pid(request.pid_file)
+        if child not in self.statuses:
+            self.children.add(child)
+        return messages.PidReply(child)
 
 
-def main(argv: list) -> int:
-    state_dir, sync_fd = argv[1], int(argv[2])
+def main(args: list) -> int:
+    state_dir, sync_fd = args[1], int(args[2])
     os.set_inheritable(sync_fd, False)  # the runtime and the container must not hold the creator's pipe
-    if len(argv) > 3:  # the state directory as its creator opened it (argv[1] names it for ps)
-        dir_fd = int(argv[3])
+    if len(args) > 3:  # the state directory as its creator opened it (args[1] names it for ps)
+        dir_fd = int(args[3])
         os.fchdir(dir_fd)
         os.close(dir_fd)
     else:

@@ -9,8 +9,8 @@ import pytest
 from libcontainer.conformance import deviations, plugin, runtimes
 from libcontainer.conformance.oci import bundle, cli
 from libcontainer.conformance.oci.container import is_config_error, stats_from_events
-from libcontainer.conformance.oci.factory import dir_name
 from libcontainer.conformance.report import clause_titles, spec_path
+from libcontainer.plumbing import statedir
 from libcontainer.spec import Config, Mount, Process, Resources
 
 
@@ -111,8 +111,8 @@ def test_stats_from_runc_events():
 
 
 def test_long_ids_get_short_directory_names():
-    assert dir_name("abc") == "abc"
-    assert len(dir_name("x" * 1024)) < 255
+    assert statedir.dir_name("abc") == "abc"
+    assert len(statedir.dir_name("x" * 1024)) < 255
 
 
 def test_deviation_patterns_match_node_id_tails():
@@ -174,9 +174,8 @@ def test_monitor_works_in_the_directory_it_was_handed_not_the_path(tmp_path):
     [root-entry] (LC-FAULT-02), the late monitor had bound monitor.sock in the new directory."""
     import json
     import subprocess
-    import sys
 
-    from libcontainer.conformance.oci.factory import MONITOR
+    from libcontainer.conformance.oci import monitor
     old, new = tmp_path / "old", tmp_path / "new"
     for d in (old, new):
         d.mkdir()
@@ -186,8 +185,7 @@ def test_monitor_works_in_the_directory_it_was_handed_not_the_path(tmp_path):
     r, w = os.pipe()
     try:
         # argv names "new" (the path, now another directory); the fd is the directory it was made for
-        proc = subprocess.run([sys.executable, "-I", "-S", MONITOR, str(new), str(w), str(dir_fd)],
-                              pass_fds=[w, dir_fd], timeout=60)
+        proc = subprocess.run(monitor.argv(str(new), w, dir_fd), pass_fds=[w, dir_fd], timeout=60)
     finally:
         os.close(w)
         os.close(dir_fd)

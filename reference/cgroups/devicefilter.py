@@ -24,9 +24,9 @@ from __future__ import annotations
 import os
 import struct
 
+from libcontainer.plumbing import linux
 from libcontainer.spec import DeviceRule
 
-from .. import linux
 
 _TYPES = {"b": 1, "c": 2}
 _ACCESS = {"m": 1, "r": 2, "w": 4}

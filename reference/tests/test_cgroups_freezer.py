@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from libcontainer.reference import linux as L
+from libcontainer.plumbing import linux
 from libcontainer.reference import factory as factory_mod
 from libcontainer.reference.cgroups import (FREEZING, FROZEN, THAWED, CgroupV2, driver_for, host_version,
                                            v2_mount_point)
@@ -177,7 +177,7 @@ def test_destroy_of_a_paused_container_kills_thaws_and_removes_the_cgroup(forker
     init = forker.init_pid
     forker.destroy()
     assert not drv.exists()
-    assert not os.path.exists(f"/proc/{init}") or L.process_state(init) in ("Z", "X", None)
+    assert not os.path.exists(f"/proc/{init}") or linux.process_state(init) in ("Z", "X", None)
 
 
 DESTROYER = """

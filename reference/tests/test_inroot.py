@@ -8,14 +8,14 @@ import os
 import pytest
 
 from libcontainer.reference import inroot
-from libcontainer.reference import linux as L
+from libcontainer.plumbing import linux
 
 
 @pytest.fixture(params=["openat2", "walk"])
 def mode(request):
-    L.force_no_openat2(request.param == "walk")
+    linux.force_no_openat2(request.param == "walk")
     yield request.param
-    L.force_no_openat2(False)
+    linux.force_no_openat2(False)
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ def test_unknown_monitor_mode_is_refused(factory_root):
 def test_monitor_exits_and_is_reaped_after_destroy(factory, config):
     c, _out, status = run_init(factory, "reap", config, "exit 5")
     assert status == 5
-    monitor_pid = c._state["monitor_pid"]
+    monitor_pid = c._state.monitor_pid
     c.destroy()
     assert not psutil.pid_exists(monitor_pid) or psutil.Process(monitor_pid).status() != psutil.STATUS_ZOMBIE
 

@@ -35,11 +35,12 @@ def test_only_loopback_without_network(factory, config):
 
 _VETH = r"""
 import dataclasses, json, os, sys
-from libcontainer.reference import LinuxFactory, linux as L
+from libcontainer.plumbing import linux
+from libcontainer.reference import LinuxFactory
 from libcontainer.spec import Config, IDMap, Network, Process
 from libcontainer.spec.tests.helpers import exec_probe
-L.unshare(L.CLONE_NEWNET)  # this process's own "host" network
-L.loopback_up()
+linux.unshare(linux.CLONE_NEWNET)  # this process's own "host" network
+linux.loopback_up()
 from pyroute2 import IPRoute
 root, rootfs, parent, userns = sys.argv[1:5]
 net = Network(host_ifname="lcveth0", ifname="eth0", address="192.0.2.2/24", host_address="192.0.2.1/24",

@@ -4,29 +4,8 @@ import os
 
 import pytest
 
-from libcontainer.reference import linux as L
-from libcontainer.reference import state as S
 from libcontainer.reference.cgroups import v1, v2
 from libcontainer.reference.cgroups.driver import read_int, read_keyed
-
-
-def test_dir_name_keeps_short_ids_and_hashes_long_ones():
-    assert S.dir_name("web") == "web"
-    long_a, long_b = "a" * 1024, "a" * 1023 + "b"
-    assert len(S.dir_name(long_a)) <= 255
-    assert S.dir_name(long_a) != S.dir_name(long_b)
-    assert S.dir_name(long_a).startswith("a" * 64)
-
-
-def test_exit_status_is_code_or_128_plus_signal():
-    assert L.exit_status(3 << 8) == 3
-    assert L.exit_status(9) == 137
-    assert L.exit_status(15) == 143
-
-
-def test_process_start_time_names_this_process_and_none_when_gone():
-    assert L.process_start_time(os.getpid()) > 0
-    assert L.process_start_time(2**22 + 1) is None
 
 
 def test_v1_mounts_parses_combined_and_named_hierarchies(tmp_path):

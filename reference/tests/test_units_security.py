@@ -102,8 +102,8 @@ def test_close_fds_except_keeps_only_those():
     if pid == 0:
         try:
             extra = [os.open("/dev/null", os.O_RDONLY) for _ in range(5)]
-            from libcontainer.reference import linux as L
-            L.close_fds_except((0, 1, 2, extra[2]))
+            from libcontainer.plumbing import linux
+            linux.close_fds_except((0, 1, 2, extra[2]))
             left = sorted(int(x) for x in os.listdir("/proc/self/fd"))
             # listdir opens one fd of its own, the lowest free one
             os._exit(0 if set(left) - {0, 1, 2, extra[2]} <= {min(set(range(64)) - {0, 1, 2, extra[2]})} else 1)

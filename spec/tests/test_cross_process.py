@@ -19,6 +19,7 @@ from .test_destroyed import CALLS
 
 def _script(runtime_name: str, factory_root: str, body: str) -> str:
     return textwrap.dedent(f"""
+        import signal
         from libcontainer.conformance.runtimes import resolve
         factory = resolve({runtime_name!r})({factory_root!r})
     """) + textwrap.dedent(body)
@@ -44,7 +45,7 @@ def test_destroy_from_another_process(factory, factory_root, runtime_name, confi
         init = c.processes()[0]
         out = _run(runtime_name, factory_root, """
             c = factory.load("xproc")
-            c.signal(c.processes()[0], 9)
+            c.signal(c.processes()[0], signal.SIGKILL)
             print(c.wait())
             c.destroy()
         """)

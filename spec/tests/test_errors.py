@@ -168,9 +168,9 @@ def test_which_error_wins(factory, config):
 
 
 WRONG_TYPED_CALLS = {
-    "signal-pid-str": lambda c, f, cfg: c.signal("1", 9),
-    "signal-pid-none": lambda c, f, cfg: c.signal(None, 9),
-    "signal-pid-float": lambda c, f, cfg: c.signal(1.0, 9),
+    "signal-pid-str": lambda c, f, cfg: c.signal("1", signal.SIGKILL),
+    "signal-pid-none": lambda c, f, cfg: c.signal(None, signal.SIGKILL),
+    "signal-pid-float": lambda c, f, cfg: c.signal(1.0, signal.SIGKILL),
     "wait_process-str": lambda c, f, cfg: c.wait_process("1"),
     "wait_process-none": lambda c, f, cfg: c.wait_process(None),
     "wait_process-negative": lambda c, f, cfg: c.wait_process(-1),

@@ -33,14 +33,12 @@ def adopt_orphans():
     """Make this test process a child subreaper while the test kills a creator or a keeper, so the
     processes those leave are reparented here (not to an ancestor of the test run, which may not
     expect children it did not start), and reap every adopted child that has exited at the end."""
-    import ctypes
-    pr_set_child_subreaper = 36  # prctl(2), include/uapi/linux/prctl.h
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+    from libcontainer.plumbing import linux
+    linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
     try:
         yield
     finally:
-        libc.prctl(pr_set_child_subreaper, 0, 0, 0, 0)
+        linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 0)
         for child in psutil.Process().children():
             with contextlib.suppress(ChildProcessError, psutil.Error):
                 if child.status() == psutil.STATUS_ZOMBIE:
@@ -80,7 +78,7 @@ def test_stale_handle_never_touches_the_recreated_container(factory, factory_roo
         with pytest.raises(ContainerDestroyed):
             a.status()
         for call in (a.processes, a.stats, a.pause, a.resume, a.wait,
-                     lambda: a.start_process(Process(args=["true"])), lambda: a.signal(init_b, 9),
+                     lambda: a.start_process(Process(args=["true"])), lambda: a.signal(init_b, signal.SIGKILL),
                      lambda: a.wait_process(init_a)):
             with pytest.raises(ContainerDestroyed):
                 call()

@@ -258,16 +258,16 @@ def test_tampered_exit_record_is_no_status(factory, config):
 def test_kill_verified_spares_a_process_that_is_not_the_target(runtime_name):
     if runtime_name != "reference":
         pytest.skip("reference-only: the reference's kill helper")
-    from libcontainer.reference import linux as L
+    from libcontainer.plumbing import linux
     victim = subprocess.Popen(["sleep", "60"])
     try:
-        start = L.process_start_time(victim.pid)
-        assert L.kill_verified(victim.pid, start + 1, signal.SIGKILL) is False  # another process's start
-        assert L.kill_verified(victim.pid, None, signal.SIGKILL, check=lambda p: False) is False
+        start = linux.process_start_time(victim.pid)
+        assert linux.kill_verified(victim.pid, start + 1, signal.SIGKILL) is False  # another process's start
+        assert linux.kill_verified(victim.pid, None, signal.SIGKILL, check=lambda p: False) is False
         assert victim.poll() is None and is_live(victim.pid)
-        assert L.kill_verified(victim.pid, start, signal.SIGKILL) is True
+        assert linux.kill_verified(victim.pid, start, signal.SIGKILL) is True
         assert victim.wait(10) == -signal.SIGKILL
-        assert L.kill_verified(victim.pid, start, signal.SIGKILL) is False  # reaped: gone
+        assert linux.kill_verified(victim.pid, start, signal.SIGKILL) is False  # reaped: gone
     finally:
         if victim.poll() is None:
             victim.kill()

@@ -1,6 +1,8 @@
-"""A container's state directory: ``<factory root>/<dir name>/``.
+"""A container's state directory, ``<factory root>/<dir name>/``, as the reference and the OCI
+adapter both keep it: naming, the flock, atomic writes, exit records, removal, and waiting for
+(or ending) a process named by pid and start time.
 
-Files: ``state.json`` (config, cgroup, monitor and init identity),
+Files: ``state.json`` (:mod:`.statefile`: config, cgroup, monitor and init identity),
 ``monitor.sock`` (the monitor's unix socket), ``exits/<pid>`` (the exit
 status of every reaped process, written by the monitor), ``lock`` (flock for
 operations that change the container; made with the directory, which appears
@@ -17,15 +19,20 @@ create or destroy of that id removes it (SPEC.md LC-FAULT-02).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import os
+import select
+import signal
 import socket
 import threading
+import time
 import uuid
 
 from . import linux
+from . import reaper
 
 STATE = "state.json"
 CGROUP = "cgroup.json"
@@ -62,11 +69,13 @@ def cgroup_name(container_id: str) -> str:
     return name
 
 
-def write_json(path: str, data: dict) -> None:
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a temporary file beside it, renamed over it (rename(2)),
+    so a reader sees the old content or the new, never a part. OSError (ENOSPC, EROFS) as open(2)."""
     tmp = f"{path}.tmp{os.getpid()}-{threading.get_ident()}"
     try:
         with open(tmp, "w") as f:
-            json.dump(data, f)
+            f.write(text)
         os.rename(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -74,49 +83,15 @@ def write_json(path: str, data: dict) -> None:
         raise
 
 
+def write_json(path: str, data: dict) -> None:
+    """``data`` as JSON in ``path``, atomically (:func:`write_atomic`)."""
+    write_atomic(path, json.dumps(data))
+
+
 def new_incarnation() -> str:
     """A value naming one container's lifetime: a handle whose value differs from the state's
     belongs to a destroyed container, even if the id was made again (SPEC.md LC-FAULT-01)."""
     return uuid.uuid4().hex
-
-
-class CorruptState(ValueError):
-    """``state.json`` is not what create wrote: the message names the field."""
-
-
-_FIELDS = {"id": str, "config": dict, "cgroup": dict, "init_pid": int, "init_start": int,
-           "monitor_pid": int, "monitor_start": int}
-
-
-def validate_state(state, container_id: str) -> dict:
-    """``state`` if it is a complete state of ``container_id``; else CorruptState naming the field."""
-    if not isinstance(state, dict):
-        raise CorruptState(f"not an object but {type(state).__name__}")
-    for name, kind in _FIELDS.items():
-        value = state.get(name)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise CorruptState(f"field {name!r} is missing or not {kind.__name__}: {value!r}"[:200])
-        if kind is int and value <= 0:
-            raise CorruptState(f"field {name!r} is not positive: {value!r}")
-    if state["id"] != container_id:
-        raise CorruptState(f"field 'id' is {state['id']!r}"[:200])
-    validate_cgroup(state["cgroup"])
-    return state
-
-
-def validate_cgroup(info) -> dict:
-    """A ``cgroup`` entry as the factory wrote it; CorruptState naming the field otherwise."""
-    if not isinstance(info, dict) or info.get("version") not in (1, 2):
-        raise CorruptState("field 'cgroup.version' is missing or not 1 or 2")
-    keys = {"parent": str, "name": str, "procs_files": list}
-    keys.update({"hierarchies": dict} if info["version"] == 1 else {"root": str})
-    for name, kind in keys.items():
-        if not isinstance(info.get(name), kind):
-            raise CorruptState(f"field 'cgroup.{name}' is missing or not {kind.__name__}")
-    name = info["name"]
-    if not name or "/" in name or name in (".", "..") or ".." in info["parent"].split("/"):
-        raise CorruptState(f"field 'cgroup.name' or 'cgroup.parent' is not a cgroup below the parent: {name!r}")
-    return info
 
 
 def make_dir(root: str, name: str) -> tuple[str, int]:
@@ -156,13 +131,7 @@ def sweep_new_dirs(root: str) -> None:
         if linux.process_start_time(pid) == start:
             continue  # its maker is alive: a create under way
         with contextlib.suppress(OSError):
-            _remove_tree(entry.path)
-
-
-def _remove_tree(path: str) -> None:
-    for entry in os.scandir(path):
-        os.unlink(entry.path)
-    os.rmdir(path)
+            rmtree(entry.path)
 
 
 def try_lock(state_dir: str) -> int | None:
@@ -181,22 +150,15 @@ def try_lock(state_dir: str) -> int | None:
     return fd
 
 
-def read_json(path: str) -> dict:
+def read_json(path: str):
+    """The JSON value in ``path`` (any type: the caller validates). OSError, ValueError."""
     with open(path) as f:
         return json.load(f)
 
 
 def write_exit(state_dir: str, pid: int, status: int) -> None:
-    path = os.path.join(state_dir, EXITS, str(pid))
-    tmp = f"{path}.tmp{os.getpid()}-{threading.get_ident()}"
-    try:
-        with open(tmp, "w") as f:
-            f.write(str(status))
-        os.rename(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Record ``status`` (0..255: :func:`.linux.exit_status`) as ``exits/<pid>``, atomically."""
+    write_atomic(os.path.join(state_dir, EXITS, str(pid)), str(status))
 
 
 def read_exit(state_dir: str, pid: int) -> int | None:
@@ -208,6 +170,28 @@ def read_exit(state_dir: str, pid: int) -> int | None:
     except (OSError, ValueError):
         return None
     return code if 0 <= code <= 255 else None
+
+
+def recover(state_dir: str, finished, remove) -> bool:
+    """Remove what a creator (or destroy) that died left unfinished in ``state_dir``: when nobody
+    holds its flock and ``finished()`` is false, ``remove()`` runs, the flock held (SPEC.md
+    LC-FAULT-02). True if the id's directory is free now; False while a create or destroy is
+    under way, or the directory holds a finished container."""
+    try:
+        fd = try_lock(state_dir)
+    except FileNotFoundError:
+        return not os.path.lexists(state_dir)
+    except OSError:
+        return False
+    if fd is None:
+        return False  # a create or destroy is under way
+    try:
+        if finished():
+            return False
+        remove()
+        return True
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -243,26 +227,80 @@ def connect(state_dir: str, timeout: float | None = None) -> socket.socket:
         os.close(dfd)
 
 
-def send_msg(sock: socket.socket, msg: dict, fds: list[int] = ()) -> None:
-    data = json.dumps(msg).encode() + b"\n"
-    if fds:
-        sent = socket.send_fds(sock, [data], list(fds))
-        if sent < len(data):  # a signal cut a big message short: the rest carries no fds
-            sock.sendall(data[sent:])
-    else:
-        sock.sendall(data)
+def rmtree(path: str) -> None:
+    """Remove the directory ``path`` and everything below it (symlinks not followed); entries that
+    another process adds meanwhile are removed on another pass. Gone already: nothing. OSError."""
+    _remove(path, last=())
 
 
-def recv_msg(sock: socket.socket) -> dict | None:
-    """One newline-terminated JSON message, or None at EOF (or a message that is not JSON)."""
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = sock.recv(65536)
-        if not chunk:
-            return None
-        buf += chunk
+def remove_state_dir(path: str) -> None:
+    """Remove a container's state directory: its files, then ``state.json``, then ``lock``. A
+    destroy killed half-way leaves either the state (the next destroy does it all again) or a
+    lock-only directory (removed by the next load, create or destroy of the id, LC-FAULT-02).
+    Files that other processes add meanwhile (a status record) are removed on a second pass."""
+    _remove(path, last=(STATE, LOCK))
+
+
+def _remove(path: str, last: tuple[str, ...], attempts: int = 5) -> None:
+    for attempt in range(attempts):
+        try:
+            entries = list(os.scandir(path))
+        except FileNotFoundError:
+            return  # removed by another call
+        for entry in entries:
+            if entry.name in last:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                rmtree(entry.path)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+        for name in last:  # in this order, after everything else
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(path, name))
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            if e.errno != errno.ENOTEMPTY or attempt == attempts - 1:
+                raise
+
+
+def end_process(pid: int | None, start: int | None, grace: float = 10.0, timeout: float = 10.0) -> None:
+    """Wait up to ``grace`` seconds for process ``pid`` to exit, then SIGKILL it (through a pidfd,
+    only while it is the process that started at ``start``, field 22 of /proc/PID/stat; None:
+    any) and wait up to ``timeout`` more; reap it when this process started it (:mod:`.reaper`).
+    Nothing happens when ``pid`` is None, gone, or another process's now."""
+    if not pid:
+        return
     try:
-        msg = json.loads(buf)
-    except ValueError:
-        return None
-    return msg if isinstance(msg, dict) else None
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if start is not None and linux.process_start_time(pid) != start:
+            return
+        if not select.select([pidfd], [], [], grace)[0]:
+            if linux.kill_verified(pid, start, signal.SIGKILL):
+                select.select([pidfd], [], [], timeout)
+        reaper.reap(pid)
+    finally:
+        os.close(pidfd)
+
+
+def read_all(fd: int, timeout: float, what: str) -> bytes:
+    """Everything the pipe ``fd`` gives until EOF, within ``timeout`` seconds in all; past it,
+    SystemFailure "timed out waiting for ``what``"."""
+    deadline = time.monotonic() + timeout
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            from libcontainer.spec.errors import SystemFailure
+            raise SystemFailure(f"timed out waiting for {what}")
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)

@@ -1,8 +1,12 @@
-"""The Linux system calls Python 3.11 lacks, through ctypes. All Linux-specific calls live here.
+"""The Linux system calls Python 3.11 lacks, through ctypes: the one module of the project that
+binds libc (the reference and the OCI adapter both call these).
 
-Each wrapper raises :class:`OSError` with the call's errno; the public API
-wraps those in SystemFailure. Sources: unshare(2), setns(2), mount(2),
-umount2(2), pivot_root(2), prctl(2).
+Each wrapper raises :class:`OSError` with the call's errno; the public API wraps those in
+SystemFailure. Calls without a glibc wrapper go through ``syscall(2)`` with the number for this
+machine from :mod:`.syscalls` (NotSupported where the table has none). Sources: unshare(2),
+setns(2), mount(2), umount2(2), pivot_root(2), prctl(2), capget(2), close_range(2), renameat2(2),
+bpf(2), openat2(2), proc(5). ``pidfd_send_signal(2)`` is the stdlib's
+:func:`signal.pidfd_send_signal`.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ import ctypes
 import errno
 import fcntl
 import os
+import signal
 import struct
+
+from . import syscalls
 
 try:
     _libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -69,12 +76,12 @@ SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
 
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
-_SYS_CAPGET = 125
-_SYS_CAPSET = 126
-_SYS_CLOSE_RANGE = 436
+AT_FDCWD = -100
 
-_SYS_PIVOT_ROOT = 155  # x86_64
-_SYS_PIDFD_SEND_SIGNAL = 424
+
+def _syscall(name: str, *args) -> int:
+    """syscall(2) by the number of ``name`` on this machine (NotSupported when unknown)."""
+    return _libc.syscall(ctypes.c_long(syscalls.number(name)), *args)
 
 
 def _check(ret: int, what: str) -> int:
@@ -108,22 +115,18 @@ def umount2(target: str, flags: int = 0) -> None:
 
 def pivot_root(new_root: str, put_old: str) -> None:
     """pivot_root(2) (no libc wrapper: a raw syscall)."""
-    _check(_libc.syscall(ctypes.c_long(_SYS_PIVOT_ROOT), new_root.encode(), put_old.encode()), "pivot_root")
+    _check(_syscall("pivot_root", new_root.encode(), put_old.encode()), "pivot_root")
 
 
-def prctl(option: int, arg2: int = 0) -> None:
-    """prctl(2) with one argument."""
-    _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(0),
-                       ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
+def prctl(option: int, arg2=0, arg3: int = 0) -> int:
+    """prctl(2) with up to two arguments (``arg2`` an int, or bytes passed as a pointer: PR_SET_NAME);
+    returns the call's result (PR_CAPBSET_READ, PR_GET_NO_NEW_PRIVS answer through it)."""
+    arg = ctypes.c_char_p(arg2) if isinstance(arg2, bytes) else ctypes.c_ulong(arg2)
+    return _check(_libc.prctl(ctypes.c_int(option), arg, ctypes.c_ulong(arg3), ctypes.c_ulong(0),
+                              ctypes.c_ulong(0)), "prctl")
 
 
-def pidfd_send_signal(pidfd: int, sig: int) -> None:
-    """pidfd_send_signal(2): signal the process a pidfd refers to (no pid-reuse race)."""
-    _check(_libc.syscall(ctypes.c_long(_SYS_PIDFD_SEND_SIGNAL), ctypes.c_int(pidfd), ctypes.c_int(sig),
-                         None, ctypes.c_uint(0)), "pidfd_send_signal")
-
-
-def kill_verified(pid: int, start: int | None, sig: int = 9, check=None) -> bool:
+def kill_verified(pid: int, start: int | None, sig: int = signal.SIGKILL, check=None) -> bool:
     """Send ``sig`` to ``pid`` only if it is still the process that started at ``start`` (field 22 of
     /proc/<pid>/stat; None: any) and ``check(pid)`` (when given) is true, checked while a pidfd holds
     the process, so a reused pid is never hit. True if sent, False if the target is gone or another."""
@@ -137,7 +140,7 @@ def kill_verified(pid: int, start: int | None, sig: int = 9, check=None) -> bool
         if check is not None and not check(pid):
             return False
         try:
-            pidfd_send_signal(pidfd, sig)
+            signal.pidfd_send_signal(pidfd, sig)
         except ProcessLookupError:
             return False
         return True
@@ -150,14 +153,7 @@ PR_SET_NAME = 15
 
 def set_name(name: bytes) -> None:
     """prctl(PR_SET_NAME): this thread's name in /proc/<pid>/comm and ps (at most 15 bytes)."""
-    _check(_libc.prctl(ctypes.c_int(PR_SET_NAME), ctypes.c_char_p(name[:15]), ctypes.c_ulong(0),
-                       ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
-
-
-def prctl5(option: int, arg2: int = 0, arg3: int = 0) -> int:
-    """prctl(2) with two arguments; returns the call's result."""
-    return _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
-                              ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
+    prctl(PR_SET_NAME, name[:15])
 
 
 class _CapHeader(ctypes.Structure):
@@ -172,7 +168,7 @@ def capget(pid: int = 0) -> tuple[int, int, int]:
     """capget(2): (effective, permitted, inheritable) of ``pid`` (0: this thread) as 64-bit masks."""
     hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, pid)
     data = (_CapData * 2)()
-    _check(_libc.syscall(ctypes.c_long(_SYS_CAPGET), ctypes.byref(hdr), data), "capget")
+    _check(_syscall("capget", ctypes.byref(hdr), data), "capget")
     return tuple(getattr(data[0], f) | (getattr(data[1], f) << 32)
                  for f in ("effective", "permitted", "inheritable"))
 
@@ -186,7 +182,7 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         data[i].effective = (effective >> shift) & 0xFFFFFFFF
         data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
         data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
-    _check(_libc.syscall(ctypes.c_long(_SYS_CAPSET), ctypes.byref(hdr), data), "capset")
+    _check(_syscall("capset", ctypes.byref(hdr), data), "capset")
 
 
 def cap_last_cap() -> int:
@@ -200,8 +196,8 @@ def cap_last_cap() -> int:
 
 def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
     """close_range(2): close (or with CLOSE_RANGE_CLOEXEC=4, mark close-on-exec) fds first..last."""
-    _check(_libc.syscall(ctypes.c_long(_SYS_CLOSE_RANGE), ctypes.c_uint(first), ctypes.c_uint(last),
-                         ctypes.c_uint(flags)), "close_range")
+    _check(_syscall("close_range", ctypes.c_uint(first), ctypes.c_uint(last), ctypes.c_uint(flags)),
+           "close_range")
 
 
 def close_fds_except(keep) -> None:
@@ -248,7 +244,7 @@ RENAME_NOREPLACE = 1
 def rename_noreplace(src: str, dst: str) -> None:
     """renameat2(2) with RENAME_NOREPLACE: FileExistsError when ``dst`` exists (a plain rename(2)
     would replace an empty directory)."""
-    _check(_libc.renameat2(-100, os.fsencode(src), -100, os.fsencode(dst), RENAME_NOREPLACE),
+    _check(_libc.renameat2(AT_FDCWD, os.fsencode(src), AT_FDCWD, os.fsencode(dst), RENAME_NOREPLACE),
            f"renameat2({src!r}, {dst!r})")
 
 
@@ -283,7 +279,6 @@ def exit_status(wait_status: int) -> int:
 
 
 # bpf(2): load a BPF_PROG_TYPE_CGROUP_DEVICE program and attach it to a cgroup v2 directory
-_SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine, 321)
 BPF_PROG_LOAD = 5
 BPF_PROG_ATTACH = 8
 BPF_PROG_TYPE_CGROUP_DEVICE = 15
@@ -302,7 +297,7 @@ def bpf_prog_load(prog_type: int, insns: bytes, license: str = "Apache") -> int:
     attr = ctypes.create_string_buffer(128)  # union bpf_attr, zero-padded
     struct.pack_into("<IIQQIIQ", attr, 0, prog_type, len(insns) // 8, ctypes.addressof(code),
                      ctypes.addressof(lic), 1, len(log), ctypes.addressof(log))
-    ret = _libc.syscall(ctypes.c_long(_SYS_BPF), ctypes.c_int(BPF_PROG_LOAD), attr, ctypes.c_uint(len(attr)))
+    ret = _syscall("bpf", ctypes.c_int(BPF_PROG_LOAD), attr, ctypes.c_uint(len(attr)))
     if ret == -1:
         err = ctypes.get_errno()
         raise OSError(err, f"bpf(BPF_PROG_LOAD): {os.strerror(err)}: {log.value.decode(errors='replace')[-500:]}")
@@ -312,12 +307,11 @@ def bpf_prog_load(prog_type: int, insns: bytes, license: str = "Apache") -> int:
 def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int = 0) -> None:
     """bpf(BPF_PROG_ATTACH): attach program ``prog_fd`` to ``target_fd`` (a cgroup directory fd)."""
     attr = ctypes.create_string_buffer(struct.pack("<IIIII", target_fd, prog_fd, attach_type, flags, 0), 20)
-    _check(_libc.syscall(ctypes.c_long(_SYS_BPF), ctypes.c_int(BPF_PROG_ATTACH), attr, ctypes.c_uint(20)),
+    _check(_syscall("bpf", ctypes.c_int(BPF_PROG_ATTACH), attr, ctypes.c_uint(20)),
            "bpf(BPF_PROG_ATTACH)")
 
 
 # openat2(2): resolve a path with the kernel's scoping rules (Linux 5.6+)
-_SYS_OPENAT2 = 437  # same number on x86_64 and aarch64
 RESOLVE_NO_XDEV = 0x01
 RESOLVE_NO_MAGICLINKS = 0x02
 RESOLVE_NO_SYMLINKS = 0x04
@@ -337,11 +331,11 @@ def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> i
     if _openat2_missing:
         raise OSError(errno.ENOSYS, "openat2: not supported by this kernel")
     how = struct.pack("QQQ", flags, mode, resolve)
-    ret = _libc.syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dirfd), path.encode(), how,
+    ret = _syscall("openat2", ctypes.c_int(dirfd), path.encode(), how,
                         ctypes.c_size_t(len(how)))
     if ret == -1:
         err = ctypes.get_errno()
-        if err == 38:  # ENOSYS
+        if err == errno.ENOSYS:
             _openat2_missing = True
         raise OSError(err, f"openat2 {path}: {os.strerror(err)}")
     return ret
