@@ -109,7 +109,7 @@ def supervisor(n: int) -> None:
     """One process serving n containers (see the module doc); reports on stdout, ends on stdin's EOF."""
     import selectors
     import libcontainer.reference.monitor  # noqa: F401
-    from libcontainer.reference import linux
+    from libcontainer.plumbing import linux
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
     sock_dir = tempfile.mkdtemp(prefix="lc-sup-")
     sel = selectors.DefaultSelector()

@@ -24,12 +24,15 @@ import time
 
 import housekeeping  # noqa: E402  (bench/ is the script's directory)
 
-# (module, attribute): functions on the create path; classes as "Class.method"
+# (module, attribute): functions on the create path; classes as "Class.method"; a module is
+# libcontainer.reference.<name>, or libcontainer.<name> for a "plumbing." name
 WRAPPED = [
     ("factory", "LinuxFactory.create"), ("container", "LinuxContainer.wait"), ("container", "LinuxContainer.destroy"),
-    ("state", "write_json"), ("state", "make_dir"), ("state", "sweep_new_dirs"), ("cleanup", "rmtree"),
-    ("cleanup", "kill_cgroup"), ("linux", "process_start_time"),
-    ("cgroups.v1", "CgroupV1.create"), ("monitor", "run_forked"), ("linux", "close_fds_except"), ("linux", "unshare"),
+    ("plumbing.statedir", "write_json"), ("plumbing.statedir", "make_dir"), ("plumbing.statedir", "sweep_new_dirs"),
+    ("plumbing.statedir", "rmtree"),
+    ("cleanup", "kill_cgroup"), ("plumbing.linux", "process_start_time"),
+    ("cgroups.v1", "CgroupV1.create"), ("monitor", "run_forked"), ("plumbing.linux", "close_fds_except"),
+    ("plumbing.linux", "unshare"),
     ("monitor_startup", "MonitorStartup.start_init"), ("monitor_startup", "MonitorStartup.spawn"),
     ("monitor_startup", "committed"),
     ("process", "run_init"), ("process", "join_cgroup"), ("process", "init_namespaces"), ("process", "finish"),
@@ -42,8 +45,12 @@ def install(log_path: str) -> None:
     """Wrap every function of WRAPPED wherever the reference binds it (module globals, classes)."""
     import importlib
 
-    modules = {name: importlib.import_module(f"libcontainer.reference.{name}") for name, _ in WRAPPED}
-    modules.update({m: sys.modules[m] for m in list(sys.modules) if m.startswith("libcontainer.reference.")})
+    def full(name: str) -> str:
+        return f"libcontainer.{name}" if name.startswith("plumbing.") else f"libcontainer.reference.{name}"
+
+    modules = {name: importlib.import_module(full(name)) for name, _ in WRAPPED}
+    modules.update({m: sys.modules[m] for m in list(sys.modules)
+                    if m.startswith(("libcontainer.reference.", "libcontainer.plumbing."))})
     inode = os.stat(log_path).st_ino if os.path.exists(log_path) else None
     cache: dict[int, int] = {}  # pid -> fd of the log: the init cannot open it by path after pivot_root
 

@@ -9,7 +9,7 @@ factory roots, no cgroup directory under this run's ``libcontainer/scale-<pid>``
 directory). A least-squares line over N gives the slope per container of each cost (seconds per
 container to start and to destroy, MiB PSS per container), plotted against N
 (``OUT/scale.png``). The soft RLIMIT_NOFILE is raised to its hard limit first (the creator keeps
-one pidfd per monitor, reference/reaper.py). A failing N is recorded with where and why, and the
+one pidfd per monitor, plumbing/reaper.py). A failing N is recorded with where and why, and the
 larger N are skipped.
 """
 
