@@ -31,7 +31,7 @@ from .mutants_faults import (CreateNotCrashSafe, DestroyByIdForgets, DestroyRead
                              ResumeStoppedThaws, StaleHandleFollowsId, StatsDestroyedAsSystemFailure,
                              WaitLostKeeperNotFound, ZombieKeeper)
 from .mutants_host import (DestroyRemovesParent, DevThroughLinks, ExecOneRecv, HostPathsFollowLinks,  # noqa: F401
-                           LateRlimitCheck, SubCgroupsIgnored)
+                           LateRlimitCheck, SubCgroupsIgnored, CreateBySelect)
 from .mutants_lifecycle import (DestroyLeavesCgroup, ExecWaitsForThaw, LoadIgnoresDestroy,  # noqa: F401
                                 LoadInvalidIdDestroyed, PausePausedRaises, ProcessesWithDeadPid, ResumeNoop,
                                 ResumeRunningRaises, SignalStoppedSilent, StateBeforeArgument,
@@ -88,6 +88,7 @@ MUTANTS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "DestroyRemovesParent": (("LC-HOST-04",), "test_cgroup_tree", "test_destroy_keeps_an_operator_cgroup_parent"),
     "LateRlimitCheck": (("LC-HOST-05",), "test_host_input", "soft-above-hard and not exec"),
     "ExecOneRecv": (("LC-HOST-06",), "test_host_input", "test_big_argument_through_start_process"),
+    "CreateBySelect": (("LC-HOST-07",), "test_host_fds", "test_lifecycle_with_descriptors_above_fd_setsize"),
     # issue 10, item 4: the process and limits half
     "DropsLimits": (("LC-CFG-RES-01",), "test_config_resources", "test_memory_limit_kills_the_allocator"),
     "DropsDeviceRules": (("LC-CFG-RES-08",), "test_config_resources", "test_device_rules_make_open_fail"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import select
 
 from libcontainer.spec import SystemFailure, validate_id
 
@@ -91,6 +92,19 @@ def _exec_one_recv(self, process):
     return self.inner.start_process(process)
 
 
+def _create_by_select(self, container_id, config):
+    """create that waits on its start-up pipe with select(2), as the reference's create did (its
+    ``read_all``): a ValueError once the caller's descriptors are numbered above FD_SETSIZE (1024)."""
+    r, w = os.pipe()
+    try:
+        os.write(w, b"r")
+        select.select([r], [], [], 10.0)
+    finally:
+        os.close(r)
+        os.close(w)
+    return MutantFactory.create(self, container_id, config)
+
+
 HostPathsFollowLinks = mutant("HostPathsFollowLinks", _factory={"create": _create_following_links})
 DevThroughLinks = mutant("DevThroughLinks", _factory={"create": _create_dev_through_links})
 SubCgroupsIgnored = mutant("SubCgroupsIgnored", processes=_processes_top_cgroup_only)
@@ -98,3 +112,4 @@ DestroyRemovesParent = mutant("DestroyRemovesParent", destroy=_destroy_removes_p
 LateRlimitCheck = mutant("LateRlimitCheck", start_process=_exec_late_rlimit,
                          _factory={"create": _create_late_rlimit})
 ExecOneRecv = mutant("ExecOneRecv", start_process=_exec_one_recv)
+CreateBySelect = mutant("CreateBySelect", _factory={"create": _create_by_select})

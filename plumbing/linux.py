@@ -15,6 +15,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import select
 import signal
 import struct
 
@@ -350,3 +351,18 @@ def force_no_openat2(value: bool = True) -> None:
     """Pretend the kernel lacks openat2 (tests of the component-by-component fallback)."""
     global _openat2_missing
     _openat2_missing = value
+
+
+def wait_readable(fd: int, timeout: float | None) -> bool:
+    """True once ``fd`` is readable (a pidfd: its process has exited; a pipe: data or EOF), False
+    when ``timeout`` seconds (None: no limit) pass first. Uses poll(2), never select(2), whose
+    fd_set holds only descriptors below FD_SETSIZE (1024): a caller with more open files must still
+    work (SPEC.md LC-HOST-07; select(2) BUGS; pidfd_open(2) for a pidfd's readability)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    ms = None if timeout is None else max(0, int(timeout * 1000))
+    while True:
+        try:
+            return bool(poller.poll(ms))
+        except InterruptedError:  # pragma: no cover - PEP 475 retries poll; kept for clarity
+            continue

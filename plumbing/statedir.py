@@ -24,7 +24,6 @@ import fcntl
 import hashlib
 import json
 import os
-import select
 import signal
 import socket
 import threading
@@ -282,9 +281,9 @@ def end_process(pid: int | None, start: int | None, grace: float = 10.0, timeout
     try:
         if start is not None and linux.process_start_time(pid) != start:
             return
-        if not select.select([pidfd], [], [], grace)[0]:
+        if not linux.wait_readable(pidfd, grace):
             if linux.kill_verified(pid, start, signal.SIGKILL):
-                select.select([pidfd], [], [], timeout)
+                linux.wait_readable(pidfd, timeout)
         reaper.reap(pid)
     finally:
         os.close(pidfd)
@@ -297,7 +296,7 @@ def read_all(fd: int, timeout: float, what: str) -> bytes:
     chunks = []
     while True:
         left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
+        if left <= 0 or not linux.wait_readable(fd, left):
             from libcontainer.spec.errors import SystemFailure
             raise SystemFailure(f"timed out waiting for {what}")
         chunk = os.read(fd, 65536)

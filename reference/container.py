@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
 
 from libcontainer.plumbing import linux
@@ -84,7 +83,7 @@ class LinuxContainer(StateHandle):
         try:
             if linux.process_start_time(self.init_pid) == self._state.init_start:
                 signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-                select.select([pidfd], [], [], timeout)
+                linux.wait_readable(pidfd, timeout)
         except ProcessLookupError:
             pass
         finally:

@@ -35,7 +35,6 @@ import contextlib
 import errno
 import json
 import os
-import select
 import signal
 import sys
 import time
@@ -96,7 +95,7 @@ class Monitor(MonitorStartup, MonitorServer):
                 deadline = time.monotonic() + settle
                 while time.monotonic() < deadline:
                     self.reap()
-                    if self.init_pid not in self.children or select.select([pidfd], [], [], 0.005)[0]:
+                    if self.init_pid not in self.children or linux.wait_readable(pidfd, 0.005):
                         return False
             finally:
                 os.close(pidfd)

@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import re
-import select
 import signal as _signal
 import uuid
 
@@ -113,7 +112,7 @@ class OCIContainer(StateHandle):
         try:
             if linux.process_start_time(self.init_pid) is None:
                 return True
-            return bool(select.select([pidfd], [], [], timeout)[0])
+            return linux.wait_readable(pidfd, timeout)
         finally:
             os.close(pidfd)
 
@@ -129,7 +128,7 @@ class OCIContainer(StateHandle):
         with contextlib.suppress(ProcessLookupError):
             pidfd = os.pidfd_open(self.init_pid)
             try:
-                select.select([pidfd], [], [], 10.0)  # readable once the kill has landed
+                linux.wait_readable(pidfd, 10.0)  # readable once the kill has landed
             finally:
                 os.close(pidfd)
         return Status.STOPPED
