@@ -34,6 +34,7 @@ from .cleanup import driver_from_info as cgroup_driver
 from .cgroups import FREEZING, FROZEN
 
 _ERRORS = {cls.code.value: cls for cls in LibcontainerError.__subclasses__()}
+STARTED = "started"  # in the state directory: a create(start=False) container was started
 
 
 @contextlib.contextmanager
@@ -146,6 +147,8 @@ class LinuxContainer(Container):
                 self._check()
                 self._lost_monitor()
                 return Status.STOPPED
+            if self._awaits_start():
+                return Status.CREATED
             freezer = self._cgroup.freezer_state()
             if freezer == FROZEN:
                 return Status.PAUSED
@@ -154,6 +157,29 @@ class LinuxContainer(Container):
             if not self._exists():
                 raise ContainerDestroyed(f"container {self._id!r} does not exist")
             return Status.RUNNING
+
+    def _awaits_start(self) -> bool:
+        """Made by create(start=False) and not started: no ``started`` file yet (LC-CREATED-01)."""
+        return bool(self._state.get("await_start")) and not os.path.exists(os.path.join(self._dir, STARTED))
+
+    def start(self) -> None:
+        """Let the CREATED container's init exec its program (SPEC.md LC-CREATED-02, -03): the
+        ``started`` file is written first, under the lock, so no reader sees CREATED after the
+        program runs; then the monitor releases the init."""
+        with self._locked(), system_errors("start", self):
+            transitions.check("start", self._status, self._id)
+            marker = os.path.join(self._dir, STARTED)
+            with open(marker, "x"):
+                pass
+            try:
+                try:
+                    self._request({"op": "start"})
+                except _MonitorGone:
+                    raise ContainerNotRunning(f"start: container {self._id!r} is not running") from None
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(marker)
+                raise
 
     def status(self) -> Status:
         try:

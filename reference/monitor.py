@@ -15,6 +15,7 @@ socket:
 * ``{"op": "exec", "process": {...}}`` with stdin/stdout/stderr passed as
   SCM_RIGHTS fds: start a process in the container, answer ``{"pid": N}``.
 * ``{"op": "wait", "pid": N}``: answer ``{"status": S}`` when N is reaped.
+* ``{"op": "start"}``: release a CREATED container's init (``create(start=False)``), answer ``{}``.
 
 Every reaped process's exit status (code, or 128+signal) goes to
 ``exits/<pid>``; when the file cannot be written (a full or read-only factory
@@ -134,6 +135,8 @@ class Monitor(MonitorStartup):
                 self._reply(conn, self.exec(Process.from_dict(msg["process"]), fds))
             elif msg["op"] == "wait":
                 self.wait(conn, int(msg["pid"]))
+            elif msg["op"] == "start":
+                self._reply(conn, self.release())
             else:
                 self._reply(conn, {"error": "SystemError", "message": f"unknown op {msg['op']!r}"})
         except Exception as e:  # noqa: BLE001 - a bad request must not end the monitor
@@ -141,6 +144,17 @@ class Monitor(MonitorStartup):
         finally:
             for fd in fds:
                 os.close(fd)
+
+    def release(self) -> dict:
+        """``{"op": "start"}``: let a CREATED container's init exec its program (SPEC.md LC-CREATED-02)."""
+        if not isinstance(self.start_gate, int):
+            return {"error": "ContainerNotCreated", "message": "the container was started already"}
+        gate, self.start_gate = self.start_gate, None
+        try:
+            os.write(gate, b"s")
+        finally:
+            os.close(gate)
+        return {}
 
     def exec(self, process: Process, fds: list[int]) -> dict:
         stopped = {"error": "ContainerNotRunning", "message": "the container's init has exited"}
