@@ -66,6 +66,9 @@ class Delegating(Container):
     def wait_process(self, pid: int) -> int:
         return self.inner.wait_process(pid)
 
+    def start(self) -> None:
+        return self.inner.start()
+
 
 class MutantFactory(Factory):
     """The reference factory, its containers wrapped in ``container_class``."""
@@ -77,8 +80,8 @@ class MutantFactory(Factory):
         self.inner = LinuxFactory(root)
         self.root = self.inner.root
 
-    def create(self, container_id: str, config: Config) -> Container:
-        return self.container_class(self.inner.create(container_id, config))
+    def create(self, container_id: str, config: Config, start: bool = True) -> Container:
+        return self.container_class(self.inner.create(container_id, config, start=start))
 
     def load(self, container_id: str) -> Container:
         return self.container_class(self.inner.load(container_id))
@@ -462,3 +465,9 @@ IgnoresBindFlags = _ignoring("IgnoresBindFlags", lambda c: _dc.replace(c, mounts
     _dc.replace(m, options=[o for o in m.options if o in ("bind", "rbind", "ro", "rw")]) if m.type == "bind" else m
     for m in c.mounts]) if isinstance(c, Config) else c)
 MUTANTS["IgnoresBindFlags"] = (("LC-CFG-FS-03",), "test_config_filesystem", "test_bind_mount_flags")
+
+from .mutants_created import (CREATED_MUTANTS, CreatedRunsAtOnce, CreateLateLookup,  # noqa: E402,F401
+                              DestroyCreatedNoop, ExecRefusedWhenCreated, PauseCreatedNoop, SignalCreatedRefused,
+                              StartAnything, StartNoop)
+
+MUTANTS.update(CREATED_MUTANTS)

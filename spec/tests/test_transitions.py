@@ -22,9 +22,9 @@ from libcontainer.spec import (Config, Container, ContainerDestroyed, ContainerN
 
 from .helpers import Call, eventually, exec_probe, is_live, stop_by_sigkill, wait_status
 
-STATES = ("RUNNING", "PAUSING", "PAUSED", "STOPPED", "DESTROYED")
+STATES = ("RUNNING", "PAUSING", "PAUSED", "STOPPED", "DESTROYED", "CREATED")
 OPERATIONS = ("status", "config", "processes", "stats", "start_process", "destroy", "pause", "resume", "signal",
-              "wait", "wait_process")
+              "wait", "wait_process", "start")
 FROZEN = (Status.PAUSING, Status.PAUSED)
 SIGKILLED = 128 + signal.SIGKILL
 
@@ -49,6 +49,7 @@ class Subject:
     init: int  # host pid of init
     sleeper: int  # a started `sleep 86400`
     exited: int  # a started process that exited with status 7
+    ran: str = ""  # CREATED: the file the config's program makes when it runs (host path)
     met: Status | None = None  # PAUSING: the status seen when the operation was issued
     pauser: Call | None = None  # PAUSING: the thread in pause()
 
@@ -64,6 +65,8 @@ class Subject:
 
 
 def enter(factory: Factory, config: Config, state: str) -> Subject:
+    if state == "CREATED":
+        return transitions_created.enter_created(factory, config)
     c = factory.create("cell", config)
     pids = c.processes()
     assert len(pids) == 1, pids
@@ -469,6 +472,10 @@ def _waitproc_destroyed(s):
 
 # -- the test ----------------------------------------------------------------
 
+from . import transitions_created  # noqa: E402 - registers the CREATED column and the start row in CELLS
+
+
+
 @pytest.mark.parametrize("state,operation", _params())
 def test_cell(factory, config, request, state, operation):
     _clauses, check = CELLS[(state, operation)]
@@ -481,3 +488,5 @@ def test_cell(factory, config, request, state, operation):
         if s.pauser is not None:
             s.pauser.join(15)
         s.c.destroy()
+        if s.ran and os.path.exists(s.ran):
+            os.unlink(s.ran)
