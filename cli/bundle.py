@@ -15,7 +15,7 @@ import json
 import os
 
 from libcontainer.spec import Config, ConfigInvalid, Process
-from libcontainer.spec.oci import config_from_dict
+from libcontainer.spec.oci import NAMESPACE_TYPES, config_from_dict
 
 #: (path in config.json, why it cannot be honoured): refused when present and not empty
 REFUSED = (
@@ -84,9 +84,12 @@ def config_of(bundle: str, console_socket: str | None, default_parent: str) -> t
     return config, annotations
 
 
-def process_of(data: dict, rootfs: str, console_socket: str | None) -> Process:
-    """An exec's process (runtime-spec config.md "process") through the same converter."""
+def process_of(data: dict, config: Config, console_socket: str | None) -> Process:
+    """An exec's process (runtime-spec config.md "process") through the same converter, read
+    beside the container's ``config`` (its rootfs and namespaces)."""
     if not isinstance(data, dict):
         raise ConfigInvalid("process.json: must be a JSON object")
     refuse_unsupported({"process": data})
-    return config_from_dict({"root": {"path": rootfs}, "process": data}, "/", console_socket).process
+    linux = {"namespaces": [{"type": NAMESPACE_TYPES[name]} for name in config.namespaces]}
+    spec = {"root": {"path": config.rootfs}, "process": data, "linux": linux}
+    return config_from_dict(spec, "/", console_socket).process

@@ -20,7 +20,6 @@ from .store import Store
 def _exec_process(container, args):
     """The process of ``lcrun exec``: ``--process`` JSON, or the container's process with the
     command line's args, ``--env``, ``--cwd``, ``--user``, ``--tty`` (runc's rules)."""
-    rootfs = container.config().rootfs
     console = args.console_socket
     if args.process:
         try:
@@ -28,7 +27,7 @@ def _exec_process(container, args):
                 data = json.load(f)
         except (OSError, ValueError) as e:
             raise ConfigInvalid(f"process.json {args.process}: {e}") from None
-        process = bundle_mod.process_of(data, rootfs, console)
+        process = bundle_mod.process_of(data, container.config(), console)
     else:
         if not args.command:
             raise CliError("exec args cannot be empty")
