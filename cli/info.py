@@ -21,9 +21,9 @@ def spec(bundle: str) -> None:
     path = os.path.join(bundle, "config.json")
     if os.path.exists(path):
         raise FileExistsError(f"File {path} exists. Remove it first")
+    env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"]
     config = Config(rootfs=os.path.join(os.path.abspath(bundle), "rootfs"),
-                    process=Process(args=["sh"], env=["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                                       "TERM=xterm"], terminal=True))
+                    process=Process(args=["sh"], env=env, terminal=True))
     data = config_json(config, "")
     data["root"] = {"path": "rootfs", "readonly": True}
     data["linux"].pop("cgroupsPath", None)

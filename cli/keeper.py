@@ -52,7 +52,9 @@ def _join_mount_namespace(pid: int) -> None:
         os.close(fd)
 
 
-def _wait(container, pid: int) -> int:
+def forward_signals(container, pid: int) -> None:
+    """From now on, the signals of :data:`FORWARDED` this process gets go to ``pid`` of ``container``
+    (``Container.signal``; an error, the process having exited, is dropped)."""
     def forward(sig, _frame):
         try:
             container.signal(pid, sig)
@@ -60,6 +62,10 @@ def _wait(container, pid: int) -> int:
             pass
     for sig in FORWARDED:
         signal.signal(sig, forward)
+
+
+def _wait(container, pid: int) -> int:
+    forward_signals(container, pid)
     return container.wait_process(pid)
 
 

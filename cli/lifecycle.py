@@ -8,7 +8,7 @@ import json
 import os
 import signal as signals
 
-from libcontainer.spec import ContainerDestroyed, ProcessNotFound, Status
+from libcontainer.spec import ProcessNotFound, Status
 
 from . import bundle as bundle_mod
 from . import keeper
@@ -17,7 +17,6 @@ from .store import Store
 
 #: the cgroup parent when config.json names no linux.cgroupsPath
 DEFAULT_CGROUP_PARENT = "libcontainer/lcrun"
-RUN_FORWARDED = (signals.SIGTERM, signals.SIGINT, signals.SIGHUP, signals.SIGQUIT, signals.SIGUSR1, signals.SIGUSR2)
 
 
 def parse_signal(text: str) -> int:
@@ -77,14 +76,7 @@ def cmd_run(store: Store, args) -> int:
     if args.detach:
         return 0
     pid = container.init_pid
-
-    def forward(sig, _frame):
-        try:
-            container.signal(pid, sig)
-        except (ProcessNotFound, ContainerDestroyed):
-            pass
-    for sig in RUN_FORWARDED:
-        signals.signal(sig, forward)
+    keeper.forward_signals(container, pid)
     try:
         return container.wait()
     finally:
@@ -143,7 +135,8 @@ def cmd_delete(store: Store, args) -> int:
         raise
     status = container.status()
     if status not in (Status.STOPPED, Status.CREATED) and not args.force:
-        raise CliError(f"cannot delete container {args.id} that is not stopped: {store.state(args.id, container)['status']}")
+        status_word = store.state(args.id, container)["status"]
+        raise CliError(f"cannot delete container {args.id} that is not stopped: {status_word}")
     container.destroy()
     store.forget(args.id)
     return 0

@@ -89,22 +89,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _message(exc: BaseException, args) -> str:
-    """runc's wording of an error, where runc has one."""
-    if isinstance(exc, NotFound):
-        return "container does not exist"
-    if isinstance(exc, IdInUse):
-        return "container with given ID already exists"
-    if isinstance(exc, InvalidIdFormat):
-        return "invalid container ID format"
-    if isinstance(exc, ContainerNotRunning):
-        return "container not running"
-    if isinstance(exc, ContainerPaused):
-        return "container is paused"
-    if isinstance(exc, ContainerNotCreated):
-        return "cannot start an already running container"
-    if isinstance(exc, ContainerDestroyed):
-        return "container does not exist"
+#: runc's wording of an error, where runc has one (the first class that matches wins)
+MESSAGES = ((NotFound, "container does not exist"), (IdInUse, "container with given ID already exists"),
+            (InvalidIdFormat, "invalid container ID format"), (ContainerNotRunning, "container not running"),
+            (ContainerPaused, "container is paused"),
+            (ContainerNotCreated, "cannot start an already running container"),
+            (ContainerDestroyed, "container does not exist"))
+
+
+def _message(exc: BaseException) -> str:
+    for cls, text in MESSAGES:
+        if isinstance(exc, cls):
+            return text
     if isinstance(exc, ConfigInvalid):
         return f"invalid configuration: {exc}"
     return str(exc) or type(exc).__name__
@@ -150,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         return code
     except (CliError, NotFound, LibcontainerError, OSError) as e:
-        report(_message(e, args), args.log, args.log_format)
+        report(_message(e), args.log, args.log_format)
         return 1
 
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import signal as signals
 import subprocess
 import time
 
-from libcontainer.spec import ConfigInvalid, ContainerDestroyed, ProcessNotFound, Status
+from libcontainer.spec import ConfigInvalid, ContainerDestroyed, Status
 
 from . import bundle as bundle_mod
 from . import keeper
 from .errors import CliError
-from .lifecycle import RUN_FORWARDED
 from .store import Store
 
 
@@ -59,14 +57,7 @@ def cmd_exec(store: Store, args) -> int:
         return 0
     if args.pid_file:
         keeper.write_pid_file(args.pid_file, pid)
-
-    def forward(sig, _frame):
-        try:
-            container.signal(pid, sig)
-        except (ProcessNotFound, ContainerDestroyed):
-            pass
-    for sig in RUN_FORWARDED:
-        signals.signal(sig, forward)
+    keeper.forward_signals(container, pid)
     return container.wait_process(pid)
 
 
