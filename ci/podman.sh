@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./ci/setup.sh
 if ! command -v podman >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman >/dev/null
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman >/dev/null
 fi
 mkdir -p reports
 start=$(date +%s)
