@@ -92,6 +92,16 @@ def test_seccomp_filter_in_a_forked_child_fails_keyctl_with_eperm_and_leaves_get
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+def test_a_repeated_seccomp_rule_compiles():
+    """podman's profile, filtered by capabilities, holds the same rule twice (socket, arg 2 != 9):
+    libseccomp answers -EEXIST for the second, which is already in the filter."""
+    from libcontainer.spec import SeccompArg
+    rule = SyscallRule(names=["socket"], action="SCMP_ACT_ERRNO", errno_ret=22,
+                       args=[SeccompArg(2, 9, op="SCMP_CMP_NE")])
+    f = seccomp.build(Seccomp(syscalls=[rule, rule]))
+    f.release()
+
+
 def test_unknown_seccomp_architecture_is_an_error():
     with pytest.raises(seccomp.SeccompError):
         seccomp.build(Seccomp(architectures=["SCMP_ARCH_NOPE"]))
