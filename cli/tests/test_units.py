@@ -70,3 +70,14 @@ def test_json_log(tmp_path, capsys):
     entry = json.loads(log.read_text().splitlines()[0])
     assert entry["level"] == "error" and "--systemd-cgroup" in entry["msg"] and entry["time"]
     assert capsys.readouterr().err.startswith("--systemd-cgroup is not supported")
+
+
+def test_device_rules_are_honoured_with_runc_s_defaults():
+    rules = bundle.device_rules([{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1,
+                                                                     "minor": 3, "access": "r"}])
+    assert (rules[0].allow, rules[0].type, rules[0].major, rules[0].access) == (False, "a", -1, "rwm")
+    assert (rules[1].allow, rules[1].major, rules[1].minor, rules[1].access) == (True, 1, 3, "r")
+    assert len(rules) == 2 + len(bundle.RUNC_ALLOWED_DEVICES)
+    assert bundle.device_rules(None) is None
+    with pytest.raises(ConfigInvalid, match=r"linux\.resources\.devices\[0\]\.allow"):
+        bundle.device_rules([{"access": "rwm"}])
