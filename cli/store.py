@@ -3,8 +3,9 @@
 ::
 
     <root>/containers/        the reference's LinuxFactory root (its own layout, ARCHITECTURE.md)
-    <root>/records/<id>.json  what the OCI state needs and the reference does not keep: the bundle
-                              path, the annotations, the creation time (RFC 3339)
+    <root>/records/<name>.json what the OCI state needs and the reference does not keep: the id, the
+                              bundle path, the annotations, the creation time (RFC 3339); <name> is
+                              the reference's name of the id's state directory (long ids hashed)
 
 A record is written after the container is created and removed after it is destroyed; a record
 whose container is gone is stale and removed when met.
@@ -36,12 +37,13 @@ class Store:
         self.records = os.path.join(self.root, "records")
 
     def _record_path(self, container_id: str) -> str:
-        return os.path.join(self.records, f"{container_id}.json")
+        # named as the reference names the container's state directory (long ids are hashed)
+        return os.path.join(self.records, os.path.basename(self.factory.state_dir(container_id)) + ".json")
 
     def save(self, container_id: str, bundle: str, annotations: dict) -> dict:
         os.makedirs(self.records, mode=0o700, exist_ok=True)
         created = datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
-        record = {"bundle": bundle, "annotations": annotations, "created": created}
+        record = {"id": container_id, "bundle": bundle, "annotations": annotations, "created": created}
         tmp = self._record_path(container_id) + ".tmp"
         with open(tmp, "w") as f:
             json.dump(record, f)
@@ -56,11 +58,18 @@ class Store:
             return {"bundle": "", "annotations": {}, "created": ""}
 
     def forget(self, container_id: str) -> None:
+        """Remove the record; then the root's directories if nothing is left in them (runc leaves
+        nothing of a deleted container under its root either)."""
         for path in (self._record_path(container_id), self._record_path(container_id) + ".tmp"):
             try:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+        for path in (self.records, self.factory.root):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass  # not empty (another container), or gone
 
     def load(self, container_id: str):
         """The reference container, or NotFound (its stale record removed)."""
@@ -75,7 +84,15 @@ class Store:
             names = os.listdir(self.records)
         except FileNotFoundError:
             return []
-        return sorted(n[:-5] for n in names if n.endswith(".json"))
+        ids = []
+        for name in names:
+            if name.endswith(".json"):
+                try:
+                    with open(os.path.join(self.records, name)) as f:
+                        ids.append(json.load(f)["id"])
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue  # removed meanwhile, or half-written
+        return sorted(ids)
 
     def state(self, container_id: str, container=None) -> dict:
         """The OCI state (runtime-spec runtime.md "State") of ``container_id``, with runc's extra
