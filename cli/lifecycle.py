@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import signal as signals
 
-from libcontainer.spec import ProcessNotFound, Status
+from libcontainer.spec import ProcessNotFound, Status, SystemFailure
 
 from . import bundle as bundle_mod
 from . import keeper
@@ -41,9 +42,18 @@ def create(store: Store, args, start: bool):
     config, annotations = bundle_mod.config_of(bundle, args.console_socket, DEFAULT_CGROUP_PARENT)
     if not config.process.terminal:
         config = dataclasses.replace(config, process=dataclasses.replace(config.process, stdin=0, stdout=1, stderr=2))
-    container = store.factory.create(args.id, config, start=start)
     try:
-        store.save(args.id, bundle, annotations)
+        container = store.factory.create(args.id, config, start=start)
+    except SystemFailure as e:
+        if e.errno != errno.ENOENT:
+            raise
+        # a delete of the root's last container removed the (empty) root meanwhile: once more
+        container = store.factory.create(args.id, config, start=start)
+    try:
+        try:
+            store.save(args.id, bundle, annotations)
+        except FileNotFoundError:
+            store.save(args.id, bundle, annotations)  # the same race, on the records directory
         if args.pid_file:
             keeper.write_pid_file(args.pid_file, keeper.spawn(container, container.init_pid))
     except BaseException:
