@@ -17,5 +17,5 @@ PY=${PYTHON:-python3}
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
 # byte-compile the project once: the per-container monitor is a fresh interpreter, and with
 # PYTHONDONTWRITEBYTECODE set it would otherwise compile every module on each container start
-.venv/bin/python -m compileall -q spec plumbing reference conformance libcontainer >/dev/null
-.venv/bin/python -c "import libcontainer.spec, libcontainer.plumbing, libcontainer.reference, libcontainer.conformance"
+.venv/bin/python -m compileall -q spec plumbing reference conformance libcontainer cli >/dev/null
+.venv/bin/python -c "import libcontainer.spec, libcontainer.plumbing, libcontainer.reference, libcontainer.conformance, libcontainer.cli"

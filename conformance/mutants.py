@@ -99,3 +99,9 @@ MUTANTS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "IgnoresSeccompOp": (("LC-CFG-SEC-05",), "test_config_security", "test_seccomp_argument_comparison"),
     "IgnoresBindFlags": (("LC-CFG-FS-03",), "test_config_filesystem", "test_bind_mount_flags"),
 }
+
+from .mutants_created import (CREATED_MUTANTS, CreatedRunsAtOnce, CreateLateLookup,  # noqa: E402,F401
+                              DestroyCreatedNoop, ExecRefusedWhenCreated, PauseCreatedNoop, SignalCreatedRefused,
+                              StartAnything, StartNoop)
+
+MUTANTS.update(CREATED_MUTANTS)

@@ -51,6 +51,9 @@ class Delegating(Container):
     def wait_process(self, pid: int) -> int:
         return self.inner.wait_process(pid)
 
+    def start(self) -> None:
+        return self.inner.start()
+
 
 class MutantFactory(Factory):
     """The reference factory, its containers wrapped in ``container_class``."""
@@ -62,8 +65,8 @@ class MutantFactory(Factory):
         self.inner = LinuxFactory(root)
         self.root = self.inner.root
 
-    def create(self, container_id: str, config: Config) -> Container:
-        return self.container_class(self.inner.create(container_id, config))
+    def create(self, container_id: str, config: Config, start: bool = True) -> Container:
+        return self.container_class(self.inner.create(container_id, config, start=start))
 
     def load(self, container_id: str) -> Container:
         return self.container_class(self.inner.load(container_id))
@@ -80,8 +83,8 @@ def mutant(name: str, **methods: Callable) -> type[MutantFactory]:
 def ignoring(name: str, transform: Callable[[Config], Config]) -> type[MutantFactory]:
     """A mutant that creates every container from ``transform(config)``: fields a runtime silently
     drops (reset to what it would give) while create succeeds and reports nothing."""
-    def create(self, container_id, config):
-        return self.container_class(self.inner.create(container_id, transform(config)))
+    def create(self, container_id, config, start=True):
+        return self.container_class(self.inner.create(container_id, transform(config), start=start))
     return mutant(name, _factory={"create": create})
 
 

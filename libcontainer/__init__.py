@@ -23,8 +23,10 @@ import name                           folder              what it is
                                                           checks, clause reports, mutants, the ``root`` marker
 ``libcontainer.conformance.oci``      ``conformance/oci/``    the runc/crun adapter over their command line
 ``libcontainer.vm``                   ``vm/``             the kernel matrix (qemu and Vagrant VMs)
+``libcontainer.cli``                  ``cli/``            ``lcrun``: an OCI runtime command line (runc's)
+                                                          over the reference
 (not installed)                       ``spec/units/``, ``plumbing/tests/``, ``reference/tests/``,
-                                      ``conformance/tests/``, ``vm/tests/``: unit tests; ``bench/``:
-                                      benchmarks and the soak; ``ci/``: the CI scripts
+                                      ``conformance/tests/``, ``vm/tests/``, ``cli/tests/``: unit tests;
+                                      ``bench/``: benchmarks and the soak; ``ci/``: the CI scripts
 ====================================  ==================  =====================================================
 """

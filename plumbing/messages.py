@@ -14,6 +14,8 @@ SCM_RIGHTS fds (unix(7)), at most three: stdin, stdout, stderr.
                 <-- PidReply {"pid": N} | ErrorReply
     WaitRequest {"op": "wait", "pid": N}  ------------->  answers once N is reaped
                 <-- StatusReply {"status": S} | ErrorReply
+    StartRequest {"op": "start"}  --------------------->  releases a CREATED container's init
+                <-- PidReply {"pid": init} | ErrorReply (ContainerNotCreated: started already)
     (no reply: the connection closes) when the monitor is exiting
 
 An :class:`ErrorReply`'s ``error`` is an :class:`libcontainer.spec.ErrorCode` value
@@ -65,6 +67,15 @@ class WaitRequest:
 
 
 @dataclass(frozen=True)
+class StartRequest:
+    """Let the init of a container made by ``create(start=False)`` exec its program (SPEC.md
+    LC-CREATED-02); answered by PidReply (the init's pid) or ErrorReply."""
+
+    incarnation: str | None = None
+    op = "start"
+
+
+@dataclass(frozen=True)
 class PidReply:
     pid: int
 
@@ -93,7 +104,7 @@ class ErrorReply:
         return SystemFailure(self.message or self.error, errno=self.errno)
 
 
-REQUESTS = {cls.op: cls for cls in (ExecRequest, RunRequest, WaitRequest)}
+REQUESTS = {cls.op: cls for cls in (ExecRequest, RunRequest, WaitRequest, StartRequest)}
 REPLIES = {"pid": PidReply, "status": StatusReply, "error": ErrorReply}
 
 

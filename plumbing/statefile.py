@@ -44,6 +44,7 @@ class ContainerState:
     ``created``: seconds since the epoch. ``cgroup``: the reference's cgroup record (version, parent,
     name, procs_files, hierarchies or root, made). ``runtime``: the OCI runtime's name (adapter).
     ``creating``: create has not committed; nothing but the monitor may use the record then.
+    ``await_start``: made by ``create(start=False)``: the init waits for StartRequest (LC-CREATED-01).
     """
 
     id: str
@@ -57,6 +58,7 @@ class ContainerState:
     cgroup: dict | None = None
     runtime: str | None = None
     creating: bool = False
+    await_start: bool = False
     version: int = FORMAT_VERSION
 
     def to_json(self) -> str:

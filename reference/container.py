@@ -32,6 +32,9 @@ from .cleanup import kill_cgroup
 from .cleanup import driver_from_info as cgroup_driver
 from .cgroups import FREEZING, FROZEN
 
+STARTED = "started"  # in the state directory: a create(start=False) container was started
+
+
 @contextlib.contextmanager
 def system_errors(what: str, container: "LinuxContainer | None" = None, settle: bool = False):
     """Turn an OSError into SystemFailure naming the operation; ContainerDestroyed instead when
@@ -98,6 +101,8 @@ class LinuxContainer(StateHandle):
                 self._check()
                 self._lost_monitor()
                 return Status.STOPPED
+            if self._awaits_start():
+                return Status.CREATED
             freezer = self._cgroup.freezer_state()
             if freezer == FROZEN:
                 return Status.PAUSED
@@ -106,6 +111,29 @@ class LinuxContainer(StateHandle):
             if not self._exists():
                 raise ContainerDestroyed(f"container {self._id!r} does not exist")
             return Status.RUNNING
+
+    def _awaits_start(self) -> bool:
+        """Made by create(start=False) and not started: no ``started`` file yet (LC-CREATED-01)."""
+        return self._state.await_start and not os.path.exists(os.path.join(self._dir, STARTED))
+
+    def start(self) -> None:
+        """Let the CREATED container's init exec its program (SPEC.md LC-CREATED-02, -03): the
+        ``started`` file is written first, under the lock, so no reader sees CREATED after the
+        program runs; then the monitor releases the init."""
+        with self._locked(), system_errors("start", self):
+            transitions.check("start", self._status, self._id)
+            marker = os.path.join(self._dir, STARTED)
+            with open(marker, "x"):
+                pass
+            try:
+                try:
+                    self._request(messages.StartRequest(self._state.incarnation))
+                except _MonitorGone:
+                    raise ContainerNotRunning(f"start: container {self._id!r} is not running") from None
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(marker)
+                raise
 
     def status(self) -> Status:
         try:

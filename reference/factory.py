@@ -138,7 +138,9 @@ class LinuxFactory(Factory):
         except FileNotFoundError:
             pass
 
-    def create(self, container_id: str, config: Config) -> LinuxContainer:
+    def create(self, container_id: str, config: Config, start: bool = True) -> LinuxContainer:
+        """See :meth:`libcontainer.spec.Factory.create`; ``start=False`` leaves the init waiting before
+        its exec (status CREATED) until :meth:`LinuxContainer.start` (SPEC.md LC-CREATED-*)."""
         validate_id(container_id)
         validate(config)
         check_userns_reachable(config)
@@ -181,7 +183,7 @@ class LinuxFactory(Factory):
             _refuse_frozen(cgroup)
             state = statefile.ContainerState(id=container_id, config=config.to_dict(), cgroup=_cgroup_info(cgroup),
                                              created=time.time(), incarnation=statedir.new_incarnation(),
-                                             creating=True)
+                                             creating=True, await_start=not start)
             monitor, commit, started = self._start_monitor(state_dir, config.process, state)
             state = dataclasses.replace(state, creating=False, **{k: started[k] for k in statefile.STARTED})
             statefile.save(statefile.path_in(state_dir), state)

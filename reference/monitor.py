@@ -15,6 +15,8 @@ socket (:mod:`libcontainer.plumbing.messages`, :mod:`libcontainer.plumbing.serve
 * ExecRequest with stdin/stdout/stderr passed as SCM_RIGHTS fds: start a
   process in the container, answer PidReply.
 * WaitRequest: answer StatusReply when the pid is reaped.
+* StartRequest: release a CREATED container's init (``create(start=False)``), answer
+  PidReply (the init's pid), or ErrorReply ContainerNotCreated when it was started already.
 
 Every reaped process's exit status (code, or 128+signal) goes to
 ``exits/<pid>``; when the file cannot be written (a full or read-only factory
@@ -54,9 +56,22 @@ class Monitor(MonitorStartup, MonitorServer):
     wait, reaping, shutdown) with exec, and the monitor's life."""
 
     def execute(self, request, fds: list[int]):
+        if isinstance(request, messages.StartRequest):
+            return self.release()
         if not isinstance(request, messages.ExecRequest):
             return super().execute(request, fds)
         return self.exec(Process.from_dict(request.process), fds)
+
+    def release(self):
+        """StartRequest: let a CREATED container's init exec its program (SPEC.md LC-CREATED-02)."""
+        if not isinstance(self.start_gate, int):
+            return messages.ErrorReply("ContainerNotCreated", "the container was started already")
+        gate, self.start_gate = self.start_gate, None
+        try:
+            os.write(gate, b"s")
+        finally:
+            os.close(gate)
+        return messages.PidReply(self.init_pid)
 
     def exec(self, process: Process, fds: list[int]):
         stopped = messages.ErrorReply("ContainerNotRunning", "the container's init has exited")

@@ -45,6 +45,8 @@ class MonitorStartup:
         st = statefile.load(statedir.STATE)
         self.config = Config.from_dict(st.config)
         self.procs_files = st.cgroup["procs_files"]
+        # create(start=False): the init waits on this pipe before its exec; StartRequest writes "s" (LC-CREATED-*)
+        self.start_gate = os.pipe2(os.O_CLOEXEC) if st.await_start else None
         self.init_pid = 0
         self.children: set[int] = set()
         self.waiters: dict[int, list[socket.socket]] = {}
@@ -75,7 +77,8 @@ class MonitorStartup:
 
             def init(errfd):
                 os.close(cg_w)
-                process_mod.run_init(config, self.procs_files, errfd, self.filter, net and net[1], cgroup_sync=cg_r)
+                process_mod.run_init(config, self.procs_files, errfd, self.filter, net and net[1], cgroup_sync=cg_r,
+                                     start_gate=self.start_gate and self.start_gate[0])
 
             def during(pid):
                 os.close(cg_r)
@@ -91,6 +94,9 @@ class MonitorStartup:
             finally:
                 for fd in net[0] if net else ():
                     os.close(fd)
+        if self.start_gate is not None:
+            os.close(self.start_gate[0])
+            self.start_gate = self.start_gate[1]
         if err is not None:
             os.write(sync_fd, json.dumps({"error": err}).encode())
             return False
@@ -144,7 +150,8 @@ class MonitorStartup:
         stage1 = os.fork()
         if stage1 == 0:
             try:
-                for fd in (err_r, up_r, down_w) + (net[0] if net else ()):
+                gate_w = self.start_gate[1:] if self.start_gate else ()
+                for fd in (err_r, up_r, down_w) + (net[0] if net else ()) + gate_w:
                     os.close(fd)
                 process_mod.reset_signals()
                 linux.prctl(linux.PR_SET_DUMPABLE, 0)
@@ -170,7 +177,7 @@ class MonitorStartup:
                     os.close(up_w)  # else the monitor's read of the init's pid waits for this exec
                     os.close(down_r)
                     process_mod.run_init(config, self.procs_files, err_w, self.filter, net and net[1],
-                                         joined_cgroup=True)
+                                         joined_cgroup=True, start_gate=self.start_gate and self.start_gate[0])
                 os.write(up_w, f"{init}".encode())
                 os._exit(0)
             except BaseException as e:  # noqa: BLE001

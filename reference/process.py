@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import errno
 import json
+import shutil
 import os
 import resource
 import signal
@@ -104,8 +105,14 @@ def _terminal(sock: socket.socket) -> None:
     os.close(slave)
 
 
-def finish(process: Process, errfd: int, seccomp_filter=None, console: socket.socket | None = None) -> None:
+def finish(process: Process, errfd: int, seccomp_filter=None, console: socket.socket | None = None,
+           start_gate: int | None = None) -> None:
     """Apply the process's identity and limits, then execvpe; never returns.
+
+    ``start_gate`` (a create with ``start=False``, SPEC.md LC-CREATED-*): once the program is
+    found (ConfigInvalid otherwise, LC-CREATED-08), close ``errfd`` (the monitor reads the EOF
+    as "ready") and block reading one byte ``s`` from the gate before the exec; EOF without it
+    (the monitor is gone) exits.
 
     Order (runc's): close stray fds, rlimits, umask, seccomp when
     no_new_privileges is off (loading needs CAP_SYS_ADMIN then), drop the
@@ -115,7 +122,7 @@ def finish(process: Process, errfd: int, seccomp_filter=None, console: socket.so
     """
     if console is not None:
         _terminal(console)
-    linux.close_fds_except((0, 1, 2, errfd))
+    linux.close_fds_except((0, 1, 2, errfd) if start_gate is None else (0, 1, 2, errfd, start_gate))
     for name, (soft, hard) in process.rlimits.items():
         if not hasattr(resource, name):
             raise _ConfigError(f"process.rlimits: unknown limit {name!r}")
@@ -141,17 +148,34 @@ def finish(process: Process, errfd: int, seccomp_filter=None, console: socket.so
         os.getcwd()  # ENOENT when the cwd is outside this process's root
     except OSError as e:
         raise _ConfigError(f"process.cwd {process.cwd!r}: {e.strerror}") from None
+    env = dict(e.split("=", 1) for e in process.env)
+    if "HOME" not in env:
+        env["HOME"] = home_of(process.uid)
+    if start_gate is not None:
+        wait_for_start(process, env, errfd, start_gate)
     if process.no_new_privileges:
         linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
     if seccomp_filter is not None and process.no_new_privileges:
         seccomp_filter.load(no_new_privileges=True)
-    env = dict(e.split("=", 1) for e in process.env)
-    if "HOME" not in env:
-        env["HOME"] = home_of(process.uid)
     try:
         os.execvpe(process.args[0], process.args, env)
     except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
         raise _ConfigError(f"process.args[0] {process.args[0]!r}: {e.strerror}") from None
+
+
+def wait_for_start(process: Process, env: dict, errfd: int, start_gate: int) -> None:
+    """The CREATED state's wait (see :func:`finish`): the program looked up as execvpe will
+    (ConfigInvalid when absent), errfd closed, then one byte ``s`` read from ``start_gate``."""
+    if shutil.which(process.args[0], path=env.get("PATH", os.defpath)) is None:
+        raise _ConfigError(f"process.args[0] {process.args[0]!r}: executable file not found")
+    os.close(errfd)
+    try:
+        go = os.read(start_gate, 1)
+    except OSError:
+        go = b""
+    if go != b"s":
+        os._exit(128 + signal.SIGKILL)  # never started: the monitor is gone or the create was undone
+    os.close(start_gate)
 
 
 def home_of(uid: int, passwd: str = "/etc/passwd") -> str:
@@ -205,7 +229,7 @@ def init_namespaces(config: Config) -> None:
 
 
 def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=None, network_sync=None,
-             joined_cgroup: bool = False, cgroup_sync: int | None = None) -> None:
+             joined_cgroup: bool = False, cgroup_sync: int | None = None, start_gate: int | None = None) -> None:
     """The container's init, forked by the monitor (already in its pid and user namespaces).
 
     ``network_sync``: (read fd, write fd) of pipes to the monitor, which
@@ -215,7 +239,8 @@ def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=
     (a cgroup v1 migration waits for an RCU grace period: milliseconds
     spent in parallel rather than on the path), writes one byte when done;
     read before exec, or before unsharing a cgroup namespace (whose root is
-    the cgroup the process is in then). ``joined_cgroup``: already in it.
+    the cgroup the process is in then). ``joined_cgroup``: already in it. ``start_gate``: wait
+    there before the exec (a CREATED container; :func:`finish`).
     """
     def wait_cgroup():
         if os.read(cgroup_sync, 1) != b"c":
@@ -252,7 +277,7 @@ def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=
         rootfs.setup(config)
         if cgroup_sync is not None and not new_cgroupns:
             wait_cgroup()
-        finish(config.process, errfd, seccomp_filter, console)
+        finish(config.process, errfd, seccomp_filter, console, start_gate)
     _child(errfd, body)
 
 

@@ -123,8 +123,9 @@ def build(profile: Seccomp) -> Filter:
                 if nr < 0:
                     skipped.append(name)
                     continue
-                _check(lib.seccomp_rule_add_array(ctx, action, nr, len(rule.args), args),
-                       f"seccomp_rule_add {name}")
+                ret = lib.seccomp_rule_add_array(ctx, action, nr, len(rule.args), args)
+                if ret != -17:  # -EEXIST: the same rule again (podman's profile repeats some): added already
+                    _check(ret, f"seccomp_rule_add {name}")
     except BaseException:
         lib.seccomp_release(ctx)
         raise

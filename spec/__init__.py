@@ -6,7 +6,7 @@ normative text, with clause IDs, in ``SPEC.md`` beside this file.
 
 from .config import (DEFAULT_NAMESPACES, NAMESPACES, Config, DeviceRule, HugepageLimit, Mount, Process, Resources,
                      ThrottleDevice, validate)
-from .errors import (ConfigInvalid, ContainerDestroyed, ContainerNotRunning, ContainerPaused, ErrorCode,
+from .errors import (ConfigInvalid, ContainerDestroyed, ContainerNotCreated, ContainerNotRunning, ContainerPaused, ErrorCode,
                      IdInUse, InvalidIdFormat, LibcontainerError, NotSupported, ProcessNotFound, SystemFailure)
 from .security import Capabilities, Device, IDMap, Network, Seccomp, SeccompArg, SyscallRule
 from .interface import Container, Factory, validate_id
@@ -20,7 +20,7 @@ __all__ = [
     "Config", "Process", "Mount", "Resources", "validate", "NAMESPACES", "DEFAULT_NAMESPACES",
     "Capabilities", "Device", "IDMap", "Network", "Seccomp", "SeccompArg", "SyscallRule",
     "ErrorCode", "LibcontainerError", "IdInUse", "InvalidIdFormat", "ConfigInvalid", "ContainerDestroyed",
-    "ContainerPaused", "SystemFailure", "ContainerNotRunning", "ProcessNotFound", "NotSupported",
+    "ContainerPaused", "SystemFailure", "ContainerNotRunning", "ContainerNotCreated", "ProcessNotFound", "NotSupported",
     "Container", "Factory", "validate_id", "ContainerStats", "CpuStats", "MemoryStats", "PidsStats", "Status",
     "ThrottleDevice", "DeviceRule", "HugepageLimit", "IoDeviceStats", "HugetlbStats", "NetworkInterfaceStats",
     "validate_pid", "validate_process", "validate_signal", "transitions",

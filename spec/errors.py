@@ -28,6 +28,7 @@ class ErrorCode(enum.Enum):
     CONTAINER_NOT_RUNNING = "ContainerNotRunning"
     PROCESS_NOT_FOUND = "ProcessNotFound"
     NOT_SUPPORTED = "NotSupported"
+    CONTAINER_NOT_CREATED = "ContainerNotCreated"
 
 
 class LibcontainerError(Exception):
@@ -103,3 +104,11 @@ class NotSupported(LibcontainerError):
     """Extension: the implementation under test cannot do this at all."""
 
     code = ErrorCode.NOT_SUPPORTED
+
+
+class ContainerNotCreated(LibcontainerError):
+    """Extension (OCI runtime-spec, lifecycle "start"): ``start()`` on a container that is not
+    CREATED, where no other state error applies (it is RUNNING: runc's "cannot start an already
+    running container"). SPEC.md LC-CREATED-03."""
+
+    code = ErrorCode.CONTAINER_NOT_CREATED

@@ -12,7 +12,7 @@ import abc
 import re
 
 from .config import Config, Process
-from .errors import InvalidIdFormat
+from .errors import InvalidIdFormat, NotSupported
 from .stats import ContainerStats
 from .status import Status
 
@@ -140,6 +140,17 @@ class Container(abc.ABC):
         ProcessNotFound (extension), SystemFailure.
         """
 
+    def start(self) -> None:
+        """Extension (OCI runtime-spec, lifecycle "start"; SPEC.md LC-CREATED-02/03): let the init of
+        a CREATED container (``Factory.create(..., start=False)``) execute the config's program; the
+        state becomes RUNNING.
+
+        Raises ContainerNotCreated (RUNNING), ContainerPaused (PAUSING or PAUSED),
+        ContainerNotRunning (STOPPED), ContainerDestroyed, SystemFailure; NotSupported (this
+        default) when the implementation has no create/start split.
+        """
+        raise NotSupported(f"{type(self).__name__} has no create/start split (Container.start)")
+
 
 class Factory(abc.ABC):
     """Creates and loads containers whose state lives under ``root``."""
@@ -147,8 +158,13 @@ class Factory(abc.ABC):
     root: str
 
     @abc.abstractmethod
-    def create(self, container_id: str, config: Config) -> Container:
+    def create(self, container_id: str, config: Config, start: bool = True) -> Container:
         """Create the container and start its initial process; return it RUNNING.
+
+        With ``start=False`` (extension, SPEC.md LC-CREATED-01): set the init up and leave it
+        waiting before it executes the program; return the container CREATED, for
+        :meth:`Container.start`. An implementation without that split raises NotSupported (the
+        suite reads a create that does not take the keyword the same way) and makes nothing.
 
         Atomic: on any error, everything made so far is removed. Raises
         InvalidIdFormat, IdInUse, ConfigInvalid, SystemFailure.

@@ -8,6 +8,8 @@ import enum
 class Status(enum.Enum):
     """The run state that :meth:`Container.status` reports.
 
+    * CREATED: extension (OCI runtime-spec, lifecycle): made by ``create(id, config, start=False)``;
+      init is set up and waits before it executes the program, until ``Container.start()``.
     * RUNNING: init is alive and the container is not frozen.
     * PAUSING: a pause was asked for and the freezer has not finished.
     * PAUSED: every process of the container is frozen.
@@ -17,6 +19,7 @@ class Status(enum.Enum):
       state in SPEC.md's transition table.
     """
 
+    CREATED = "created"
     RUNNING = "running"
     PAUSING = "pausing"
     PAUSED = "paused"

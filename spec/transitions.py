@@ -20,11 +20,11 @@ import dataclasses
 from typing import Any, Callable
 
 from .arguments import validate_pid, validate_process, validate_signal
-from .errors import ContainerDestroyed, ContainerNotRunning, ContainerPaused, LibcontainerError
+from .errors import ContainerDestroyed, ContainerNotCreated, ContainerNotRunning, ContainerPaused, LibcontainerError
 from .status import Status
 
 OPERATIONS = ("status", "config", "processes", "stats", "start_process", "destroy", "pause", "resume", "signal",
-              "wait", "wait_process")
+              "wait", "wait_process", "start")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,42 +60,59 @@ def _err(error: type[LibcontainerError], *clauses: str, extension: bool = False)
 
 
 #: SPEC.md's columns, in order
-COLUMNS = (Status.RUNNING, Status.PAUSING, Status.PAUSED, Status.STOPPED, Status.DESTROYED)
+COLUMNS = (Status.RUNNING, Status.PAUSING, Status.PAUSED, Status.STOPPED, Status.DESTROYED, Status.CREATED)
 
-#: operation -> its row, in SPEC.md's column order RUNNING, PAUSING, PAUSED, STOPPED, DESTROYED
-_ROWS: dict[str, tuple[Outcome, Outcome, Outcome, Outcome, Outcome]] = {
+#: operation -> its row, in SPEC.md's column order RUNNING, PAUSING, PAUSED, STOPPED, DESTROYED, CREATED
+_ROWS: dict[str, tuple[Outcome, ...]] = {
     "status": (_ok("LC-STATUS-01"), _ok("LC-STATUS-01", "LC-PAUSE-01"), _ok("LC-STATUS-01"), _ok("LC-STATUS-01"),
-               _err(ContainerDestroyed, "LC-STATUS-02")),
-    "config": (_ok("LC-CONFIG-01"),) * 5,
+               _err(ContainerDestroyed, "LC-STATUS-02"),
+               _ok("LC-CREATED-01", extension=True)),
+    "config": (_ok("LC-CONFIG-01"),) * 6,
     "processes": (_ok("LC-PROCS-01"), _ok("LC-PROCS-01"), _ok("LC-PROCS-03"), _ok("LC-PROCS-04"),
-                  _err(ContainerDestroyed, "LC-PROCS-02")),
+                  _err(ContainerDestroyed, "LC-PROCS-02"),
+                  _ok("LC-CREATED-01", extension=True)),
     "stats": (_ok("LC-STATS-01"), _ok("LC-STATS-03"), _ok("LC-STATS-03"), _ok("LC-STATS-03"),
-              _err(ContainerDestroyed, "LC-STATS-02")),
+              _err(ContainerDestroyed, "LC-STATS-02"),
+              _ok("LC-CREATED-01", extension=True)),
     "start_process": (_ok("LC-EXEC-01"), _err(ContainerPaused, "LC-EXEC-03"), _err(ContainerPaused, "LC-EXEC-03"),
                       _err(ContainerNotRunning, "LC-EXEC-04", extension=True),
-                      _err(ContainerDestroyed, "LC-EXEC-02")),
+                      _err(ContainerDestroyed, "LC-EXEC-02"),
+                      _ok("LC-CREATED-04", extension=True)),
     "destroy": (_ok("LC-DESTROY-01", to=Status.DESTROYED), _ok("LC-DESTROY-03", to=Status.DESTROYED),
                 _ok("LC-DESTROY-03", to=Status.DESTROYED), _ok("LC-DESTROY-04", to=Status.DESTROYED),
-                _noop("LC-DESTROY-02")),
+                _noop("LC-DESTROY-02"),
+                _ok("LC-CREATED-07", to=Status.DESTROYED, extension=True)),
     "pause": (_ok("LC-PAUSE-01", to=Status.PAUSED), _ok("LC-PAUSE-04", to=Status.PAUSED), _noop("LC-PAUSE-03"),
-              _err(ContainerNotRunning, "LC-PAUSE-05", extension=True), _err(ContainerDestroyed, "LC-PAUSE-02")),
+              _err(ContainerNotRunning, "LC-PAUSE-05", extension=True), _err(ContainerDestroyed, "LC-PAUSE-02"),
+              _err(ContainerNotRunning, "LC-CREATED-05", extension=True)),
     "resume": (_noop("LC-RESUME-03"), _ok("LC-RESUME-04", to=Status.RUNNING, extension=True),
                _ok("LC-RESUME-01", to=Status.RUNNING),
-               _err(ContainerNotRunning, "LC-RESUME-05", extension=True), _err(ContainerDestroyed, "LC-RESUME-02")),
+               _err(ContainerNotRunning, "LC-RESUME-05", extension=True), _err(ContainerDestroyed, "LC-RESUME-02"),
+               _err(ContainerNotRunning, "LC-CREATED-05", extension=True)),
     "signal": (_ok("LC-SIGNAL-01", "LC-WAIT-02", to=Status.STOPPED), _err(ContainerPaused, "LC-SIGNAL-03"),
                _err(ContainerPaused, "LC-SIGNAL-03"), _err(ContainerNotRunning, "LC-SIGNAL-04", extension=True),
-               _err(ContainerDestroyed, "LC-SIGNAL-02")),
+               _err(ContainerDestroyed, "LC-SIGNAL-02"),
+               _ok("LC-CREATED-06", to=Status.STOPPED, extension=True)),
     "wait": (_ok("LC-WAIT-01", to=Status.STOPPED), _ok("LC-WAIT-05"), _ok("LC-WAIT-05"), _ok("LC-WAIT-04"),
-             _err(ContainerDestroyed, "LC-WAIT-03")),
+             _err(ContainerDestroyed, "LC-WAIT-03"),
+             _ok("LC-CREATED-06", extension=True)),
     "wait_process": (_ok("LC-WAITPROC-01"), _ok("LC-WAITPROC-04"), _ok("LC-WAITPROC-04"), _ok("LC-WAITPROC-04"),
-                     _err(ContainerDestroyed, "LC-WAITPROC-02")),
+                     _err(ContainerDestroyed, "LC-WAITPROC-02"),
+                     _ok("LC-CREATED-06", extension=True)),
+    "start": (_err(ContainerNotCreated, "LC-CREATED-03", extension=True),
+              _err(ContainerPaused, "LC-CREATED-03", extension=True),
+              _err(ContainerPaused, "LC-CREATED-03", extension=True),
+              _err(ContainerNotRunning, "LC-CREATED-03", extension=True),
+              _err(ContainerDestroyed, "LC-CREATED-03", extension=True),
+              _ok("LC-CREATED-02", to=Status.RUNNING, extension=True)),
 }
 
 #: (status, operation) -> outcome, every Status x every operation of :data:`OPERATIONS`
 TABLE: dict[tuple[Status, str], Outcome] = {
     (state, op): row[i] for op, row in _ROWS.items() for i, state in enumerate(COLUMNS)}
 
-_MESSAGES = {ContainerDestroyed: "is destroyed", ContainerPaused: "is paused", ContainerNotRunning: "is stopped"}
+_MESSAGES = {ContainerDestroyed: "is destroyed", ContainerPaused: "is paused", ContainerNotRunning: "is not running",
+             ContainerNotCreated: "is not created (already started)"}
 
 
 def validate_arguments(**arguments: Any) -> None:

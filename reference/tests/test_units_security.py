@@ -92,6 +92,20 @@ def test_seccomp_filter_in_a_forked_child_fails_keyctl_with_eperm_and_leaves_get
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+def test_a_repeated_seccomp_rule_compiles():
+    """podman 4.3.1's default profile, filtered by capabilities: socket's rules, one of them twice,
+    on three architectures. libseccomp answers -EEXIST for the repeat, which is in the filter already."""
+    from libcontainer.spec import SeccompArg
+    refuse_audit = SyscallRule(names=["socket"], action="SCMP_ACT_ERRNO", errno_ret=22,
+                               args=[SeccompArg(0, 16), SeccompArg(2, 9)])
+    not_audit = SyscallRule(names=["socket"], action="SCMP_ACT_ALLOW", args=[SeccompArg(2, 9, op="SCMP_CMP_NE")])
+    not_netlink = SyscallRule(names=["socket"], action="SCMP_ACT_ALLOW", args=[SeccompArg(0, 16, op="SCMP_CMP_NE")])
+    profile = Seccomp(default_action="SCMP_ACT_ERRNO", default_errno_ret=38,
+                      architectures=["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                      syscalls=[refuse_audit, not_audit, not_netlink, not_audit])
+    seccomp.build(profile).release()
+
+
 def test_unknown_seccomp_architecture_is_an_error():
     with pytest.raises(seccomp.SeccompError):
         seccomp.build(Seccomp(architectures=["SCMP_ARCH_NOPE"]))

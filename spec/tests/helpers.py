@@ -121,3 +121,17 @@ def eventually(predicate, timeout: float = 5.0, step: float = 0.01) -> bool:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(step)
+
+
+def create_unstarted(factory: Factory, cid: str, config: Config) -> Container:
+    """``factory.create(cid, config, start=False)`` (SPEC.md LC-CREATED-01); a create that takes no
+    ``start`` keyword is a runtime without the create/start split: NotSupported, so the test reads
+    *not supported*, never passed."""
+    import inspect
+
+    from libcontainer.spec import NotSupported
+    try:
+        inspect.signature(factory.create).bind(cid, config, start=False)
+    except TypeError:
+        raise NotSupported(f"{type(factory).__name__}.create takes no start keyword (no create/start split)") from None
+    return factory.create(cid, config, start=False)

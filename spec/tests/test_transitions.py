@@ -326,6 +326,9 @@ def _waitproc_stopped(s):
 
 # -- the test ----------------------------------------------------------------
 
+from . import transitions_created  # noqa: E402,F401 - registers the CREATED column and the start row in CELLS
+
+
 @pytest.mark.parametrize("state,operation", params())
 def test_cell(factory, config, request, state, operation):
     _clauses, check = CELLS[(state, operation)]
@@ -338,3 +341,5 @@ def test_cell(factory, config, request, state, operation):
         if s.pauser is not None:
             s.pauser.join(15)
         s.c.destroy()
+        if s.ran and os.path.exists(s.ran):
+            os.unlink(s.ran)

@@ -45,6 +45,7 @@ class Subject:
     init: int  # host pid of init
     sleeper: int  # a started `sleep 86400`
     exited: int  # a started process that exited with status 7
+    ran: str = ""  # CREATED: the file the config's program makes when it runs (host path)
     met: Status | None = None  # PAUSING: the status seen when the operation was issued
     pauser: Call | None = None  # PAUSING: the thread in pause()
 
@@ -63,8 +64,12 @@ def enter(factory: Factory, config: Config, state: str) -> Subject:
     """Create container "cell" with an exited process (status 7) and a sleeper, and bring it to ``state``.
 
     PAUSING: pause() runs in another thread and this returns as soon as status() reports PAUSING
-    or PAUSED (SPEC.md, "Testing PAUSING"); ``met`` is the status seen.
+    or PAUSED (SPEC.md, "Testing PAUSING"); ``met`` is the status seen. CREATED: created with
+    ``start=False`` (``transitions_created.enter_created``).
     """
+    if state == "CREATED":
+        from . import transitions_created
+        return transitions_created.enter_created(factory, config)
     c = factory.create("cell", config)
     pids = c.processes()
     assert len(pids) == 1, pids

@@ -1,0 +1,102 @@
+"""The process a ``--pid-file`` names.
+
+runc's pid file names the container's init, which runc leaves to its caller's subreaper (conmon,
+containerd's shim): that caller reaps it and so learns its exit status. The reference's init is
+the child of its monitor, which outlives the caller, so the caller could never reap it. ``lcrun``
+therefore writes the pid of a *keeper*: a process forked from ``lcrun`` (so reparented to the
+caller's subreaper when ``lcrun`` exits) that exits with the status of the container's process
+(a code, or 128 + the signal for a signal death, as a shell reports it).
+
+The keeper joins the container's mount namespace (setns(2)), so a tool that reads the pid's
+``/proc/PID/ns/mnt`` to list the container's processes (``podman top``: it joins that namespace
+and reads its /proc) sees the container. The wait itself is done by the keeper's child, which
+stays in the host's mount namespace where the public API (``Container.wait_process``) reaches
+the container's state; the keeper forwards the signals it gets to that child, which forwards them
+to the process (``Container.signal``). ``lcrun state`` still gives the init's own pid.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+
+from libcontainer.spec import LibcontainerError
+
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+             signal.SIGWINCH)
+CLONE_NEWNS = 0x00020000  # sched.h
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """Write ``pid`` to ``path`` atomically (runc writes a temporary file and renames it)."""
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp")
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.replace(tmp, path)
+
+
+def _status_code(status: int) -> int:
+    return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def _join_mount_namespace(pid: int) -> None:
+    """setns(2) into ``pid``'s mount namespace; nothing when it cannot be joined (it has exited)."""
+    try:
+        fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).setns(fd, CLONE_NEWNS)
+    finally:
+        os.close(fd)
+
+
+def forward_signals(container, pid: int) -> None:
+    """From now on, the signals of :data:`FORWARDED` this process gets go to ``pid`` of ``container``
+    (``Container.signal``; an error, the process having exited, is dropped)."""
+    def forward(sig, _frame):
+        try:
+            container.signal(pid, sig)
+        except LibcontainerError:
+            pass
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+
+
+def _wait(container, pid: int) -> int:
+    forward_signals(container, pid)
+    return container.wait_process(pid)
+
+
+def spawn(container, pid: int) -> int:
+    """Fork the keeper of ``pid`` (a process of ``container``); return the keeper's pid."""
+    keeper = os.fork()
+    if keeper:
+        return keeper
+    code = 255
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.setsid()
+        waiter = os.fork()
+        if waiter == 0:
+            try:
+                code = _wait(container, pid)
+            finally:
+                os._exit(code & 0xFF if code >= 0 else 255)
+
+        def forward(sig, _frame):
+            try:
+                os.kill(waiter, sig)
+            except ProcessLookupError:
+                pass
+        for sig in FORWARDED:
+            signal.signal(sig, forward)
+        _join_mount_namespace(pid)
+        code = _status_code(os.waitpid(waiter, 0)[1])
+    except BaseException:  # noqa: BLE001 - a keeper has nobody to report to but its status
+        pass
+    finally:
+        os._exit(code)
