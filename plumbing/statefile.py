@@ -101,7 +101,7 @@ class ContainerState:
 
 _TYPES = {"id": str, "config": dict, "incarnation": str, "created": (int, float), "init_pid": int,
           "init_start": int, "monitor_pid": int, "monitor_start": int, "cgroup": dict, "runtime": str,
-          "creating": bool, "version": int}
+          "creating": bool, "await_start": bool, "version": int}
 _POSITIVE = frozenset(STARTED)
 
 
