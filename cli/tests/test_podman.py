@@ -11,11 +11,13 @@ leaves, in the hierarchies where the run made them, once empty.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 
 import pytest
 
@@ -35,9 +37,20 @@ if PODMAN is None:
     pytestmark = [pytest.mark.root, pytest.mark.skip(reason="podman is not installed (apt-get install podman)")]
 
 
-def _lcrun_containers() -> list[str]:
+def _lcrun_containers(base: str | None = None) -> list[str]:
+    """The container ids in lcrun's default root; with ``base``, only those whose bundle is under it
+    (made by the podman of that directory: another podman, e.g. of a parallel test worker, shares
+    the root)."""
     root = os.path.join(DEFAULT_ROOT, "containers")
-    return os.listdir(root) if os.path.isdir(root) else []
+    ids = os.listdir(root) if os.path.isdir(root) else []
+    if base is None:
+        return ids
+    mine = []
+    for cid in ids:
+        state = subprocess.run([LCRUN, "state", cid], capture_output=True, text=True)
+        if state.returncode == 0 and json.loads(state.stdout).get("bundle", "").startswith(base + "/"):
+            mine.append(cid)
+    return mine
 
 
 class Podman:
@@ -58,13 +71,14 @@ class Podman:
 
 
 @pytest.fixture(scope="module")
-def podman(tmp_path_factory):
+def podman():
     if os.geteuid() != 0:
         pytest.skip("podman as root needs root")
     if not os.access(LCRUN, os.X_OK):
         pytest.skip(f"lcrun is not installed ({LCRUN}): pip install -e .")
     from libcontainer.busybox import build_busybox_rootfs
-    base = str(tmp_path_factory.mktemp("podman"))
+    # podman refuses a --runroot of more than 50 characters: pytest's tmp paths under xdist are longer
+    base = tempfile.mkdtemp(prefix="lcp-", dir="/tmp")
     rootfs = build_busybox_rootfs(os.path.join(base, "rootfs"))
     with tarfile.open(os.path.join(base, "rootfs.tar"), "w") as tar:
         tar.add(rootfs, arcname=".")
@@ -75,7 +89,7 @@ def podman(tmp_path_factory):
     yield p
     p("rm", "--all", "--force", "--time", "0")
     p("rmi", "--all", "--force")
-    leftovers = sorted(set(_lcrun_containers()) - lcrun_before)
+    leftovers = sorted(set(_lcrun_containers(base)) - lcrun_before)
     with open("/proc/self/mountinfo") as f:  # podman's shm mounts under its run directory, if any remain
         points = [line.split()[4] for line in f if line.split()[4].startswith(base + "/")]
     for point in sorted(points, key=len, reverse=True):
