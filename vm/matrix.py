@@ -21,7 +21,9 @@ class VMSpec:
     """One VM of the matrix: a Debian kernel ``package`` booted in ``cgroup`` mode (v1, hybrid or v2) with
     ``cmdline``; ``suite`` are the pytest arguments the reference runs there, ``peer_suite`` those of any other
     runtime; ``timeout_s`` (seconds) bounds the whole boot-to-power-off. ``enabled``: in the default matrix.
-    ``cannot_boot``: why this cell has no VM (never booted, reported as a cell with that reason)."""
+    ``cannot_boot``: why this cell has no VM (never booted, reported as a cell with that reason).
+    ``kernel_only``: only the kernel-dependent tests run in this VM (:mod:`libcontainer.vm.selection`); the
+    clauses of the others are ``host-only`` in its cells."""
 
     name: str
     package: str
@@ -36,6 +38,7 @@ class VMSpec:
     enabled: bool = True
     workers: int = 1  # pytest-xdist workers inside the guest (-n); 1 runs the tests in the guest's pytest
     cannot_boot: str = ""
+    kernel_only: bool = True  # run only the kernel-dependent tests here; the rest are host-only cells (selection.py)
 
     def suite_for(self, runtime: str) -> tuple[str, ...]:
         """The pytest arguments ``runtime`` runs in this VM (the reference's own tests only for the reference)."""

@@ -19,6 +19,7 @@ import time
 
 from libcontainer.conformance import report
 
+from . import selection
 from .backend import Backend, Request, Result
 
 GUEST_TMP = "/tmp/lcvm-pytest"
@@ -35,6 +36,11 @@ def pytest_argv(python: str, suite: list[str] | tuple[str, ...], runtime: str, o
     return argv + list(extra)
 
 
+def host_only_path(out: str, runtime: str) -> str:
+    """Where a guest's run lists the tests it left to the host (:mod:`libcontainer.vm.selection`)."""
+    return os.path.join(out, f"host-only-{safe(runtime)}.json")
+
+
 def safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
@@ -48,7 +54,14 @@ def guest_request(vm, project: str, python: str, runtimes: list[str], out: str, 
         suite = vm.suite_for(rt) if hasattr(vm, "suite_for") else vm.suite
         argv = pytest_argv(python, suite, rt, out, f"libcontainer-{vm.name}-{safe(rt)}", workers + list(extra),
                            basetemp=f"{GUEST_TMP}-{safe(rt)}")
-        runs.append(f"{shlex.join(argv[:3])} -p libcontainer.vm.progress {shlex.join(argv[3:])} || rc=$?")
+        # plugins a guest never uses (testinfra; xdist with one worker) cost seconds of import under emulation
+        plugins, prefix = "-p libcontainer.vm.progress -p no:pytest11.testinfra", ""
+        if not workers:
+            plugins += " -p no:xdist -p no:xdist.looponfail"
+        if getattr(vm, "kernel_only", False):  # the rest runs on the host only: selection.py writes which
+            plugins += " -p libcontainer.vm.selection"
+            prefix = f"LCVM_HOST_ONLY={shlex.quote(host_only_path(out, rt))} "
+        runs.append(f"{prefix}{shlex.join(argv[:3])} {plugins} {shlex.join(argv[3:])} || rc=$?")
     script = "rc=0\n" + "\n".join(runs) + "\nexit $rc\n"
     # bytecode compiled on the host (precompile) is read over 9p; the guest writes none
     # LIBCONTAINER_TIMEOUT: the suite's per-test timeout (120 s natively) scaled for emulated guests (15-45x slower)
@@ -160,7 +173,7 @@ def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str
         vm_out = os.path.join(out, "vm", vm.name)
         os.makedirs(vm_out, exist_ok=True)
         for stale in os.listdir(vm_out):
-            if stale.startswith(("junit-", "clauses-", "console-crash-")):
+            if stale.startswith(("junit-", "clauses-", "console-crash-", "host-only-")):
                 os.unlink(os.path.join(vm_out, stale))
         progress.say(vm.name, f"preparing ({backend.name}: {vm.package}, cgroup {vm.cgroup})")
         try:
@@ -178,6 +191,8 @@ def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str
         except Exception as e:  # noqa: BLE001 - reported as this VM's failure
             result = Result(vm.name, None, f"backend error: {e!r}", os.path.join(vm_out, "console.log"), vm_out)
         summary[vm.name] = {**_record(backend, vm, result), "runtimes": list(plan[vm.name])}
+        for rt in plan[vm.name]:  # the tests left to the host: host-only cells in this VM's columns
+            selection.fold(os.path.join(vm_out, f"clauses-{safe(rt)}.json"), host_only_path(vm_out, rt))
         times = ", ".join(f"{k} {v:.0f} s" for k, v in result.timings.items())
         if result.error:
             progress.say(vm.name, f"FAILED: {result.error} ({times})")
