@@ -111,3 +111,14 @@ def test_the_plugin_deselects_host_only_tests_and_lists_them(pytester, monkeypat
     result = pytester.runpytest("-p", "libcontainer.vm.selection", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, deselected=1)
     assert [t["nodeid"].split("::")[1] for t in json.loads(listed.read_text())] == ["test_id"]
+
+
+def test_the_guests_plugin_flags_load_together(pytester):
+    """The guest's pytest line without xdist and testinfra: every hook of the guest plugins must validate."""
+    pytester.makepyfile("def test_one(): pass\n")
+    script = runner.guest_request(type("VM", (), {"name": "v", "suite": (), "workers": 1, "kernel_only": True}),
+                                  "/p", "/py", ["reference"], "/o", [], 60).argv[-1]
+    flags = [w for w in script.split() if w.startswith(("libcontainer.vm.", "no:"))]
+    args = [a for f in flags for a in ("-p", f)]
+    assert "no:xdist" in flags and "libcontainer.vm.progress" in flags
+    pytester.runpytest(*args).assert_outcomes(passed=1)
