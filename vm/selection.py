@@ -28,7 +28,10 @@ seccomp, ...), at import and in vm/tests.
 As a pytest plugin (``-p libcontainer.vm.selection``, in the guest): with
 ``$LCVM_HOST_ONLY`` set to a path, deselects the host-only tests and writes
 them there as JSON ``[{"nodeid": ..., "clauses": [...]}]``; the host then
-folds them into the run's clause report (:func:`fold`).
+folds them into the run's clause report (:func:`fold`). With ``$LCVM_PART``
+``I/N`` too (a unit of the full matrix, ``runtime@I/N``), it keeps only every
+N-th kernel-dependent test from the I-th: the N parts of one guest's column
+merge into the whole column.
 """
 
 from __future__ import annotations
@@ -164,7 +167,13 @@ def pytest_collection_modifyitems(config, items):
         return
     guest = guest_tests(tests)
     host_only = [it for it in items if it.nodeid not in guest]
-    items[:] = [it for it in items if it.nodeid in guest]
-    config.hook.pytest_deselected(items=host_only)
+    kept = [it for it in items if it.nodeid in guest]
+    other_parts = []
+    if os.environ.get("LCVM_PART"):  # "I/N": this unit runs every N-th kernel-dependent test from the I-th
+        i, n = (int(x) for x in os.environ["LCVM_PART"].split("/"))
+        other_parts = [it for k, it in enumerate(kept) if k % n != i - 1]
+        kept = [it for k, it in enumerate(kept) if k % n == i - 1]
+    items[:] = kept
+    config.hook.pytest_deselected(items=host_only + other_parts)
     with open(path, "w") as f:
         json.dump([{"nodeid": it.nodeid, "clauses": tests[it.nodeid][0]} for it in host_only], f, indent=0)

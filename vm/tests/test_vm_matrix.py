@@ -81,7 +81,7 @@ def runtime_file(rt):
 
 def _run(monkeypatch, tmp_path, out, argv):
     monkeypatch.setattr(runner, "run_host", _fake_host)
-    monkeypatch.setattr(runner, "precompile", lambda python, project: None)
+    monkeypatch.setattr(runner, "precompile", lambda python, project, suites=(): None)
     monkeypatch.setattr(cli.backend_mod, "get", lambda name, **kw: _ReportingBackend())
     return cli.main(["run", "--full", "--out", str(tmp_path / out), *argv])
 
