@@ -122,3 +122,20 @@ def test_the_guests_plugin_flags_load_together(pytester):
     args = [a for f in flags for a in ("-p", f)]
     assert "no:xdist" in flags and "libcontainer.vm.progress" in flags
     pytester.runpytest(*args).assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("part", ["1/2", "2/2"])
+def test_a_part_runs_every_nth_kernel_dependent_test(pytester, monkeypatch, tmp_path, part):
+    monkeypatch.setenv("LCVM_HOST_ONLY", str(tmp_path / "host-only.json"))
+    monkeypatch.setenv("LCVM_PART", part)
+    pytester.makepyfile("""
+        import pytest
+        @pytest.mark.clause("LC-ID-01")
+        def test_id(): pass
+        @pytest.mark.parametrize("k", range(5))
+        def test_kernel(k): pass
+    """)
+    result = pytester.runpytest("-p", "libcontainer.vm.selection", "-v")
+    ran = sorted(line.split("[")[1].split("]")[0] for line in result.outlines if "PASSED" in line)
+    assert ran == (["0", "2", "4"] if part == "1/2" else ["1", "3"])
+    assert len(json.loads((tmp_path / "host-only.json").read_text())) == 1  # every part lists the host-only tests
