@@ -178,9 +178,15 @@ def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str
         reports += [os.path.join(out, "host", f"clauses-{safe(rt)}.json") for rt in host_runtimes]
     elif host and host != "run":
         reports.append(os.path.abspath(host))
+    compiling = None
     if vms:
-        precompile(python, project, [vm.suite_for(rt) if hasattr(vm, "suite_for") else vm.suite
-                                     for vm in vms for rt in {split_part(label)[0] for label in plan[vm.name]}])
+        # beside the boots: a guest starts Python some 20 s after qemu; bytecode is written atomically (a guest
+        # that is faster reads the source, or rewrites a test module itself, and is only slower)
+        compile_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        compiling = compile_pool.submit(precompile, python, project, [
+            vm.suite_for(rt) if hasattr(vm, "suite_for") else vm.suite
+            for vm in vms for rt in {split_part(label)[0] for label in plan[vm.name]}])
+        compile_pool.shutdown(wait=False)
     summary: dict[str, dict] = {}
     prepared = []
     for vm in vms:
@@ -228,6 +234,8 @@ def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str
     except BaseException:
         backend.close()
         raise
+    if compiling is not None:
+        compiling.result()
     if host_run is not None:
         rc |= host_run.result() != 0
     crashed: list[dict] = []
