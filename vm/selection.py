@@ -39,6 +39,8 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from libcontainer.conformance.outcomes import HOST_ONLY
 
 # clause -> why its outcome does not depend on the kernel or the cgroup mode
@@ -154,6 +156,7 @@ def fold(clause_report: str, host_only: str) -> int:
     return added
 
 
+@pytest.hookimpl(trylast=True)  # after -k, -m and the plugin's clause selection: list only what was chosen
 def pytest_collection_modifyitems(config, items):
     path = os.environ.get("LCVM_HOST_ONLY")
     if not path or hasattr(config, "workerinput"):
