@@ -18,7 +18,7 @@ from .outcomes import CRASHED, OUTCOMES
 from .report import column, column_runs, run_status, version_label
 
 COLOURS = {"passed": "#2e9d4d", "failed": "#d0312d", "blocked": "#8e44ad", "xfailed": "#e08e0b",
-           "not-supported": "#3a78c2", "skipped": "#8a8a8a", CRASHED: "#222222"}
+           "not-supported": "#3a78c2", "skipped": "#8a8a8a", "host-only": "#c9b458", CRASHED: "#222222"}
 
 CSS = """
 body{font:14px/1.35 system-ui,sans-serif;margin:1.2em;color:#222}

@@ -19,13 +19,16 @@ A test's outcome is one of :data:`OUTCOMES`:
 A clause's outcome (:func:`combine`) is ``passed`` only when every one of
 its tests passed; one failed test makes it ``failed``; then ``blocked``,
 then one xfailed test makes it ``xfailed`` (a deviation), then
-``not-supported``, then ``skipped``.
+``not-supported``, then ``skipped``, then ``host-only`` (a kernel matrix
+guest's cell of a clause that ran on the host only: :mod:`libcontainer.vm.selection`).
 """
 
 from __future__ import annotations
 
 # worst first: the first of these that any test of a clause has is the clause's outcome
-OUTCOMES = ("failed", "blocked", "xfailed", "not-supported", "skipped", "passed")
+OUTCOMES = ("failed", "blocked", "xfailed", "not-supported", "skipped", "host-only", "passed")
+# a guest's cell of a clause whose tests run on the host only (libcontainer.vm.selection): never "passed" there
+HOST_ONLY = "host-only"
 # a cell of a run that never reported (crashed, killed, no report written)
 CRASHED = "crashed"
 

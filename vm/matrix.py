@@ -21,7 +21,9 @@ class VMSpec:
     """One VM of the matrix: a Debian kernel ``package`` booted in ``cgroup`` mode (v1, hybrid or v2) with
     ``cmdline``; ``suite`` are the pytest arguments the reference runs there, ``peer_suite`` those of any other
     runtime; ``timeout_s`` (seconds) bounds the whole boot-to-power-off. ``enabled``: in the default matrix.
-    ``cannot_boot``: why this cell has no VM (never booted, reported as a cell with that reason)."""
+    ``cannot_boot``: why this cell has no VM (never booted, reported as a cell with that reason).
+    ``kernel_only``: only the kernel-dependent tests run in this VM (:mod:`libcontainer.vm.selection`); the
+    clauses of the others are ``host-only`` in its cells."""
 
     name: str
     package: str
@@ -36,6 +38,12 @@ class VMSpec:
     enabled: bool = True
     workers: int = 1  # pytest-xdist workers inside the guest (-n); 1 runs the tests in the guest's pytest
     cannot_boot: str = ""
+    kernel_only: bool = True  # run only the kernel-dependent tests here; the rest are host-only cells (selection.py)
+    parts: tuple[tuple[str, int], ...] = ()  # (runtime, N): the full matrix runs its suite here as N units
+
+    def parts_for(self, runtime: str) -> int:
+        """Into how many units (each every N-th kernel-dependent test) the full matrix splits ``runtime`` here."""
+        return dict(self.parts).get(runtime, 1)
 
     def suite_for(self, runtime: str) -> tuple[str, ...]:
         """The pytest arguments ``runtime`` runs in this VM (the reference's own tests only for the reference)."""
@@ -75,6 +83,11 @@ def load_matrix(path: str = MATRIX) -> Matrix:
         for key in ("suite", "peer_suite"):
             if key in merged:
                 merged[key] = tuple(merged[key])
+        if "parts" in merged:
+            bad = {k: v for k, v in merged["parts"].items() if not isinstance(v, int) or v < 1}
+            if bad:
+                raise ValueError(f"{path}: vm {merged['name']!r}: parts must be integers >= 1, not {bad}")
+            merged["parts"] = tuple(sorted(merged["parts"].items()))
         if merged.get("cannot_boot"):
             merged["enabled"] = False
         vms.append(VMSpec(**merged))
@@ -104,9 +117,20 @@ def select(vms: list[VMSpec], names: list[str] | None, full: bool = False) -> li
 
 def units(vms: list[VMSpec], runtimes: list[str] | tuple[str, ...], host: bool = True) -> list[tuple[str, str]]:
     """The matrix's work as (VM name or ``host``, runtime) pairs, in a fixed order: the host first, then VM by
-    VM. One unit is one suite run; a shard boots each of its VMs once for all of its runtimes there."""
+    VM. One unit is one suite run; a shard boots each of its VMs once for all of its runtimes there. A runtime
+    that the VM splits into N parts (``parts``) is N units ``runtime@I/N`` (:func:`split_part`)."""
     out = [(HOST, rt) for rt in runtimes] if host else []
-    return out + [(v.name, rt) for v in vms for rt in runtimes]
+    for v in vms:
+        for rt in runtimes:
+            n = v.parts_for(rt)
+            out += [(v.name, rt)] if n == 1 else [(v.name, f"{rt}@{i}/{n}") for i in range(1, n + 1)]
+    return out
+
+
+def split_part(label: str) -> tuple[str, str]:
+    """``"runc@2/6"`` -> ("runc", "2/6"); a plain runtime -> (runtime, "")."""
+    rt, _, part = label.rpartition("@") if "@" in label else (label, "", "")
+    return rt, part
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -16,6 +16,8 @@ import os
 
 from libcontainer.conformance import report
 
+from . import matrix
+
 MANIFEST = "shard.json"
 
 
@@ -24,9 +26,10 @@ def cell_rows(vms, runtimes: list[str], host_runtimes: list[str]) -> list[dict]:
     rows = [{"name": "host", "package": "-", "cgroup": "host's", "runtimes": list(host_runtimes),
              "cannot_boot": ""}] if host_runtimes else []
     for vm in vms:
+        labels = runtimes.get(vm.name, []) if isinstance(runtimes, dict) else runtimes
+        names = [matrix.split_part(label)[0] for label in labels]  # the parts of a runtime's suite: one runtime
         rows.append({"name": vm.name, "package": vm.package, "cgroup": vm.cgroup,
-                     "runtimes": list(runtimes.get(vm.name, []) if isinstance(runtimes, dict) else runtimes),
-                     "cannot_boot": vm.cannot_boot})
+                     "runtimes": sorted(set(names), key=names.index), "cannot_boot": vm.cannot_boot})
     return rows
 
 

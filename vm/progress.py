@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 _state = {"total": 0, "done": 0, "outcome": {}, "counts": {"passed": 0, "failed": 0, "skipped": 0}}
 
 
@@ -42,6 +44,7 @@ def pytest_collection_finish(session):
         _emit(f"collected {_state['total']}")
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist is not loaded in a guest with one worker
 def pytest_xdist_node_collection_finished(node, ids):
     if not _state["total"]:
         _state["total"] = len(ids)

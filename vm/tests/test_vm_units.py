@@ -375,3 +375,13 @@ def test_smoke_command_reaches_the_runner_with_one_vagrant_vm(monkeypatch, tmp_p
     monkeypatch.setattr(runner, "run_matrix", lambda be, vms, *a, **kw: seen.update(vms=[v.name for v in vms], **kw) or 0)
     assert cli.main(["smoke", "--out", str(tmp_path / "smoke")]) == 0
     assert seen["backend"] == "vagrant" and len(seen["vms"]) == 1 and seen["shard"] == "" and seen["closed"]
+
+
+def test_precompile_leaves_pytests_rewritten_test_modules_for_the_guests(tmp_path, monkeypatch):
+    """The guests write no bytecode: the host caches pytest's assertion rewriting of the suite's test modules."""
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")  # as in a guest, or a CI that sets it: precompile unsets it
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text("def test_x():\n    assert 1 + 1 == 2\n")
+    runner.precompile(sys.executable, str(tmp_path), [("tests", "-p", "no:libcontainer")])
+    cached = [p.name for p in (tmp_path / "tests" / "__pycache__").iterdir()]
+    assert any("-pytest-" in name for name in cached), cached
