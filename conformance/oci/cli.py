@@ -37,7 +37,8 @@ class Runtime:
     ``refuses_hybrid``: the runtime refuses a hybrid cgroup host whose
     unified hierarchy lists controllers (crun), so ``create`` and ``exec``
     run in a private mount namespace that hides the list. ``log_prefix``:
-    what ``--log`` wants before the file name (crun: ``file:``). These come
+    what ``--log`` wants before the file name (crun: ``file:``). ``host_pids``:
+    ``ps`` lists host pids (runsc lists its sandbox kernel's own). These come
     from :func:`.features.probe`; ``probed`` is its one-line summary.
     """
 
@@ -48,6 +49,7 @@ class Runtime:
     refuses_hybrid: bool = False
     flags: tuple = ()
     log_prefix: str = ""
+    host_pids: bool = True
     probed: str = ""
 
     def version(self) -> str:

@@ -187,6 +187,8 @@ class OCIContainer(Container):
         return self._runtime_status()
 
     def processes(self) -> list[int]:
+        if not self.runtime.host_pids:
+            raise NotSupported(f"{self.runtime.name} ps lists its sandbox kernel's pids, not host pids")
         out = self._run("processes", "ps", "--format", "json", self._id)
         try:
             pids = json.loads(out) if out.strip() else []

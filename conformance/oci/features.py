@@ -52,18 +52,21 @@ class Preset:
     ``--platform=ptrace``: no usable KVM; ``--network=none``: no veth
     network in the adapter). ``log_prefix``: what ``--log`` wants before the
     file name (crun(1): ``file:PATH``). ``refuses_hybrid``: known answer,
-    None to probe."""
+    None to probe. ``host_pids``: ``ps`` lists host pids (runsc lists the
+    pids of its own kernel, gVisor's Sentry, which no host call can use)."""
 
     binary: str
     flags: tuple = ()
     log_prefix: str = ""
     refuses_hybrid: bool | None = None
+    host_pids: bool = True
 
 
 PRESETS = {
     "runc": Preset("runc", refuses_hybrid=False),
     "crun": Preset("crun", log_prefix="file:", refuses_hybrid=True),
-    "runsc": Preset("runsc", flags=("--platform=ptrace", "--network=none"), refuses_hybrid=False),
+    "runsc": Preset("runsc", flags=("--platform=ptrace", "--network=none"), refuses_hybrid=False,
+                    host_pids=False),
 }
 
 
@@ -79,12 +82,14 @@ class Features:
     has_events: bool
     refuses_hybrid: bool
     log_prefix: str = ""
+    host_pids: bool = True
 
     def summary(self) -> str:
         """One line for the run header: version and what was probed."""
         parts = [f"events={'yes' if self.has_events else 'no'}",
                  f"features={'yes' if self.features is not None else 'no'}",
-                 f"hybrid-cgroups={'refused' if self.refuses_hybrid else 'ok'}"]
+                 f"hybrid-cgroups={'refused' if self.refuses_hybrid else 'ok'}",
+                 f"ps={'host pids' if self.host_pids else 'own pids'}"]
         return f"{self.version}; {', '.join(parts)}"
 
 
@@ -177,10 +182,14 @@ def probe_refuses_hybrid(argv: list) -> bool:
 
 def probe(binary: str, flags: tuple = (), preset: Preset | None = None,
           controllers_file: str = "/sys/fs/cgroup/unified/cgroup.controllers") -> Features:
-    """Everything :class:`Features` holds for ``binary`` run with ``flags`` (the preset's flags first)."""
+    """Everything :class:`Features` holds for ``binary`` run with ``flags`` (the preset's flags first).
+
+    Without a preset, the preset named as the probed name (``oci:/usr/bin/crun`` is crun) gives what
+    cannot be probed (``log_prefix``, ``host_pids``), never its flags or ``refuses_hybrid``."""
     flags = tuple(preset.flags if preset else ()) + tuple(flags)
     argv = [binary, *flags]
     name, version = probe_version(argv)
+    known = preset or PRESETS.get(name)
     commands = probe_commands(argv)
     features = probe_features(argv) if "features" in commands or not commands else None
     if preset is not None and preset.refuses_hybrid is not None:
@@ -189,7 +198,7 @@ def probe(binary: str, flags: tuple = (), preset: Preset | None = None,
         refuses = hybrid_host(controllers_file) and probe_refuses_hybrid(argv)
     return Features(argv=tuple(argv), name=name, version=version, commands=commands, features=features,
                     has_events="events" in commands, refuses_hybrid=refuses,
-                    log_prefix=preset.log_prefix if preset else "")
+                    log_prefix=known.log_prefix if known else "", host_pids=known.host_pids if known else True)
 
 
 @functools.lru_cache(maxsize=None)
@@ -210,4 +219,4 @@ def runtime_for(spec: str, root: str) -> Runtime:
     found = probe_cached(binary, flags, name)
     return Runtime(name=name or found.name, binary=binary, root=root, has_events=found.has_events,
                    refuses_hybrid=found.refuses_hybrid, flags=found.argv[1:], log_prefix=found.log_prefix,
-                   probed=found.summary())
+                   host_pids=found.host_pids, probed=found.summary())
