@@ -268,7 +268,7 @@ def crun(root: str) -> OCIFactory:
 
 
 def runsc(root: str) -> OCIFactory:
-    """Factory over Debian's gVisor runsc (``--runtime runsc``), with ``--platform=ptrace --network=none``."""
+    """Factory over Debian's gVisor runsc (``--runtime runsc``), with ``--platform=ptrace --network=none --oci-seccomp``."""
     return OCIFactory(root, "runsc")
 
 

@@ -50,7 +50,8 @@ class Preset:
 
     ``flags``: global flags put before every command (runsc here needs
     ``--platform=ptrace``: no usable KVM; ``--network=none``: no veth
-    network in the adapter). ``log_prefix``: what ``--log`` wants before the
+    network in the adapter; ``--oci-seccomp``: without it runsc ignores
+    ``linux.seccomp``, runsc flags). ``log_prefix``: what ``--log`` wants before the
     file name (crun(1): ``file:PATH``). ``refuses_hybrid``: known answer,
     None to probe. ``host_pids``: ``ps`` lists host pids (runsc lists the
     pids of its own kernel, gVisor's Sentry, which no host call can use)."""
@@ -65,7 +66,7 @@ class Preset:
 PRESETS = {
     "runc": Preset("runc", refuses_hybrid=False),
     "crun": Preset("crun", log_prefix="file:", refuses_hybrid=True),
-    "runsc": Preset("runsc", flags=("--platform=ptrace", "--network=none"), refuses_hybrid=False,
+    "runsc": Preset("runsc", flags=("--platform=ptrace", "--network=none", "--oci-seccomp"), refuses_hybrid=False,
                     host_pids=False),
 }
 
