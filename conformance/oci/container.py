@@ -41,7 +41,8 @@ from .files import (_GONE, MAX_NAME, cgroup_path, dir_name, remove, remove_empty
 STATE = "state.json"
 _STATUS = {"created": Status.RUNNING, "creating": Status.RUNNING, "running": Status.RUNNING,
            "pausing": Status.PAUSING, "paused": Status.PAUSED, "stopped": Status.STOPPED}
-_CONFIG_ERR = (re.compile(r"exec|executable|chdir|cwd", re.I),
+# runsc's own ELF loader says "failed to load /x: no such file or directory" for a missing binary
+_CONFIG_ERR = (re.compile(r"exec|executable|chdir|cwd|failed to load", re.I),
                re.compile(r"not found|no such file|permission denied|not a directory", re.I))
 # the kernel refused a value of the config (a cgroup file write failing with EINVAL or ERANGE)
 _VALUE_ERR = re.compile(r"(failed to write|writing|write).*(invalid argument|numerical result out of range)", re.I)

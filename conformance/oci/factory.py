@@ -268,7 +268,8 @@ def crun(root: str) -> OCIFactory:
 
 
 def runsc(root: str) -> OCIFactory:
-    """Factory over Debian's gVisor runsc (``--runtime runsc``), with ``--platform=ptrace --network=none --oci-seccomp``."""
+    """Factory over Debian's gVisor runsc (``--runtime runsc``), run with the preset's flags
+    (``--platform=ptrace --network=none --oci-seccomp``, :data:`.features.PRESETS`)."""
     return OCIFactory(root, "runsc")
 
 
