@@ -360,22 +360,26 @@ class OCIContainer(Container):
             remove(self.runtime, self._id, self._dir, self._state.get("monitor_pid"),
                    self._state.get("monitor_start"), cgroup_path(self._config.cgroup_parent, self._id))
         except CliError as e:
-            self._remove_paused()
-            raise SystemFailure(f"destroy: {self.runtime.name}: {e.message}") from None
+            if not self._remove_paused():
+                raise SystemFailure(f"destroy: {self.runtime.name}: {e.message}") from None
         except OSError as e:
             raise SystemFailure(f"destroy: {e}", errno=e.errno) from e
         finally:
             os.close(fd)
 
-    def _remove_paused(self) -> None:
+    def _remove_paused(self) -> bool:
         """After a failed destroy of a container the runtime still reports paused (runsc 20221219's
-        ``delete --force`` panics there, D-RUNSC-DESTROY-PAUSED): resume and delete it, so that the
-        failure leaves no sandbox behind; the failure is raised all the same."""
-        with contextlib.suppress(CliError, OSError, ValueError):
-            if self.runtime.run_json("state", self._id).get("status") == "paused":
-                self.runtime.run("resume", self._id)
-                remove(self.runtime, self._id, self._dir, self._state.get("monitor_pid"),
-                       self._state.get("monitor_start"), cgroup_path(self._config.cgroup_parent, self._id))
+        ``delete --force`` panics "invalid state transition: paused => stopped"): resume it and delete
+        again. True if that removed it (SPEC.md, Deviations of peer runtimes, runsc)."""
+        try:
+            if self.runtime.run_json("state", self._id).get("status") != "paused":
+                return False
+            self.runtime.run("resume", self._id)
+            remove(self.runtime, self._id, self._dir, self._state.get("monitor_pid"),
+                   self._state.get("monitor_start"), cgroup_path(self._config.cgroup_parent, self._id))
+        except (CliError, OSError, ValueError):
+            return False
+        return True
 
 
 def _fileno(obj) -> int | None:

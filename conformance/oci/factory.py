@@ -269,7 +269,7 @@ def crun(root: str) -> OCIFactory:
 
 def runsc(root: str) -> OCIFactory:
     """Factory over Debian's gVisor runsc (``--runtime runsc``), run with the preset's flags
-    (``--platform=ptrace --network=none --oci-seccomp``, :data:`.features.PRESETS`)."""
+    (``--platform=ptrace --network=none --oci-seccomp --net-raw``, :data:`.features.PRESETS`)."""
     return OCIFactory(root, "runsc")
 
 

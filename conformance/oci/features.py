@@ -51,7 +51,8 @@ class Preset:
     ``flags``: global flags put before every command (runsc here needs
     ``--platform=ptrace``: no usable KVM; ``--network=none``: no veth
     network in the adapter; ``--oci-seccomp``: without it runsc ignores
-    ``linux.seccomp``, runsc flags). ``log_prefix``: what ``--log`` wants before the
+    ``linux.seccomp``; ``--net-raw``: without it runsc drops CAP_NET_RAW
+    from the config's capabilities; ``runsc flags``). ``log_prefix``: what ``--log`` wants before the
     file name (crun(1): ``file:PATH``). ``refuses_hybrid``: known answer,
     None to probe. ``host_pids``: ``ps`` lists host pids (runsc lists the
     pids of its own kernel, gVisor's Sentry, which no host call can use)."""
@@ -66,8 +67,8 @@ class Preset:
 PRESETS = {
     "runc": Preset("runc", refuses_hybrid=False),
     "crun": Preset("crun", log_prefix="file:", refuses_hybrid=True),
-    "runsc": Preset("runsc", flags=("--platform=ptrace", "--network=none", "--oci-seccomp"), refuses_hybrid=False,
-                    host_pids=False),
+    "runsc": Preset("runsc", flags=("--platform=ptrace", "--network=none", "--oci-seccomp", "--net-raw"),
+                    refuses_hybrid=False, host_pids=False),
 }
 
 
