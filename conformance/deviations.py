@@ -194,13 +194,21 @@ DEVIATIONS += (
                "test_config_namespaces.py::test_cgroup_namespace_roots_proc_self_cgroup[*]"),
               "runsc's container runs on the Sentry, gVisor's own kernel: its namespaces are the Sentry's, "
               "never the host's, whether listed or not, and they are not the host's kind of namespace"),
+    Deviation("D-RUNSC-NAMESPACES", _RUNSC, ("LC-CFG-NS-01",),
+              ("test_config_namespaces.py::test_each_namespace_is_new_when_listed_and_the_hosts_when_not"
+               "[cgroup-off]",),
+              "with the cgroup namespace left out, 'readlink /proc/self/ns/cgroup' in the Sentry failed "
+              "(exit 1) in 2 of 3 runs (not strict)", strict=False),
     Deviation("D-RUNSC-HOST", _RUNSC, ("LC-CFG-HOST-01", "LC-CFG-HOST-02"),
               ("test_config_host.py::test_hostname[None]",
                "test_config_host.py::test_sysctl_values_are_set_in_the_containers_namespaces"),
               "runsc's Sentry has a hostname and sysctls of its own: with no hostname the container does not "
               "see the host's, and linux.sysctl values are not what the container reads"),
-    Deviation("D-RUNSC-PROC-STATUS", _RUNSC, ("LC-CFG-PROC-06", "LC-CFG-SEC-01", "LC-CFG-SEC-03"),
+    Deviation("D-RUNSC-PROC-STATUS", _RUNSC, ("LC-CFG-PROC-06", "LC-CFG-SEC-01", "LC-CFG-SEC-02",
+                                              "LC-CFG-SEC-03"),
               ("test_config_process.py::test_umask_is_the_file_mode_creation_mask[*]",
+               "test_config_security.py::test_capability_sets_of_a_root_process[*]",
+               "test_config_security.py::test_default_capabilities_are_runcs_default_set[*]",
                "test_config_security.py::test_capability_sets_of_a_non_root_process_are_its_ambient_set[*]",
                "test_config_security.py::test_no_new_privileges_shows_in_status[*]"),
               "the Sentry's /proc/self/status has no Umask, CapAmb or NoNewPrivs line"),
@@ -273,13 +281,17 @@ DEVIATIONS += (
               ("test_lifecycle.py::test_threads_share_one_container",),
               "runsc's ps lists the Sentry's pids, not host pids: processes() raises NotSupported in the "
               "threads"),
-    Deviation("D-RUNSC-FAULTS", _RUNSC, ("LC-FAULT-02", "LC-FAULT-09", "LC-FAULT-12"),
-              ("test_faults.py::test_creator_killed_during_create_leaves_an_id_that_works[*]",
-               "test_faults.py::test_long_id_and_its_hashed_name_do_not_collide",
+    Deviation("D-RUNSC-FAULTS", _RUNSC, ("LC-FAULT-02",),
+              ("test_faults.py::test_creator_killed_during_create_leaves_an_id_that_works[*]",),
+              "after a creator was killed during create, runsc's delete --force may leave its metadata and the "
+              "id taken ('cannot lock container metadata file: container already exists'), or a paused "
+              "sandbox whose delete panics; which kill points show it varied between runs (not strict)",
+              strict=False),
+    Deviation("D-RUNSC-FAULTS", _RUNSC, ("LC-FAULT-09", "LC-FAULT-12"),
+              ("test_faults.py::test_long_id_and_its_hashed_name_do_not_collide",
                "test_faults_decisions.py::test_missing_cwd_is_made_for_init_and_refused_for_start_process"),
-              "runsc keeps an interrupted create's metadata: after delete --force the id stays taken ('cannot "
-              "lock container metadata file: container already exists'); an id over 255 bytes fails its "
-              "state file name (ENAMETOOLONG); a cwd it cannot make is a generic 'Error setting up root FS'"),
+              "an id over 255 bytes fails runsc's state file name (ENAMETOOLONG); a cwd it cannot make is a "
+              "generic 'Error setting up root FS'"),
     Deviation("D-RUNSC-FAULTS", _RUNSC, ("LC-FAULT-05",),
               ("test_faults.py::test_destroy_racing_stats_resume_processes",),
               "a destroy removes runsc's state file before the sandbox is gone: a racing stats() or resume() "

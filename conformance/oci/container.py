@@ -46,6 +46,7 @@ _CONFIG_ERR = (re.compile(r"exec|executable|chdir|cwd|failed to load", re.I),
                re.compile(r"not found|no such file|permission denied|not a directory", re.I))
 # the kernel refused a value of the config (a cgroup file write failing with EINVAL or ERANGE)
 _VALUE_ERR = re.compile(r"(failed to write|writing|write).*(invalid argument|numerical result out of range)", re.I)
+_PAUSED_PANIC = "invalid state transition: paused => stopped"  # runsc 20221219's delete --force of a paused one
 _ERRORS = {cls.code.value: cls for cls in LibcontainerError.__subclasses__()}
 
 
@@ -360,24 +361,22 @@ class OCIContainer(Container):
             remove(self.runtime, self._id, self._dir, self._state.get("monitor_pid"),
                    self._state.get("monitor_start"), cgroup_path(self._config.cgroup_parent, self._id))
         except CliError as e:
-            if not self._remove_paused():
+            if not (_PAUSED_PANIC in e.message and self._remove_again()):
                 raise SystemFailure(f"destroy: {self.runtime.name}: {e.message}") from None
         except OSError as e:
             raise SystemFailure(f"destroy: {e}", errno=e.errno) from e
         finally:
             os.close(fd)
 
-    def _remove_paused(self) -> bool:
-        """After a failed destroy of a container the runtime still reports paused (runsc 20221219's
-        ``delete --force`` panics "invalid state transition: paused => stopped"): resume it and delete
-        again. True if that removed it (SPEC.md, Deviations of peer runtimes, runsc)."""
+    def _remove_again(self) -> bool:
+        """runsc 20221219's ``delete --force`` of a paused container panics ("invalid state transition:
+        paused => stopped") after it removed the sandbox and its state: delete again (the runtime now
+        says the container does not exist) and finish the removal. True if that removed it
+        (SPEC.md, Deviations of peer runtimes, runsc)."""
         try:
-            if self.runtime.run_json("state", self._id).get("status") != "paused":
-                return False
-            self.runtime.run("resume", self._id)
             remove(self.runtime, self._id, self._dir, self._state.get("monitor_pid"),
                    self._state.get("monitor_start"), cgroup_path(self._config.cgroup_parent, self._id))
-        except (CliError, OSError, ValueError):
+        except (CliError, OSError):
             return False
         return True
 
