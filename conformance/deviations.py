@@ -268,7 +268,7 @@ DEVIATIONS += (
               "make a missing target (create fails 'creating mount point ... failed'; safe, no container), "
               "and masked or read-only paths given through a symlink are neither masked nor read-only"),
     Deviation("D-RUNSC-WAIT", _RUNSC, ("LC-WAIT-06", "LC-FACTORY-04", "LC-WAIT-04"),
-              ("test_concurrency.py::test_wait_blocked_during_destroy_returns_or_raises_destroyed[running]",
+              ("test_concurrency.py::test_wait_blocked_during_destroy_returns_or_raises_destroyed[*]",
                "test_cross_process.py::test_status_survives_the_creating_process"),
               "the host process the adapter waits on is runsc's sandbox, not the container's init: killed by "
               "delete --force it exits with status 128 (not 128 + SIGKILL), and after the creating process "
@@ -277,10 +277,11 @@ DEVIATIONS += (
               ("test_concurrency.py::test_racing_pauses_all_succeed_and_end_paused",),
               "runsc refuses pause of a paused container ('cannot pause container in state paused'); racing "
               "pauses meet that unless the race orders them (not strict: timing decides)", strict=False),
-    Deviation("D-RUNSC-PS-PIDS", _RUNSC, ("LC-GEN-01",),
-              ("test_lifecycle.py::test_threads_share_one_container",),
+    Deviation("D-RUNSC-PS-PIDS", _RUNSC, ("LC-GEN-01", "LC-FACTORY-04"),
+              ("test_lifecycle.py::test_threads_share_one_container",
+               "test_factory.py::test_load_from_another_process_sees_same_status"),
               "runsc's ps lists the Sentry's pids, not host pids: processes() raises NotSupported in the "
-              "threads"),
+              "threads and in the other process, where the test sees a failure, not NotSupported"),
     Deviation("D-RUNSC-FAULTS", _RUNSC, ("LC-FAULT-02",),
               ("test_faults.py::test_creator_killed_during_create_leaves_an_id_that_works[*]",),
               "after a creator was killed during create, runsc's delete --force may leave its metadata and the "
