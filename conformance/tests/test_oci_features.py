@@ -20,14 +20,17 @@ def fake_runtime(tmp_path, name="fakert", version="fakert version 2.5.0", comman
     """An executable script that answers like an OCI runtime and appends each call's argv to ``calls``."""
     calls = tmp_path / f"{name}.calls"
     listing = "\n".join(f"   {c}      the {c} command" for c in commands)
+    usage = f"USAGE:\\n   {name} [global options] command\\n\\nCOMMANDS:\\n{listing}\\n   --root value  state\\n"
+    features_answer = f"echo '{json.dumps(features_json)}'; exit 0" if features_json else \
+        "echo unknown command >&2; exit 1"
     script = tmp_path / name
     script.write_text(f"""#!/bin/sh
 echo "$*" >> {calls}
 for arg in "$@"; do
   case "$arg" in
     --version) echo "{version}"; echo "commit: abc"; exit 0 ;;
-    --help) printf 'USAGE:\\n   {name} [global options] command\\n\\nCOMMANDS:\\n{listing}\\n   --root value  state\\n'; exit 0 ;;
-    features) {"echo '" + json.dumps(features_json) + "'; exit 0" if features_json else "echo unknown command >&2; exit 1"} ;;
+    --help) printf '{usage}'; exit 0 ;;
+    features) {features_answer} ;;
     create) {"echo '" + create_error + "' >&2; exit 1" if create_error else "exit 0"} ;;
   esac
 done
