@@ -19,6 +19,7 @@ ALIASES = {
     "reference": "libcontainer.reference:LinuxFactory",
     "runc": "libcontainer.conformance.oci:runc",
     "crun": "libcontainer.conformance.oci:crun",
+    "runsc": "libcontainer.conformance.oci:runsc",
 }
 
 
@@ -35,11 +36,17 @@ def _import(module_name: str):
 
 
 def resolve(name: str) -> Callable[[str], Factory]:
-    """The factory constructor for ``name``; raises ValueError (saying what is wrong) for an unusable name."""
+    """The factory constructor for ``name``; raises ValueError (saying what is wrong) for an unusable name.
+
+    ``oci:PATH FLAGS...`` or an absolute PATH names any OCI runtime binary (the adapter,
+    :func:`libcontainer.conformance.oci.oci`)."""
+    if name.startswith("oci:") or name.startswith("/"):
+        from .oci import oci
+        return oci(name)
     target = ALIASES.get(name, name)
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
-        raise ValueError(f"--runtime {name!r}: use one of {', '.join(ALIASES)} or module:callable")
+        raise ValueError(f"--runtime {name!r}: use one of {', '.join(ALIASES)}, oci:PATH or module:callable")
     try:
         obj = _import(module_name)
     except ImportError as e:

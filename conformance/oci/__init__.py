@@ -1,11 +1,11 @@
-"""Adapters that drive OCI runtimes (runc, crun) through their command line as a
-:class:`libcontainer.spec.Factory`: ``--runtime runc`` and ``--runtime crun``.
+"""Adapters that drive OCI runtimes through their command line as a :class:`libcontainer.spec.Factory`:
+the presets ``--runtime runc``, ``crun`` and ``runsc``, and any runtime as ``--runtime oci:PATH FLAGS...``.
 
 The names below are imported on first use, so that the adapter's monitor
 (``python -m libcontainer.conformance.oci.monitor``) starts without them.
 """
 
-__all__ = ["OCIFactory", "runc", "crun"]
+__all__ = ["OCIFactory", "runc", "crun", "runsc", "oci"]
 
 
 def __getattr__(name: str):

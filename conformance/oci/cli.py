@@ -1,4 +1,4 @@
-"""An OCI runtime's command line (runc, crun): argv building, running, error text.
+"""An OCI runtime's command line (runc, crun, runsc, any other): argv building, running, error text.
 
 Commands and options follow runc(8) / crun(1) of Debian 12 (runc 1.1.5,
 crun 1.8.1): global ``--root DIR``, ``--log`` and ``--log-format json``;
@@ -31,12 +31,15 @@ class CliError(Exception):
 
 @dataclass
 class Runtime:
-    """One OCI runtime binary with its state ``root``.
+    """One OCI runtime binary with its global ``flags`` and its state ``root``.
 
     ``has_events``: the runtime has ``events --stats`` (crun 1.8.1 has not).
-    ``hide_unified_controllers``: the runtime refuses a hybrid cgroup host
-    whose unified hierarchy lists controllers (crun), so ``create`` and
-    ``exec`` run in a private mount namespace that hides the list.
+    ``refuses_hybrid``: the runtime refuses a hybrid cgroup host whose
+    unified hierarchy lists controllers (crun), so ``create`` and ``exec``
+    run in a private mount namespace that hides the list. ``log_prefix``:
+    what ``--log`` wants before the file name (crun: ``file:``). ``host_pids``:
+    ``ps`` lists host pids (runsc lists its sandbox kernel's own). These come
+    from :func:`.features.probe`; ``probed`` is its one-line summary.
     """
 
     name: str
@@ -44,15 +47,22 @@ class Runtime:
     root: str
     has_events: bool = True
     refuses_hybrid: bool = False
+    flags: tuple = ()
+    log_prefix: str = ""
+    host_pids: bool = True
+    probed: str = ""
 
     def version(self) -> str:
-        out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, check=False).stdout
+        if self.probed:
+            return self.probed
+        out = subprocess.run([self.binary, *self.flags, "--version"], capture_output=True, text=True,
+                             check=False).stdout
         return out.splitlines()[0] if out else "unknown"
 
     def argv(self, *args: str, log: str | None = None) -> list[str]:
-        argv = [self.binary, "--root", self.root]
+        argv = [self.binary, *self.flags, "--root", self.root]
         if log:
-            argv += ["--log", f"file:{log}" if self.name == "crun" else log, "--log-format", "json"]
+            argv += ["--log", f"{self.log_prefix}{log}", "--log-format", "json"]
         return argv + list(args)
 
     def hide_unified_controllers(self) -> bool:

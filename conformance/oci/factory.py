@@ -8,7 +8,8 @@ then runs ``start``. The runtime's own state lives in ``ROOT/.runtime``
 (its ``--root``), removed when the last container goes. The container's
 cgroup is ``/<config.cgroup_parent>/oci-<id>`` in every hierarchy.
 
-Aliases (``--runtime runc``, ``--runtime crun``): :func:`runc`, :func:`crun`.
+Aliases (``--runtime runc``, ``crun``, ``runsc``): :func:`runc`, :func:`crun`, :func:`runsc`;
+``--runtime oci:PATH FLAGS...`` or an absolute PATH: :func:`oci`.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factor
 
 from . import bundle
 from . import monitor as monitor_mod
-from .cli import UNIFIED_CONTROLLERS, CliError, Runtime, find, read_log
+from .cli import UNIFIED_CONTROLLERS, CliError, read_log
 from .container import OCIContainer, is_config_error
+from .features import runtime_for
 from .files import cgroup_path, remove, remove_empty_cgroup
 
 START_TIMEOUT = 30.0
@@ -38,13 +40,12 @@ REQUIRED = ("init_pid", "monitor_pid", "monitor_start")  # what a committed stat
 
 
 class OCIFactory(Factory):
-    """Containers of one OCI runtime (``runtime_name`` runc or crun), state under ``root``."""
+    """Containers of one OCI runtime, state under ``root``: ``runtime_name`` is a preset (runc, crun,
+    runsc) or ``oci:PATH FLAGS...`` / an absolute PATH, its features probed (:mod:`.features`)."""
 
     def __init__(self, root: str, runtime_name: str):
         self.root = os.path.abspath(root)
-        binary = find(runtime_name)
-        self.runtime = Runtime(name=runtime_name, binary=binary, root=os.path.join(self.root, ".runtime"),
-                               has_events=runtime_name != "crun", refuses_hybrid=runtime_name == "crun")
+        self.runtime = runtime_for(runtime_name, os.path.join(self.root, ".runtime"))
 
     def _dir(self, container_id: str) -> str:
         return os.path.join(self.root, statedir.dir_name(container_id))
@@ -198,3 +199,21 @@ def runc(root: str) -> OCIFactory:
 def crun(root: str) -> OCIFactory:
     """Factory over Debian's crun (``--runtime crun``); on a hybrid host it hides cgroup2's controller list."""
     return OCIFactory(root, "crun")
+
+
+def runsc(root: str) -> OCIFactory:
+    """Factory over Debian's gVisor runsc (``--runtime runsc``), run with the preset's flags
+    (``--platform=ptrace --network=none --oci-seccomp --net-raw``, :data:`.features.PRESETS`)."""
+    return OCIFactory(root, "runsc")
+
+
+def oci(spec: str):
+    """The factory constructor for ``--runtime oci:PATH FLAGS...`` (or an absolute PATH): any OCI runtime
+    command line, its features probed. Raises ValueError if PATH is not an executable file."""
+    from .features import parse
+    parse(spec)
+
+    def make(root: str) -> OCIFactory:
+        return OCIFactory(root, spec)
+    make.__name__ = make.__qualname__ = "oci"
+    return make

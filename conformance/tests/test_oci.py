@@ -90,6 +90,8 @@ def test_error_text_reads_logrus_json_and_plain_lines():
     ('runc create failed: unable to start container process: exec: "/no/x": stat /no/x: no such file or directory',
      True),
     ("executable file `/no/x` not found in $PATH: No such file or directory", True),
+    ("starting container: starting root container: starting sandbox: creating process: failed to load /no/x: "
+     "no such file or directory", True),
     ('failed to write "4194305": write /sys/fs/cgroup/pids/x/pids.max: invalid argument', True),
     ("container not running", False),
     ("container does not exist", False),
