@@ -16,7 +16,7 @@ import json
 import os
 
 from libcontainer.spec import Config, ConfigInvalid, DeviceRule, Process, validate
-from libcontainer.spec.oci import NAMESPACE_TYPES, config_from_dict
+from libcontainer.spec.oci import NAMESPACE_TYPES, config_from_dict, read_bundle
 
 #: (path in config.json, why it cannot be honoured): refused when present and not empty
 REFUSED = (
@@ -63,20 +63,6 @@ def refuse_unsupported(spec: dict) -> None:
             raise ConfigInvalid(f"{'.'.join(path)}: {why}")
 
 
-def read_spec(bundle: str) -> dict:
-    path = os.path.join(bundle, "config.json")
-    try:
-        with open(path) as f:
-            spec = json.load(f)
-    except FileNotFoundError:
-        raise ConfigInvalid(f"JSON specification file config.json not found in {bundle}") from None
-    except (OSError, ValueError) as e:
-        raise ConfigInvalid(f"config.json: {e}") from None
-    if not isinstance(spec, dict):
-        raise ConfigInvalid("config.json: must be a JSON object")
-    return spec
-
-
 #: runc's AllowedDevices (libcontainer/specconv), appended after a config's own device rules:
 #: mknod of any node, /dev/null, random, full, tty, zero, urandom, console, pts, ptmx, net/tun
 RUNC_ALLOWED_DEVICES = (("c", -1, -1, "m"), ("b", -1, -1, "m"), ("c", 1, 3, "rwm"), ("c", 1, 8, "rwm"),
@@ -107,7 +93,7 @@ def device_rules(rules) -> list[DeviceRule] | None:
 
 def config_of(bundle: str, console_socket: str | None, default_parent: str) -> tuple[Config, dict]:
     """(the Config, the annotations) of ``bundle``'s config.json."""
-    spec = read_spec(bundle)
+    spec = read_bundle(bundle)
     refuse_unsupported(spec)
     config = config_from_dict(spec, bundle, console_socket)
     cgroups_path = _at(spec, ("linux", "cgroupsPath"))

@@ -17,15 +17,14 @@ to the process (``Container.signal``). ``lcrun state`` still gives the init's ow
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 
+from libcontainer.plumbing import linux
 from libcontainer.spec import LibcontainerError
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
              signal.SIGWINCH)
-CLONE_NEWNS = 0x00020000  # sched.h
 
 
 def write_pid_file(path: str, pid: int) -> None:
@@ -36,10 +35,6 @@ def write_pid_file(path: str, pid: int) -> None:
     os.replace(tmp, path)
 
 
-def _status_code(status: int) -> int:
-    return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-
-
 def _join_mount_namespace(pid: int) -> None:
     """setns(2) into ``pid``'s mount namespace; nothing when it cannot be joined (it has exited)."""
     try:
@@ -47,7 +42,9 @@ def _join_mount_namespace(pid: int) -> None:
     except OSError:
         return
     try:
-        ctypes.CDLL(None, use_errno=True).setns(fd, CLONE_NEWNS)
+        linux.setns(fd, linux.CLONE_NEWNS)
+    except OSError:
+        pass  # as if it had exited: the keeper still waits and exits with the status
     finally:
         os.close(fd)
 
@@ -55,10 +52,15 @@ def _join_mount_namespace(pid: int) -> None:
 def forward_signals(container, pid: int) -> None:
     """From now on, the signals of :data:`FORWARDED` this process gets go to ``pid`` of ``container``
     (``Container.signal``; an error, the process having exited, is dropped)."""
+    _forward(lambda sig: container.signal(pid, sig), LibcontainerError)
+
+
+def _forward(send, gone: type[BaseException]) -> None:
+    """Install a handler for each of :data:`FORWARDED` that calls ``send(sig)``, dropping ``gone``."""
     def forward(sig, _frame):
         try:
-            container.signal(pid, sig)
-        except LibcontainerError:
+            send(sig)
+        except gone:
             pass
     for sig in FORWARDED:
         signal.signal(sig, forward)
@@ -87,15 +89,9 @@ def spawn(container, pid: int) -> int:
             finally:
                 os._exit(code & 0xFF if code >= 0 else 255)
 
-        def forward(sig, _frame):
-            try:
-                os.kill(waiter, sig)
-            except ProcessLookupError:
-                pass
-        for sig in FORWARDED:
-            signal.signal(sig, forward)
+        _forward(lambda sig: os.kill(waiter, sig), ProcessLookupError)
         _join_mount_namespace(pid)
-        code = _status_code(os.waitpid(waiter, 0)[1])
+        code = linux.exit_status(os.waitpid(waiter, 0)[1])
     except BaseException:  # noqa: BLE001 - a keeper has nobody to report to but its status
         pass
     finally:

@@ -7,8 +7,9 @@ succeeds, config() is the reference's. See :mod:`libcontainer.conformance.mutant
 from __future__ import annotations
 
 import dataclasses
+import errno
 
-from libcontainer.spec import Config, IDMap, NotSupported, Process, Resources
+from libcontainer.spec import Config, IDMap, NotSupported, Process, Resources, SystemFailure
 
 from .mutants_base import MutantFactory, ignoring, mutant
 
@@ -96,6 +97,18 @@ def _every_op_masked_eq(config):
 
 
 IgnoresSeccompOp = ignoring("IgnoresSeccompOp", _every_op_masked_eq)
+
+
+def _refuse_repeated_rules(self, container_id, config, start=True):
+    """create fails on a seccomp rule given twice, as the reference did (libseccomp's EEXIST raised)."""
+    if isinstance(config, Config) and config.seccomp is not None:
+        rules = [(tuple(r.names), r.action, r.errno_ret, tuple(r.args)) for r in config.seccomp.syscalls]
+        if len(set(rules)) < len(rules):
+            raise SystemFailure("seccomp_rule_add mkdir: [Errno 17] File exists", errno=errno.EEXIST)
+    return MutantFactory.create(self, container_id, config, start=start)
+
+
+RefusesRepeatedSeccompRule = mutant("RefusesRepeatedSeccompRule", _factory={"create": _refuse_repeated_rules})
 IgnoresBindFlags = ignoring("IgnoresBindFlags", lambda c: dataclasses.replace(c, mounts=[
     dataclasses.replace(m, options=[o for o in m.options if o in ("bind", "rbind", "ro", "rw")])
     if m.type == "bind" else m for m in c.mounts]) if isinstance(c, Config) else c)

@@ -16,6 +16,7 @@ of the compiled context costs nothing to reuse after fork(2).
 from __future__ import annotations
 
 import ctypes
+import errno
 
 from libcontainer.spec.security import Seccomp
 
@@ -109,7 +110,7 @@ def build(profile: Seccomp) -> Filter:
             if token == 0:
                 raise SeccompError(22, f"unknown seccomp architecture {arch}")
             ret = lib.seccomp_arch_add(ctx, token)
-            if ret != -17:  # -EEXIST: the native architecture is already there
+            if ret != -errno.EEXIST:  # the native architecture is already there
                 _check(ret, f"seccomp_arch_add {arch}")
         for rule in profile.syscalls:
             action = action_value(rule.action, rule.errno_ret)
@@ -124,7 +125,7 @@ def build(profile: Seccomp) -> Filter:
                     skipped.append(name)
                     continue
                 ret = lib.seccomp_rule_add_array(ctx, action, nr, len(rule.args), args)
-                if ret != -17:  # -EEXIST: the same rule again (podman's profile repeats some): added already
+                if ret != -errno.EEXIST:  # the same rule again (podman's profile repeats some): added already (LC-CFG-SEC-04)
                     _check(ret, f"seccomp_rule_add {name}")
     except BaseException:
         lib.seccomp_release(ctx)

@@ -229,17 +229,25 @@ def config_from_dict(spec: dict, bundle_dir: str, console_socket: str | None = N
     return config
 
 
-def config_from_bundle(bundle_dir: str, console_socket: str | None = None) -> Config:
-    """Read ``bundle_dir/config.json``; ConfigInvalid if it is missing, not JSON, or a field is bad."""
-    path = os.path.join(bundle_dir, "config.json")
+def read_bundle(bundle_dir: str) -> dict:
+    """The OCI runtime spec in ``bundle_dir/config.json`` as a dict, unconverted; ConfigInvalid if it is
+    missing (runc's message), not JSON, or not an object (runtime-spec "Filesystem Bundle")."""
     try:
-        with open(path) as f:
+        with open(os.path.join(bundle_dir, "config.json")) as f:
             spec = json.load(f)
     except FileNotFoundError:
-        raise ConfigInvalid(f"config.json: {path} does not exist") from None
+        raise ConfigInvalid(f"JSON specification file config.json not found in {bundle_dir}") from None
     except (OSError, ValueError) as e:
         raise ConfigInvalid(f"config.json: {e}") from None
-    return config_from_dict(spec, bundle_dir, console_socket)
+    if not isinstance(spec, dict):
+        raise ConfigInvalid("config.json: must be a JSON object")
+    return spec
+
+
+def config_from_bundle(bundle_dir: str, console_socket: str | None = None) -> Config:
+    """Read ``bundle_dir/config.json`` (:func:`read_bundle`) and convert it; ConfigInvalid if it is
+    missing, not JSON, or a field is bad."""
+    return config_from_dict(read_bundle(bundle_dir), bundle_dir, console_socket)
 
 
 # -- Config -> OCI ---------------------------------------------------------

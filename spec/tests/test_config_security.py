@@ -99,6 +99,17 @@ def test_seccomp_rule_fails_the_syscall_with_the_configured_errno(factory, confi
 
 @WHERE
 @pytest.mark.clause("LC-CFG-SEC-04")
+def test_seccomp_repeated_rule_is_accepted(factory, config, where):
+    """The same rule twice (podman's default profile repeats some): one rule, not a failed create."""
+    rule = SyscallRule(names=["mkdir", "mkdirat"], action="SCMP_ACT_ERRNO", errno_ret=errno.EOPNOTSUPP)
+    profile = Seccomp(syscalls=[rule, rule])
+    out, status = probe(factory, _with_seccomp(config, profile), "mkdir /tmp/denied 2>&1; echo done", where)
+    assert status == 0
+    assert os.strerror(errno.EOPNOTSUPP) in out and "done" in out
+
+
+@WHERE
+@pytest.mark.clause("LC-CFG-SEC-04")
 def test_seccomp_rule_action_kill_process(factory, config, where):
     profile = Seccomp(syscalls=[SyscallRule(names=["mkdir", "mkdirat"], action="SCMP_ACT_KILL_PROCESS")])
     out, status = probe(factory, _with_seccomp(config, profile), "mkdir /tmp/denied; echo $?", where)
