@@ -16,7 +16,16 @@ SCM_RIGHTS fds (unix(7)), at most three: stdin, stdout, stderr.
                 <-- StatusReply {"status": S} | ErrorReply
     StartRequest {"op": "start"}  --------------------->  releases a CREATED container's init
                 <-- PidReply {"pid": init} | ErrorReply (ContainerNotCreated: started already)
+    DropRequest {"op": "drop"}  ---------------------->  answered once the container's processes are
+                <-- DroppedReply {"dropped": last}          reaped and kept no more (destroy waits)
     (no reply: the connection closes) when the monitor is exiting
+
+The reference's supervisor (one per factory root, ``reference/supervisor.py``) also listens on an
+abstract socket of the root, for one more request::
+
+    CreateRequest {"op": "create", "state_dir": D} + fds -->  fork the init of the container in D
+                <-- InitReply {"init_pid", "init_start", "monitor_pid", "monitor_start"} | ErrorReply
+    "c\n" (state.json is written), then EOF  -------------->  keeps it; EOF alone: LC-FAULT-02
 
 An :class:`ErrorReply`'s ``error`` is an :class:`libcontainer.spec.ErrorCode` value
 (``ContainerNotRunning``, ``ProcessNotFound``, ``ConfigInvalid``, ``SystemError``) or
@@ -76,6 +85,37 @@ class StartRequest:
 
 
 @dataclass(frozen=True)
+class DropRequest:
+    """Answered (DroppedReply) once every process of the container is reaped and its monitor keeps
+    it no more: what destroy waits for before removing the state directory."""
+    incarnation: str | None = None
+    op = "drop"
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """Start the init of the container whose state directory is ``state_dir`` (its ``state.json``
+    has the config) with the fds as its stdio; answered by InitReply or ErrorReply."""
+    state_dir: str
+    op = "create"
+
+
+@dataclass(frozen=True)
+class InitReply:
+    """The started init and the supervisor that keeps it (pids and start times, /proc/PID/stat field 22)."""
+    init_pid: int
+    init_start: int
+    monitor_pid: int
+    monitor_start: int
+
+
+@dataclass(frozen=True)
+class DroppedReply:
+    """``dropped``: True when this was the supervisor's last container (it exits now)."""
+    dropped: bool
+
+
+@dataclass(frozen=True)
 class PidReply:
     pid: int
 
@@ -104,8 +144,9 @@ class ErrorReply:
         return SystemFailure(self.message or self.error, errno=self.errno)
 
 
-REQUESTS = {cls.op: cls for cls in (ExecRequest, RunRequest, WaitRequest, StartRequest)}
-REPLIES = {"pid": PidReply, "status": StatusReply, "error": ErrorReply}
+REQUESTS = {cls.op: cls for cls in (ExecRequest, RunRequest, WaitRequest, StartRequest, DropRequest, CreateRequest)}
+REPLIES = {"pid": PidReply, "status": StatusReply, "error": ErrorReply, "init_pid": InitReply,
+           "dropped": DroppedReply}
 
 
 def encode(message) -> bytes:

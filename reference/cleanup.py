@@ -68,41 +68,24 @@ def kill_cgroup(cgroup: CgroupDriver) -> None:
                 cgroup.thaw()
 
 
-def _identity(data) -> dict | None:
-    """``{"monitor_pid", "monitor_start"}`` from untrusted data, or None."""
-    if not isinstance(data, dict):
-        return None
-    pid, start = data.get("monitor_pid"), data.get("monitor_start")
-    if type(pid) is int and type(start) is int and pid > 1 and start > 0:
-        return {"monitor_pid": pid, "monitor_start": start}
-    return None
-
-
-def stop_monitor(ident: dict | None) -> None:
-    """SIGKILL the monitor named by ``{"monitor_pid", "monitor_start"}`` (verified) and wait for it."""
-    if not ident or not ident.get("monitor_pid") or ident.get("monitor_start") is None:
-        return
-    statedir.end_process(ident["monitor_pid"], ident["monitor_start"], grace=0)
-
-
 def force_remove(state_dir: str) -> None:
     """Kill and remove what a state directory names, trusting no more of it than it must: the
-    cgroup from ``state.json`` or ``cgroup.json`` (validated), the monitor when identified."""
-    with contextlib.suppress(OSError, ValueError):
-        stop_monitor(_identity(statedir.read_json(os.path.join(state_dir, statedir.MONITOR))))
-    info = state = None
+    cgroup from ``state.json`` or ``cgroup.json`` (validated); the supervisor, which other
+    containers share, is not killed but waited for until it lets this one go."""
+    from .supervision import drop
+    info = None
     for name in (statedir.STATE, statedir.CGROUP):
         try:
             data = statedir.read_json(os.path.join(state_dir, name))
             info = statefile.validate_cgroup(data.get("cgroup") if name == statedir.STATE else data)
-            state = data if name == statedir.STATE else state
             break
         except (OSError, ValueError, AttributeError, statefile.StateCorrupt):
             continue
     cgroup = driver_from_info(info) if info is not None else None
     if cgroup is not None:
         kill_cgroup(cgroup)
-    stop_monitor(_identity(state))
+    with contextlib.suppress(OSError):
+        drop(state_dir)
     if cgroup is not None:
         cgroup.destroy()
     statedir.remove_state_dir(state_dir)

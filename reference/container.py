@@ -1,13 +1,14 @@
-"""LinuxContainer: the reference Container, backed by a state directory and a monitor.
+"""LinuxContainer: the reference Container, backed by a state directory and the root's supervisor.
 
 Every call re-reads the kernel and the state directory, so several objects
 (in one process or many) for the same container agree. Calls that change the
 container hold its flock. OSError never escapes: it becomes SystemFailure.
 
 Faults (SPEC.md "Faults: lost processes and stale state"): a handle is bound to
-one incarnation of its id (LC-FAULT-01); a container whose monitor is gone
-while its init runs is killed by the first call that notices, and its init's
-status recorded as 128+SIGKILL (LC-FAULT-03); every kill is sent through a
+one incarnation of its id (LC-FAULT-01); when the supervisor is gone while init
+runs, the first call that notices starts a new one, which adopts the init
+(reference/supervisor.py); only when that fails is the container killed and
+its init's status recorded as 128+SIGKILL (LC-FAULT-03); every kill is sent through a
 pidfd after checking the target (its start time, or its membership in the
 cgroup), so a reused pid is never hit.
 """
@@ -31,6 +32,8 @@ from . import netdev
 from .cleanup import kill_cgroup
 from .cleanup import driver_from_info as cgroup_driver
 from .cgroups import FREEZING, FROZEN
+from .supervision import Supervision, drop
+from .supervisor import keeper_alive
 
 STARTED = "started"  # in the state directory: a create(start=False) container was started
 
@@ -54,9 +57,31 @@ def system_errors(what: str, container: "LinuxContainer | None" = None, settle: 
 
 
 class LinuxContainer(StateHandle):
-    def __init__(self, container_id: str, state_dir: str, state):
+    def __init__(self, container_id: str, state_dir: str, state, supervision: Supervision | None = None):
         super().__init__(container_id, state_dir, state)
         self._cgroup = cgroup_driver(state.cgroup)
+        self._supervision = supervision or Supervision(os.path.dirname(state_dir))
+
+    # -- the supervisor -------------------------------------------------
+    def _monitor_alive(self) -> bool:
+        """True while the supervisor that keeps the container (``monitor.json``: it rewrites that
+        when it adopts the container after a restart) runs."""
+        try:
+            ident = statedir.read_json(os.path.join(self._dir, statedir.MONITOR))
+        except (OSError, ValueError):
+            ident = {"monitor_pid": self._state.monitor_pid, "monitor_start": self._state.monitor_start}
+        return keeper_alive(ident)
+
+    def _readopt(self) -> bool:
+        """The supervisor is gone while init runs: start a new one, which adopts the init (the
+        restart protocol, reference/supervisor.py). True when the container is kept again."""
+        with contextlib.suppress(OSError, LibcontainerError):
+            self._supervision.ensure()
+        return self._monitor_alive()
+
+    def _wait_monitor(self, timeout: float = 10.0) -> None:
+        """Wait until the supervisor keeps the container no more (its processes reaped and recorded)."""
+        drop(self._dir, timeout)
 
     # -- state ----------------------------------------------------------
     def _init_exited(self) -> bool:
@@ -97,7 +122,7 @@ class LinuxContainer(StateHandle):
         with system_errors("status", self):
             if self._init_exited():
                 return Status.STOPPED
-            if not self._monitor_alive():
+            if not self._monitor_alive() and not self._readopt():
                 self._check()
                 self._lost_monitor()
                 return Status.STOPPED
@@ -224,11 +249,15 @@ class LinuxContainer(StateHandle):
 
     def wait_process(self, pid: int) -> int:
         self._check_waitable(pid)
-        try:
-            reply = self._request(messages.WaitRequest(pid, self._state.incarnation))
-        except _MonitorGone:
-            return self._recorded_status(pid)
-        return reply.status
+        for _attempt in range(3):
+            try:
+                return self._request(messages.WaitRequest(pid, self._state.incarnation)).status
+            except _MonitorGone:
+                # the supervisor dropped the container (its processes are gone), or it died: while
+                # init runs, a new one adopts it and the wait is asked again (LC-FAULT-03)
+                if statedir.read_exit(self._dir, pid) is not None or self._init_exited() or not self._readopt():
+                    break
+        return self._recorded_status(pid)
 
     def _recorded_status(self, pid: int) -> int:
         """The status of ``pid`` once the monitor is gone (LC-FAULT-03): as recorded; for init

@@ -1,4 +1,4 @@
-"""LinuxFactory: creates containers (starting their init through a monitor) and loads them.
+"""LinuxFactory: creates containers (their init started by the root's supervisor) and loads them.
 
 Sources: the seed era's Factory contract (create starts the initial process
 and is atomic; load returns an existing container), SPEC.md LC-FACTORY-*.
@@ -9,14 +9,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
-import json
 import os
-import subprocess
-import sys
 import time
 
 from libcontainer.plumbing import linux
-from libcontainer.plumbing import reaper
 from libcontainer.plumbing import statedir
 from libcontainer.plumbing import statefile
 from libcontainer.plumbing.handle import reraise
@@ -24,32 +20,38 @@ from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factor
                                Process, SystemFailure, validate, validate_id)
 
 from .cgroups import THAWED, CgroupV1, driver_for
-from .cleanup import force_remove, kill_cgroup, stop_monitor
+from . import supervision
+from .cleanup import force_remove, kill_cgroup
 from .container import LinuxContainer, system_errors
+from .supervision import START_TIMEOUT, Supervision
 
 DEFAULT_ROOT = "/run/libcontainer"
-START_TIMEOUT = 120.0  # seconds; generous: emulated (TCG) guests under load are 15-45x slower
 
 
 class LinuxFactory(Factory):
     """Containers on this Linux host, their state under ``root`` (default /run/libcontainer).
 
-    ``monitor`` is how each container's monitor process starts: ``"fork"``
-    (default) forks it from the calling process, which has the code loaded
-    already, so create does not wait for a Python interpreter to start (the
-    monitor shows as ``lc-monitor`` in ps; its command line is the
-    caller's); ``"exec"`` runs ``python -m libcontainer.reference.monitor``,
-    slower by an interpreter's start-up, for callers that must not fork (a
-    process whose other threads hold C-level locks across fork).
+    Every container of a root is kept by one supervisor process (reference/supervisor.py: parent
+    and subreaper of every container process, recorder of exit statuses), started on first need.
+    ``monitor`` is how it starts: ``"fork"`` (default) forks it from the calling process, which
+    has the code loaded already, so the first create does not wait for a Python interpreter to
+    start (it shows as ``lc-supervisor`` in ps); ``"exec"`` runs ``python -I -m
+    libcontainer.reference.supervisor``, slower by an interpreter's start-up, for callers that
+    must not fork (a process whose other threads hold C-level locks across fork). Later creates
+    are one request to it (reference/supervision.py).
 
-    ``start_timeout`` (seconds, default 120) bounds how long create waits for
-    the init to exec; past it, create removes what it made and raises
-    SystemFailure.
+    ``supervisor_idle`` (seconds, default 0): how long a supervisor that keeps no container
+    waits for a new create before it exits; 0 exits with the last container's destroy (which
+    waits for that), so nothing is left; a longer time saves a start for the next create.
+
+    ``start_timeout`` (seconds, default 120) bounds how long create waits for the init to
+    exec; past it, create removes what it made and raises SystemFailure.
     """
 
-    MONITOR_MODES = ("fork", "exec")
+    MONITOR_MODES = Supervision.MODES
 
-    def __init__(self, root: str = DEFAULT_ROOT, monitor: str = "fork", start_timeout: float = START_TIMEOUT):
+    def __init__(self, root: str = DEFAULT_ROOT, monitor: str = "fork", start_timeout: float = START_TIMEOUT,
+                 supervisor_idle: float = 0.0):
         if not isinstance(root, (str, os.PathLike)):
             raise TypeError(f"root must be a path, not {type(root).__name__}")
         if monitor not in self.MONITOR_MODES:
@@ -57,6 +59,7 @@ class LinuxFactory(Factory):
         self.root = os.path.abspath(root)
         self.monitor_mode = monitor
         self.start_timeout = start_timeout
+        self.supervision = Supervision(self.root, monitor, supervisor_idle, start_timeout)
 
     def _dir(self, container_id: str) -> str:
         return os.path.join(self.root, statedir.dir_name(container_id))
@@ -80,7 +83,7 @@ class LinuxFactory(Factory):
         if state is None:
             self._recover(container_id, state_dir)
             raise ContainerDestroyed(f"container {container_id!r} does not exist")
-        return LinuxContainer(container_id, state_dir, state)
+        return LinuxContainer(container_id, state_dir, state, self.supervision)
 
     def _read_state(self, container_id: str, state_dir: str) -> statefile.ContainerState | None:
         """The validated state, or None when there is none or create has not finished."""
@@ -130,7 +133,7 @@ class LinuxFactory(Factory):
         except SystemFailure:
             state = None
         if state is not None:
-            LinuxContainer(container_id, state_dir, state).destroy()
+            LinuxContainer(container_id, state_dir, state, self.supervision).destroy()
             return
         try:
             with statedir.locked(state_dir), system_errors(f"destroy {container_id!r}"):
@@ -162,7 +165,6 @@ class LinuxFactory(Factory):
             except OSError as e:
                 raise SystemFailure(f"create state directory: {e}", errno=e.errno) from e
         cgroup = None
-        monitor = None
         commit = None
         try:
             cgroup = driver_for(config.cgroup_parent, statedir.cgroup_name(container_id))
@@ -184,76 +186,41 @@ class LinuxFactory(Factory):
             state = statefile.ContainerState(id=container_id, config=config.to_dict(), cgroup=_cgroup_info(cgroup),
                                              created=time.time(), incarnation=statedir.new_incarnation(),
                                              creating=True, await_start=not start)
-            monitor, commit, started = self._start_monitor(state_dir, config.process, state)
-            state = dataclasses.replace(state, creating=False, **{k: started[k] for k in statefile.STARTED})
+            # the supervisor reads the config from state.json: give it the pre-start state under that name
+            statefile.save(statefile.path_in(state_dir), state)
+            commit, started = self._start_init(state_dir, config.process)
+            state = dataclasses.replace(state, creating=False, **{k: getattr(started, k) for k in statefile.STARTED})
             statefile.save(statefile.path_in(state_dir), state)
             with contextlib.suppress(OSError):
-                os.write(commit, b"c")  # committed: the monitor keeps the init
-            os.close(commit)
+                commit.sendall(b"c\n")  # committed: the supervisor keeps the init
+            commit.close()
             commit = None
-            return LinuxContainer(container_id, state_dir, state)
+            return LinuxContainer(container_id, state_dir, state, self.supervision)
         except BaseException as e:
             if commit is not None:
-                os.close(commit)  # the monitor kills its init and exits
-            self._undo(state_dir, cgroup, monitor)
+                commit.close()  # the supervisor kills the init
+            self._undo(state_dir, cgroup)
             reraise(e, f"create {container_id!r}")
         finally:
             os.close(lock_fd)
 
-    def _start_monitor(self, state_dir: str, process: Process, state: statefile.ContainerState):
-        """Start the monitor; return ({"monitor_pid", "monitor_start"}, the commit pipe's write end,
-        {"init_pid", "init_start", "monitor_pid", "monitor_start"}). The monitor is this process's
-        child, reaped by :mod:`reaper` when it exits, so it never stays a zombie of this process."""
-        # the monitor reads its config from state.json: give it the pre-start state under that name
-        statefile.save(statefile.path_in(state_dir), state)
-        r, w = os.pipe2(os.O_CLOEXEC)
-        commit_r, commit_w = os.pipe2(os.O_CLOEXEC)
-        try:
-            if self.monitor_mode == "fork":
-                child = _fork_monitor(state_dir, process, w, commit_r)
-            else:
-                stdio = {name: getattr(process, name) for name in Process.STDIO}
-                stdio = {k: (subprocess.DEVNULL if v is None else v) for k, v in stdio.items()}
-                child = subprocess.Popen(
-                    [sys.executable, "-m", "libcontainer.reference.monitor", state_dir, str(w), str(commit_r)],
-                    pass_fds=[w, commit_r], close_fds=True, start_new_session=True, cwd="/", **stdio)
-        except BaseException:
-            os.close(commit_w)
-            raise
-        finally:
-            os.close(w)
-            os.close(commit_r)
-        # until the monitor names itself: the child (unreaped, so its pid and start time are its own)
-        ident = {"monitor_pid": child.pid, "monitor_start": linux.process_start_time(child.pid)}
-        try:
-            reaper.add(child.pid)  # the monitor: reaped by this process whenever it exits (LC-FAULT-07)
-            try:
-                data = statedir.read_all(r, self.start_timeout, "the container's init to start")
-            finally:
-                os.close(r)
-            lines = data.split(b"\n", 1)
-            ident = json.loads(lines[0]) if lines[0] else ident
-            msg = json.loads(lines[1]) if len(lines) > 1 and lines[1].strip() else None
-            if msg is None:
-                raise SystemFailure("the container's monitor exited before starting init")
-            if "error" in msg:
-                err = msg["error"]
-                if err.get("kind") == "config":
-                    raise ConfigInvalid(err["message"])
-                raise SystemFailure(f"start init: {err['message']}", errno=err.get("errno"))
-        except BaseException:
-            os.close(commit_w)
-            stop_monitor(ident)
-            raise
-        msg.update(ident)
-        return ident, commit_w, msg
+    def _start_init(self, state_dir: str, process: Process):
+        """One CreateRequest to the root's supervisor (started when none runs), the init's stdio as
+        its fds: (the connection to commit on, InitReply)."""
+        with open(os.devnull, "r+b") as null:
+            fds = []
+            for name in Process.STDIO:
+                value = getattr(process, name)
+                fds.append(null.fileno() if value is None else value if isinstance(value, int) else value.fileno())
+            return self.supervision.create(state_dir, fds)
 
-    def _undo(self, state_dir: str, cgroup, monitor) -> None:
-        """Remove whatever a failed create made: processes, monitor, cgroup, state directory."""
+    def _undo(self, state_dir: str, cgroup) -> None:
+        """Remove whatever a failed create made: processes (the supervisor lets them go), cgroup, state directory."""
         if cgroup is not None:
             with contextlib.suppress(OSError):
                 kill_cgroup(cgroup)
-        stop_monitor(monitor)
+        with contextlib.suppress(OSError, LibcontainerError):
+            supervision.drop(state_dir)
         if cgroup is not None:
             try:
                 cgroup.destroy()
@@ -261,34 +228,6 @@ class LinuxFactory(Factory):
                 pass
         with contextlib.suppress(OSError):
             statedir.rmtree(state_dir)
-
-
-class _Forked:
-    """A forked monitor's pid."""
-
-    def __init__(self, pid: int):
-        self.pid = pid
-
-
-def _fork_monitor(state_dir: str, process: Process, sync_fd: int, commit_fd: int) -> _Forked:
-    """Fork the monitor (monitor.run_forked) with the init's stdio; never returns in the child."""
-    null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-    try:
-        stdio = []
-        for name in Process.STDIO:
-            value = getattr(process, name)
-            stdio.append(null if value is None else value if isinstance(value, int) else value.fileno())
-        from . import monitor as monitor_mod
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                code = monitor_mod.run_forked(state_dir, stdio, sync_fd, commit_fd)
-            finally:
-                os._exit(code)
-    finally:
-        os.close(null)
-    return _Forked(pid)
 
 
 def check_userns_reachable(config: Config) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import socket
 
 from libcontainer.plumbing import linux
@@ -42,7 +41,7 @@ class MonitorStartup:
 
     def __init__(self, state_dir: str):
         self.state_dir = state_dir
-        st = statefile.load(statedir.STATE)
+        st = statefile.load(os.path.join(state_dir, statedir.STATE))
         self.config = Config.from_dict(st.config)
         self.procs_files = st.cgroup["procs_files"]
         # create(start=False): the init waits on this pipe before its exec; StartRequest writes "s" (LC-CREATED-*)
@@ -51,15 +50,11 @@ class MonitorStartup:
         self.children: set[int] = set()
         self.waiters: dict[int, list[socket.socket]] = {}
         self.statuses: dict[int, int] = {}  # every reaped child's status, also when it could not be written
-        self.sel = selectors.DefaultSelector()
 
     # -- start-up ------------------------------------------------------
-    def start_init(self, sync_fd: int) -> bool:
-        os.makedirs(statedir.EXITS, exist_ok=True)
-        linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        self.listener.bind(statedir.SOCK)
-        self.listener.listen(64)
+    def start_init(self) -> dict:
+        """Fork the init; ``{"init_pid", "init_start"}``, or ``{"error": {...}}`` when it failed."""
+        os.makedirs(os.path.join(self.state_dir, statedir.EXITS), exist_ok=True)
         config = self.config
         self.filter = None
         if config.seccomp is not None:
@@ -98,11 +93,9 @@ class MonitorStartup:
             os.close(self.start_gate[0])
             self.start_gate = self.start_gate[1]
         if err is not None:
-            os.write(sync_fd, json.dumps({"error": err}).encode())
-            return False
+            return {"error": err}
         self.init_pid = pid
-        os.write(sync_fd, json.dumps({"init_pid": pid, "init_start": linux.process_start_time(pid)}).encode())
-        return True
+        return {"init_pid": pid, "init_start": linux.process_start_time(pid)}
 
     @staticmethod
     def _setns_path(path: str, nstype: int) -> None:
@@ -257,21 +250,14 @@ class MonitorStartup:
         return pid, None
 
 
-def committed(commit_fd: int, init_pid: int) -> bool:
-    """Wait for the creator on ``commit_fd``: "c" (it wrote ``state.json``), or EOF without it (it
-    died or gave up); then True if committed, or if the creator died just after completing
-    ``state.json`` with this init."""
-    data = b""
-    try:
-        while chunk := os.read(commit_fd, 64):
-            data += chunk
-    except OSError:
-        pass
-    os.close(commit_fd)
+def committed(state_dir: str, data: bytes, init_pid: int) -> bool:
+    """The creator's answer after the init was reported: ``data`` is what it sent before closing
+    the connection, "c" once it wrote ``state.json``. True if committed, or if the creator died
+    just after completing ``state.json`` with this init (SPEC.md LC-FAULT-02)."""
     if data.startswith(b"c"):
         return True
     try:
-        saved = statefile.load(statedir.STATE)
+        saved = statefile.load(os.path.join(state_dir, statedir.STATE))
     except (OSError, statefile.StateCorrupt):
         return False
     return saved.init_pid == init_pid and not saved.creating
