@@ -122,9 +122,13 @@ class Supervision:
                 raise
             if isinstance(reply, messages.InitReply):
                 return sock, reply
-            sock.close()
             if isinstance(reply, messages.ErrorReply):
+                try:
+                    drop(state_dir, self.timeout)  # it exits when this was its last: wait for that
+                finally:
+                    sock.close()
                 raise reply.exception()
+            sock.close()
             if os.path.lexists(os.path.join(state_dir, statedir.SOCK)):
                 raise SystemFailure("the supervisor exited while starting the container's init")
             # it was exiting (its last container dropped) and never saw the request: start another

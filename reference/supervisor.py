@@ -260,6 +260,7 @@ class Supervisor:
         creator's commit on the same connection (:meth:`commit`)."""
         if os.path.dirname(os.path.abspath(state_dir)) != self.root:
             raise ValueError(f"{state_dir} is not a state directory of {self.root}")
+        self.served = True
         kept = Kept(state_dir, self)
         kept.listen()
         try:
@@ -273,16 +274,16 @@ class Supervisor:
             self.reset_pid_namespace()
             for pid in kept.children:
                 self.owner[pid] = kept
+        self.keep(kept)
         if "error" in report:
+            # kept (finished) until the creator's DropRequest or EOF, so a last drop is waited for
             err = report["error"]
-            kept.close(False)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(state_dir, statedir.MONITOR))
             code = "ConfigInvalid" if err.get("kind") == "config" else "SystemError"
-            self.reply(conn, messages.ErrorReply(code, f"start init: {err['message']}", err.get("errno")))
-            return
-        self.keep(kept)
-        messages.send_msg(conn, messages.InitReply(report["init_pid"], report["init_start"], **self.ident))
+            messages.send_msg(conn, messages.ErrorReply(code, f"start init: {err['message']}", err.get("errno")))
+        else:
+            messages.send_msg(conn, messages.InitReply(report["init_pid"], report["init_start"], **self.ident))
         self.sel.modify(conn, selectors.EVENT_READ, ("commit", kept))
 
     def commit(self, conn: socket.socket, kept: Kept) -> None:
@@ -294,7 +295,9 @@ class Supervisor:
             data = b""
         self.unregister(conn)
         conn.close()
-        if not committed(kept.state_dir, data, kept.init_pid):
+        if not kept.init_pid:
+            self.maybe_drop(kept)  # a failed start-up, reported: nothing to keep
+        elif not committed(kept.state_dir, data, kept.init_pid):
             kept.log("the creator died or gave up before committing: the init is killed (LC-FAULT-02)")
             kept.kill_init()
 
