@@ -101,6 +101,13 @@ class CreateRequest:
 
 
 @dataclass(frozen=True)
+class HelloRequest:
+    """Answered (PidReply, the supervisor's pid) once the supervisor serves: after it has adopted
+    the containers a killed predecessor left."""
+    op = "hello"
+
+
+@dataclass(frozen=True)
 class InitReply:
     """The started init and the supervisor that keeps it (pids and start times, /proc/PID/stat field 22)."""
     init_pid: int
@@ -144,7 +151,8 @@ class ErrorReply:
         return SystemFailure(self.message or self.error, errno=self.errno)
 
 
-REQUESTS = {cls.op: cls for cls in (ExecRequest, RunRequest, WaitRequest, StartRequest, DropRequest, CreateRequest)}
+REQUESTS = {cls.op: cls for cls in (ExecRequest, RunRequest, WaitRequest, StartRequest, DropRequest, CreateRequest,
+                                         HelloRequest)}
 REPLIES = {"pid": PidReply, "status": StatusReply, "error": ErrorReply, "init_pid": InitReply,
            "dropped": DroppedReply}
 

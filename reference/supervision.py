@@ -68,8 +68,19 @@ class Supervision:
         raise SystemFailure(f"the supervisor of {self.root} exits whenever it starts")
 
     def ensure(self) -> None:
-        """Make sure a supervisor runs (a new one adopts the containers a killed one left)."""
-        self.connect().close()
+        """Make sure a supervisor runs and has adopted the containers a killed one left (it answers
+        HelloRequest once it serves; a dying one, whose socket is not closed yet, does not)."""
+        for _attempt in range(5):
+            with self.connect() as sock:
+                try:
+                    messages.send_msg(sock, messages.HelloRequest())
+                    if isinstance(messages.recv_reply(sock), messages.PidReply):
+                        return
+                except (ConnectionResetError, BrokenPipeError):
+                    pass
+                except OSError as e:
+                    raise SystemFailure(f"the supervisor of {self.root}: {e}", errno=e.errno) from e
+        raise SystemFailure(f"the supervisor of {self.root} does not answer")
 
     def start(self) -> None:
         """Start a supervisor and wait until it is ready (or finds another one running)."""

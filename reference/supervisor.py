@@ -238,6 +238,9 @@ class Supervisor:
         try:
             request = messages.decode_request(data)
             if kept is None:
+                if isinstance(request, messages.HelloRequest):
+                    self.reply(conn, messages.PidReply(os.getpid()))
+                    return
                 if not isinstance(request, messages.CreateRequest):
                     raise ValueError(f"op {request.op!r} is not for the factory root's socket")
                 self.create(conn, request.state_dir, fds)
@@ -356,12 +359,7 @@ def run(root: str, ready_fd: int, idle: float) -> int:
     supervisor.adopt_all()
     os.write(ready_fd, b"ready\n")
     os.close(ready_fd)
-    try:
-        supervisor.serve()
-    except BaseException:
-        import traceback
-        traceback.print_exc()
-        raise
+    supervisor.serve()
     return 0
 
 
@@ -379,9 +377,8 @@ def run_forked(root: str, ready_fd: int, idle: float) -> int:
     null = os.open(os.devnull, os.O_RDWR)
     for target in range(3):
         os.dup2(null, target)
-    if os.environ.get("LC_SUPERVISOR_LOG"):  # DEBUG
-        os.dup2(os.open(os.environ["LC_SUPERVISOR_LOG"], os.O_WRONLY | os.O_CREAT | os.O_APPEND), 2)
     linux.close_fds_except((0, 1, 2, ready_fd))
+    sys.stdout = sys.stderr = open(2, "w", buffering=1, closefd=False)  # not the caller's (pytest's capture)
     gc.freeze()
     return run(root, ready_fd, idle)
 
