@@ -48,12 +48,15 @@ def remove_cgroup_parent(parent: str, wait: float = 0.0) -> None:
 
 
 def leftovers(work: str, parent: str) -> dict:
-    """What a run left: lc-monitor processes with their cwd under ``work``, cgroup dirs under
+    """What a run left: supervisor processes (``lc-supervisor``, forked, or ``-m
+    libcontainer.reference.supervisor``) with their cwd under ``work``, cgroup dirs under
     ``parent``, entries of the factory roots ``work/ref-*``."""
     monitors = []
-    for proc in psutil.process_iter(["name"]):
+    for proc in psutil.process_iter(["name", "cmdline"]):
         try:
-            if proc.info["name"] == "lc-monitor" and proc.cwd().startswith(work):
+            supervisor = proc.info["name"] == "lc-supervisor" or "libcontainer.reference.supervisor" in (
+                proc.info["cmdline"] or [])
+            if supervisor and proc.cwd().startswith(work):
                 monitors.append(proc.pid)
         except psutil.Error:
             pass

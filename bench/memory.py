@@ -1,11 +1,14 @@
-"""Memory kept per idle container: the reference's monitor beside podman's conmon (issue 15, deliver 1).
+"""Memory kept per idle container: the reference's supervisor beside podman's conmon (issue 15, deliver 1).
 
 As root: ``.venv/bin/python bench/memory.py [-n 20] [--out reports/bench]``. Both start ``n`` idle
 containers (busybox ``sleep``) on the same rootfs and read PSS (``/proc/PID/smaps_rollup``, psutil's
 ``memory_full_info().pss``) while all are alive:
 
-* reference: ``LinuxFactory.create``; the keeper is each container's monitor (``monitor_pid`` of its
-  ``state.json``), its PSS summed over the N monitors and divided by N;
+* reference: ``LinuxFactory.create``; the keeper is the one supervisor of the factory root
+  (``monitor_pid`` of each ``state.json``: the same process for all), its PSS divided by N, in
+  both start modes: forked from this process (``fork``, the default: pages shared with this
+  process count half) and a fresh ``python -I`` (``exec``: nothing shared with the caller, what
+  it costs once the caller has exited); its USS (private pages) is given too;
 * podman (when installed): ``podman --runtime runc run -d`` of an image imported from the rootfs
   (host-facts.md: crun, podman's default, fails on this hybrid host); the keeper is ``conmon``
   (``podman inspect``'s ``ConmonPid``), summed and divided the same way. When podman is absent
@@ -66,35 +69,32 @@ def monitor_pid(factory, container_id: str) -> int:
         return json.load(f)["monitor_pid"]
 
 
-def reference_idle(n: int, rootfs: str, work: str, parent: str, freeze: bool = False) -> dict:
-    """Start ``n`` idle reference containers, measure, destroy: PSS per container (KiB) of the monitors
-    and of the containers' own processes, with the times to start and destroy all (s). ``freeze``:
-    ``gc.freeze()`` in this process around each create, so the monitor it forks inherits a frozen
-    heap (a prototype of that fix, made from outside the reference)."""
+def reference_idle(n: int, rootfs: str, work: str, parent: str, mode: str = "fork") -> dict:
+    """Start ``n`` idle reference containers, measure, destroy: PSS per container (KiB) of the
+    supervisor(s) (each distinct keeper once) and of the containers' own processes, the supervisor's
+    USS, with the times to start and destroy all (s). ``mode``: the supervisor's start mode."""
     from libcontainer.reference import LinuxFactory
     from libcontainer.spec import Config, Process
 
-    factory = LinuxFactory(os.path.join(work, f"ref-{n}{'-frozen' if freeze else ''}"))
+    factory = LinuxFactory(os.path.join(work, f"ref-{n}-{mode}"), monitor=mode)
     cfg = Config(rootfs=rootfs, process=Process(args=["sleep", "86400"]), cgroup_parent=parent, readonly_rootfs=True)
     containers = []
-    out = {"n": n}
+    out = {"n": n, "mode": mode}
     t = time.perf_counter()
     try:
         for i in range(n):
-            if freeze:
-                gc.freeze()
-            try:
-                containers.append(factory.create(f"idle{i}", cfg))
-            finally:
-                if freeze:
-                    gc.unfreeze()
+            containers.append(factory.create(f"idle{i}", cfg))
         out["start_all_s"] = time.perf_counter() - t
-        monitors = [monitor_pid(factory, c.id) for c in containers]
-        out["monitor_pss_kib"] = sum(pss(pid) for pid in monitors) / n / 1024
+        gc.collect()
+        keepers = sorted({monitor_pid(factory, c.id) for c in containers})
+        out["keepers"] = len(keepers)
+        out["monitor_pss_kib"] = sum(pss(pid) for pid in keepers) / n / 1024
+        out["supervisor_pss_kib"] = sum(pss(pid) for pid in keepers) / 1024
+        out["supervisor_uss_kib"] = sum(psutil.Process(pid).memory_full_info().uss for pid in keepers) / 1024
         out["container_pss_kib"] = sum(pss(pid) for c in containers for pid in c.processes()) / n / 1024
-        out["monitor_pids"] = monitors
-        out["monitor_private_dirty_kib"] = private_dirty(monitors[len(monitors) // 2])
-        out["caller_fds"] = len(os.listdir("/proc/self/fd"))  # while all are alive (reaper pidfds)
+        out["monitor_pids"] = keepers
+        out["monitor_private_dirty_kib"] = private_dirty(keepers[0])
+        out["caller_fds"] = len(os.listdir("/proc/self/fd"))  # while all are alive
     finally:
         t = time.perf_counter()
         for c in containers:
@@ -150,33 +150,35 @@ def measure(n: int) -> dict:
         rootfs = build_busybox_rootfs(os.path.join(work, "rootfs"))
         ref = reference_idle(n, rootfs, work, parent)
         ref.pop("monitor_pids")
-        frozen = reference_idle(n, rootfs, work, parent, freeze=True)
-        frozen.pop("monitor_pids")
+        exec_mode = reference_idle(n, rootfs, work, parent, mode="exec")
+        exec_mode.pop("monitor_pids")
         podman = conmon_idle(n, rootfs, work)
     finally:
         housekeeping.remove_cgroup_parent(parent)
         shutil.rmtree(work, ignore_errors=True)
     load.append(os.getloadavg())
-    return {"reference": ref, "reference_frozen": frozen, "podman": podman, "load": load}
+    return {"reference": ref, "reference_exec": exec_mode, "podman": podman, "load": load}
 
 
 def markdown(mem: dict) -> str:
     ref, pod = mem["reference"], mem["podman"]
     lines = [f"## Memory per idle container (N={ref['n']}, PSS KiB; load {mem['load'][0][0]:.2f} before, "
              f"{mem['load'][1][0]:.2f} after)", "",
-             f"- reference monitor: {ref['monitor_pss_kib']:.0f} KiB per container "
-             f"(the container's own `sleep`: {ref['container_pss_kib']:.0f} KiB)",
-             f"- reference monitor with `gc.freeze()` in the caller around each create (prototype from bench/, "
-             f"the reference unchanged): {mem['reference_frozen']['monitor_pss_kib']:.0f} KiB per container",
-             "- where one monitor's private (copied) pages are, Private_Dirty KiB: " + ", ".join(
+             f"- reference, one supervisor forked from the caller ({ref['keepers']} process for {ref['n']}): "
+             f"{ref['monitor_pss_kib']:.0f} KiB per container (supervisor PSS {ref['supervisor_pss_kib']:.0f}, "
+             f"USS {ref['supervisor_uss_kib']:.0f} KiB; the container's own `sleep`: {ref['container_pss_kib']:.0f} KiB)",
+             f"- reference, the supervisor a fresh `python -I` (exec mode): "
+             f"{mem['reference_exec']['monitor_pss_kib']:.0f} KiB per container (supervisor PSS "
+             f"{mem['reference_exec']['supervisor_pss_kib']:.0f} KiB)",
+             "- where the supervisor's private (copied) pages are, Private_Dirty KiB: " + ", ".join(
                  f"{k} {v}" for k, v in list(ref["monitor_private_dirty_kib"].items())[:5])]
     if "absent" in pod:
         lines.append(f"- conmon: not measured: {pod['absent']}")
     else:
-        ratio = ref["monitor_pss_kib"] / pod["conmon_pss_kib"]
+        ratio = max(ref["monitor_pss_kib"], mem["reference_exec"]["monitor_pss_kib"]) / pod["conmon_pss_kib"]
         lines += [f"- conmon ({pod['version']}, runtime runc): {pod['conmon_pss_kib']:.0f} KiB PSS "
                   f"({pod['conmon_rss_kib']:.0f} KiB RSS) per container",
-                  f"- target: monitor PSS <= conmon's: {ratio:.2f}x, "
+                  f"- target: keeper PSS per container (the larger of both modes) <= conmon's: {ratio:.2f}x, "
                   f"{'met' if ratio <= 1 else 'NOT met'}"]
         if pod["libpod_parent_left"]:
             lines.append(f"- podman's libpod_parent cgroups left (not empty): {pod['libpod_parent_left']}")

@@ -4,7 +4,7 @@ As root: ``.venv/bin/python bench/scale.py [--n 50,100,200,500,1000] [--out repo
 
 For each N: the time to create N containers whose init is busybox ``sleep``, the PSS per
 container (its monitor and its own processes, bench/memory.py), the time to destroy them all;
-then a check that nothing is left (no ``lc-monitor`` process whose cwd is under this run's
+then a check that nothing is left (no supervisor process whose cwd is under this run's
 factory roots, no cgroup directory under this run's ``libcontainer/scale-<pid>`` parent, no state
 directory). A least-squares line over N gives the slope per container of each cost (seconds per
 container to start and to destroy, MiB PSS per container), plotted against N

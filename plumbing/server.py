@@ -1,5 +1,7 @@
-"""The request loop every monitor runs: :class:`MonitorServer`, the part of the reference's monitor
-(``reference/monitor.py``) and the OCI adapter's (``conformance/oci/monitor.py``) that is the same.
+"""The request loop of a per-container monitor: :class:`MonitorServer`, run by the OCI adapter's
+monitor (``conformance/oci/monitor.py``). The reference's supervisor (``reference/supervisor.py``),
+which keeps all containers of a root in one process, has its own loop over the same messages and
+the same records (``exits/<pid>``, 128 + signal, statuses kept in memory when a write fails).
 
 A monitor is the parent and child subreaper (prctl(2) PR_SET_CHILD_SUBREAPER) of a container's
 processes. Once its start-up is done it serves ``monitor.sock`` (:mod:`.messages`) and reaps:

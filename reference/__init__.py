@@ -23,14 +23,14 @@ What a container made from the default :class:`~libcontainer.spec.Config` gets:
   host's Python cannot be reached from the container (CVE-2019-5736);
 * loopback up; a veth pair to the host on request (``Config.network``).
 
-A per-container monitor process (:mod:`.monitor`) is the parent and child
-subreaper of every container process and writes their exit statuses to the
-state directory. ``bench/hotpath.py`` (outside the package) times create +
+One supervisor process per factory root (:mod:`.supervisor`) is the parent
+and child subreaper of every container process of that root and writes their
+exit statuses to the state directories. ``bench/hotpath.py`` (outside the package) times create +
 wait + destroy of /bin/true beside ``runc run``.
 
-The names below are imported on first use (PEP 562), so a monitor started
-as ``python -m libcontainer.reference.monitor`` does not import the factory
-and container modules.
+The names below are imported on first use (PEP 562), so a supervisor started
+as ``python -I -m libcontainer.reference.supervisor`` does not import the
+factory and container modules.
 """
 
 __all__ = ["LinuxFactory", "LinuxContainer", "DEFAULT_ROOT"]

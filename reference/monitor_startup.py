@@ -1,25 +1,21 @@
-"""The monitor's start-up: the init in its namespaces and cgroup, reported to the creator.
+"""A container's start-up: the init in its namespaces and cgroup, reported to the supervisor.
 
-:class:`MonitorStartup` is the first half of :class:`libcontainer.reference.monitor.Monitor`
-(which adds the request server). The protocol with the creator (``LinuxFactory.create``),
-over pipes the creator made:
+:class:`MonitorStartup` is the first half of :class:`libcontainer.reference.kept.Kept` (one
+container as the supervisor keeps it). The supervisor runs :meth:`MonitorStartup.start_init`
+for a CreateRequest (reference/supervisor.py draws the protocol with the creator):
 
 ::
 
-    creator                                monitor (this module)                  init
-    -------                                ---------------------                  ----
-                     SYNC  <-- {"monitor_pid", "monitor_start"}\n
-                                           fork (pid ns first; user ns: an
-                                           intermediate child, maps written
-                                           on its "u", answered "m")  -------->  set-up; errfd: one JSON
-                                           cgroup joined: "c" on a pipe ----->   line on failure, EOF on exec
-                                           veth: init says "n", monitor "g"/"x"
-                     SYNC  <-- {"init_pid", "init_start"} or {"error": {...}}
-    state.json written
-                     COMMIT --> "c", then EOF   (EOF alone: :func:`committed` decides)
+    supervisor (this module)                                  init
+    ------------------------                                  ----
+    fork (pid ns first; user ns: an intermediate child,
+    maps written on its "u", answered "m")  --------------->  set-up; errfd: one JSON line on
+    cgroup joined: "c" on a pipe  ------------------------->  failure, EOF on exec
+    veth: init says "n", the supervisor "g"/"x"
+    returns {"init_pid", "init_start"} or {"error": {...}}
 
-A creator that dies before the commit leaves an init nobody keeps: the monitor kills it and
-exits (SPEC.md LC-FAULT-02).
+A creator that dies before its commit leaves an init nobody keeps: the supervisor kills it
+(:func:`committed`, SPEC.md LC-FAULT-02).
 """
 
 from __future__ import annotations

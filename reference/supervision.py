@@ -152,9 +152,14 @@ def drop(state_dir: str, timeout: float = 10.0) -> None:
     the supervisor's last container and the supervisor exits, wait for that too, so nothing is
     left when destroy returns."""
     try:
+        keeper = statedir.read_json(os.path.join(state_dir, statedir.MONITOR))
+    except (OSError, ValueError):
+        keeper = None
+    try:
         sock = statedir.connect(state_dir, timeout)
     except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
-        return  # nobody keeps it
+        _wait_exiting(keeper, os.path.dirname(state_dir), timeout)  # it let the container go already
+        return
     except OSError as e:
         raise SystemFailure(f"connect to the supervisor: {e}", errno=e.errno) from e
     pidfd = None
@@ -172,5 +177,31 @@ def drop(state_dir: str, timeout: float = 10.0) -> None:
         if isinstance(reply, messages.DroppedReply) and reply.dropped:
             linux.wait_readable(pidfd, timeout)
             reaper.reap(struct.unpack("3i", creds)[0])
+    finally:
+        os.close(pidfd)
+
+
+def _wait_exiting(keeper, root: str, timeout: float) -> None:
+    """When the supervisor named by ``keeper`` (``monitor.json``) lives but no longer listens on the
+    root's address, it is exiting (it dropped its last container by itself, when that container's
+    processes exited): wait for it."""
+    if not supervisor_mod.keeper_alive(keeper):
+        return
+    pid = keeper["monitor_pid"]
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if linux.process_start_time(pid) != keeper["monitor_start"]:
+            return
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as probe:
+            try:
+                probe.connect(supervisor_mod.address(root))
+                return  # it serves: nothing to wait for
+            except OSError:
+                pass
+        linux.wait_readable(pidfd, timeout)
+        reaper.reap(pid)
     finally:
         os.close(pidfd)
