@@ -1,11 +1,11 @@
-"""Where a create's wall-clock time goes, by phase, in all three processes (caller, monitor, init).
+"""Where a create's wall-clock time goes, by phase, in all three processes (caller, supervisor, init).
 
 As root: ``.venv/bin/python bench/phases.py [--runs 30]``. py-spy (bench/profile.py) samples the
 init before its exec only now and then: it lives a few milliseconds. Here, in this process only,
 the reference's public functions on the create path are wrapped (the files in reference/ are not
 changed): each wrapper appends ``enter``/``exit`` events with ``time.perf_counter()`` (one clock,
-CLOCK_MONOTONIC, in every process) to a file opened O_APPEND. The monitor is forked from this
-process and the init from the monitor, so they run the wrappers too. ``finish`` (the init's last
+CLOCK_MONOTONIC, in every process) to a file opened O_APPEND. The supervisor is forked from this
+process (once, at the first create) and the init from it, so they run the wrappers too. ``finish`` (the init's last
 step, which exec's) and ``run_init`` never return: their entries mark the init's start and the end
 of its set-up. Prints the median ms per lifecycle of each phase. The wrappers add a few
 microseconds per call (fstat, write); the numbers are for shares, not absolute speed.
@@ -31,8 +31,8 @@ WRAPPED = [
     ("plumbing.statedir", "write_json"), ("plumbing.statedir", "make_dir"), ("plumbing.statedir", "sweep_new_dirs"),
     ("plumbing.statedir", "rmtree"),
     ("cleanup", "kill_cgroup"), ("plumbing.linux", "process_start_time"),
-    ("cgroups.v1", "CgroupV1.create"), ("monitor", "run_forked"), ("plumbing.linux", "close_fds_except"),
-    ("plumbing.linux", "unshare"),
+    ("cgroups.v1", "CgroupV1.create"), ("supervisor", "run_forked"), ("plumbing.linux", "close_fds_except"),
+    ("plumbing.linux", "unshare"), ("supervision", "Supervision.create"), ("supervisor", "Supervisor.create"),
     ("monitor_startup", "MonitorStartup.start_init"), ("monitor_startup", "MonitorStartup.spawn"),
     ("monitor_startup", "committed"),
     ("process", "run_init"), ("process", "join_cgroup"), ("process", "init_namespaces"), ("process", "finish"),
@@ -59,7 +59,7 @@ def install(log_path: str) -> None:
         fd = cache.get(pid)
         try:
             if fd is None or os.fstat(fd).st_ino != inode:
-                raise OSError  # not opened in this process yet, or closed (the monitor closes inherited fds)
+                raise OSError  # not opened in this process yet, or closed (the supervisor closes inherited fds)
         except OSError:
             try:
                 fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
@@ -95,15 +95,15 @@ def install(log_path: str) -> None:
 
 # derived intervals: (name, (kind, label) of its start, (kind, label) of the first event after it that ends it)
 INTERVALS = [
-    ("create entry to monitor's run_forked entry (caller's work before the fork, the fork) [caller+monitor]",
-     ("E", "LinuxFactory.create"), ("E", "run_forked")),
-    ("run_forked entry to start_init entry (monitor detaches, reads state.json) [monitor]",
-     ("E", "run_forked"), ("E", "MonitorStartup.start_init")),
-    ("spawn entry to run_init entry (the monitor forks the init) [monitor+init]",
+    ("create entry to the request's (caller's work before it: cgroup, state.json) [caller]",
+     ("E", "LinuxFactory.create"), ("E", "Supervision.create")),
+    ("request to the supervisor's start_init entry (the hand-off, it reads state.json) [caller+supervisor]",
+     ("E", "Supervision.create"), ("E", "MonitorStartup.start_init")),
+    ("spawn entry to run_init entry (the supervisor forks the init) [supervisor+init]",
      ("E", "MonitorStartup.spawn"), ("E", "run_init")),
-    ("finish entry to spawn exit (init: capabilities, seccomp, exec; the monitor sees the exec) [init+monitor]",
+    ("finish entry to spawn exit (init: capabilities, seccomp, exec; the supervisor sees the exec) [init+supervisor]",
      ("E", "finish"), ("X", "MonitorStartup.spawn")),
-    ("spawn exit to create exit (init's report to the caller, state.json, commit) [monitor+caller]",
+    ("spawn exit to create exit (init's report to the caller, state.json, commit) [supervisor+caller]",
      ("X", "MonitorStartup.spawn"), ("X", "LinuxFactory.create")),
 ]
 
@@ -122,7 +122,7 @@ def durations(log_path: str) -> dict[str, list[float]]:
                 out[name].append((float(t) - begun) * 1000)
                 begun = None
     kinds = {pid: "caller" for kind, pid, label, _t in events if label == "LinuxFactory.create"}
-    kinds.update({pid: "monitor" for kind, pid, label, _t in events if label == "run_forked"})
+    kinds.update({pid: "supervisor" for kind, pid, label, _t in events if label in ("run_forked", "Supervisor.create")})
     stacks: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
     init_start: dict[str, float] = {}
     for kind, pid, label, t in events:
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for label, values in got.items():
         if label.startswith("run_forked"):
-            continue  # returns when the monitor ends: its entry only serves the intervals
+            continue  # returns when the supervisor ends: its entry only serves the intervals
         per = len(values) / args.runs
         med = statistics.median(values)
         rows.append((per * med, label, per, med))
