@@ -47,7 +47,7 @@ from . import procevents
 from .kept import Kept
 
 NAME = b"lc-supervisor"
-FIRST_CREATE = 10.0  # seconds a new supervisor waits for its first container (its starter's create)
+FIRST_CREATE = 10.0  # seconds a new supervisor waits for its first request (its starter's create)
 
 
 def address(root: str) -> str:
@@ -69,7 +69,7 @@ class Supervisor:
         self.ident = {"monitor_pid": os.getpid(), "monitor_start": linux.process_start_time(os.getpid())}
         self.listener: socket.socket | None = None
         self.stopping = False
-        self.served = False  # it has kept a container
+        self.served = False  # it has kept a container, or answered a HelloRequest
         self.exit_codes: dict[int, int] = {}  # adopted inits' statuses from the process events
 
     # -- start-up ----------------------------------------------------------
@@ -239,6 +239,7 @@ class Supervisor:
             request = messages.decode_request(data)
             if kept is None:
                 if isinstance(request, messages.HelloRequest):
+                    self.served = True  # started to adopt (LinuxContainer): no create is coming
                     self.reply(conn, messages.PidReply(os.getpid()))
                     return
                 if not isinstance(request, messages.CreateRequest):

@@ -100,3 +100,23 @@ def test_killed_supervisor_is_restarted_and_adopts_running_containers(factory_ro
     assert not os.listdir(factory_root)
     from libcontainer.conformance.leaks import processes_mentioning
     _until(lambda: not processes_mentioning(factory_root), what="no process left under the root")
+
+
+def test_process_events_give_the_wait_status_of_any_process():
+    """reference/procevents.py: an exit event carries the wait status (what an adopted init's
+    supervisor records, as it is not its parent)."""
+    import subprocess
+
+    from libcontainer.reference import procevents
+    events = procevents.open_events()
+    if events is None:
+        pytest.skip("the kernel refuses process events here (not root, or not the initial network namespace)")
+    with events:
+        child = subprocess.Popen(["sh", "-c", "exit 7"])
+        child.wait()
+        found = {}
+        deadline = time.monotonic() + 10
+        while child.pid not in found and time.monotonic() < deadline:
+            if linux.wait_readable(events.fileno(), 0.1):
+                found.update(procevents.read_exits(events))
+    assert linux.exit_status(found[child.pid]) == 7
