@@ -101,33 +101,16 @@ class MonitorServer:
 
     def reply(self, conn: socket.socket, message=None) -> None:
         """Send ``message`` (None: nothing) and close the connection."""
-        if message is not None:
-            with contextlib.suppress(OSError):
-                messages.send_msg(conn, message)
-        with contextlib.suppress(KeyError, ValueError):
-            self.sel.unregister(conn)
-        conn.close()
+        reply(self.sel, conn, message)
 
     # -- requests -------------------------------------------------------
     def handle(self, conn: socket.socket) -> None:
-        try:
-            data, fds = messages.read_request(conn)
-        except (OSError, ValueError):
-            data, fds = b"", []
-        if not data:
-            self.reply(conn)
-            return
-        try:
-            request = messages.decode_request(data)
+        def dispatch(request, fds):
             if isinstance(request, messages.WaitRequest):
                 self.wait(conn, request.pid)
             else:
                 self.reply(conn, self.execute(request, fds))
-        except Exception as e:  # noqa: BLE001 - a bad request must not end the monitor
-            self.reply(conn, messages.ErrorReply("SystemError", f"{type(e).__name__}: {e}"))
-        finally:
-            for fd in fds:
-                os.close(fd)
+        answer(self.sel, conn, dispatch)
 
     def status_of(self, pid: int) -> int | None:
         """The status of ``pid`` once reaped (from memory, else ``exits/<pid>``), or None."""
@@ -145,3 +128,34 @@ class MonitorServer:
             self.waiters.setdefault(pid, []).append(conn)
         else:
             self.reply(conn, self.status_reply(pid))
+
+
+def reply(sel: selectors.BaseSelector, conn: socket.socket, message=None) -> None:
+    """Send ``message`` (None: nothing) on ``conn``, unregister it from ``sel`` and close it."""
+    if message is not None:
+        with contextlib.suppress(OSError):
+            messages.send_msg(conn, message)
+    with contextlib.suppress(KeyError, ValueError):
+        sel.unregister(conn)
+    conn.close()
+
+
+def answer(sel: selectors.BaseSelector, conn: socket.socket, dispatch) -> None:
+    """Read one request from ``conn`` and pass it, with the fds it carried, to ``dispatch(request,
+    fds)``, which replies; EOF or an unreadable request closes the connection, and a request that
+    fails is answered ErrorReply SystemError (a bad request must not end a monitor). The fds are
+    closed after."""
+    try:
+        data, fds = messages.read_request(conn)
+    except (OSError, ValueError):
+        data, fds = b"", []
+    if not data:
+        reply(sel, conn)
+        return
+    try:
+        dispatch(messages.decode_request(data), fds)
+    except Exception as e:  # noqa: BLE001 - a bad request must not end the monitor
+        reply(sel, conn, messages.ErrorReply("SystemError", f"{type(e).__name__}: {e}"))
+    finally:
+        for fd in fds:
+            os.close(fd)

@@ -12,7 +12,6 @@ import errno
 import os
 import time
 
-from libcontainer.plumbing import linux
 from libcontainer.plumbing import statedir
 from libcontainer.plumbing import statefile
 from libcontainer.plumbing.handle import reraise

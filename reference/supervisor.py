@@ -40,6 +40,7 @@ import time
 
 from libcontainer.plumbing import linux
 from libcontainer.plumbing import messages
+from libcontainer.plumbing import server
 from libcontainer.plumbing import statedir
 from libcontainer.plumbing import statefile
 
@@ -221,22 +222,10 @@ class Supervisor:
 
     def reply(self, conn: socket.socket, message=None) -> None:
         """Send ``message`` (None: nothing) and close the connection."""
-        if message is not None:
-            with contextlib.suppress(OSError):
-                messages.send_msg(conn, message)
-        self.unregister(conn)
-        conn.close()
+        server.reply(self.sel, conn, message)
 
     def handle(self, conn: socket.socket, kept: Kept | None) -> None:
-        try:
-            data, fds = messages.read_request(conn)
-        except (OSError, ValueError):
-            data, fds = b"", []
-        if not data:
-            self.reply(conn)
-            return
-        try:
-            request = messages.decode_request(data)
+        def dispatch(request, fds):
             if kept is None:
                 if isinstance(request, messages.HelloRequest):
                     self.served = True  # started to adopt (LinuxContainer): no create is coming
@@ -253,11 +242,7 @@ class Supervisor:
                 self.maybe_drop(kept)
             else:
                 self.reply(conn, kept.execute(request, fds))
-        except Exception as e:  # noqa: BLE001 - a bad request must not end the supervisor
-            self.reply(conn, messages.ErrorReply("SystemError", f"{type(e).__name__}: {e}"))
-        finally:
-            for fd in fds:
-                os.close(fd)
+        server.answer(self.sel, conn, dispatch)
 
     def create(self, conn: socket.socket, state_dir: str, fds: list[int]) -> None:
         """CreateRequest: fork the init with ``fds`` as its stdio; reply InitReply, then wait for the

@@ -11,7 +11,6 @@ import psutil
 import pytest
 
 from libcontainer.reference import LinuxFactory
-from libcontainer.spec import Process
 from libcontainer.spec.tests.helpers import exec_probe, run_init
 
 

@@ -5,7 +5,6 @@ the next operation starts a new supervisor that finds the running ones again.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import time
@@ -17,21 +16,7 @@ from libcontainer.plumbing import linux
 from libcontainer.reference import LinuxFactory
 from libcontainer.spec import Process, Status, SystemFailure
 from libcontainer.spec.tests.helpers import Call, is_live
-
-
-@pytest.fixture
-def subreaper():
-    """This process adopts the inits the killed supervisor leaves (not an ancestor of the test
-    run), and reaps the ones that exit, at the end."""
-    linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
-    try:
-        yield
-    finally:
-        linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 0)
-        for child in psutil.Process().children():
-            with contextlib.suppress(ChildProcessError, psutil.Error):
-                if child.status() == psutil.STATUS_ZOMBIE:
-                    os.waitpid(child.pid, os.WNOHANG)
+from libcontainer.spec.tests.test_faults import adopt_orphans  # noqa: F401 - the fixture: this process adopts the inits
 
 
 def _until(predicate, timeout: float = 20.0, what: str = "condition"):
@@ -48,7 +33,7 @@ def _supervisor_of(c) -> int:
 
 
 @pytest.mark.clause("LC-FAULT-03")
-def test_killed_supervisor_is_restarted_and_adopts_running_containers(factory_root, config, subreaper):
+def test_killed_supervisor_is_restarted_and_adopts_running_containers(factory_root, config, adopt_orphans):
     factory = LinuxFactory(factory_root)
     running = [factory.create(f"run{i}", config) for i in range(3)]
     exiting = factory.create("exits", config)
