@@ -1,4 +1,5 @@
-"""Prototype measurement of the memory design options for the monitor (issue 15, deliver 1 and 4).
+"""Prototype measurement of the memory design options for the monitor (issue 15, deliver 1 and 4;
+the option chosen, one supervisor per factory root, is now the reference: bench/memory.py measures it).
 
 As root or not: ``.venv/bin/python bench/forkmem.py [-n 100] [--out reports/bench]``. Nothing here
 changes the reference; each option is imitated with the reference's own monitor imports, and
@@ -6,10 +7,10 @@ measured by PSS and USS (psutil ``memory_full_info``) of N idle monitor-like pro
 
 * ``caller``: forked from a caller that has imported what a user of the factory has
   (``libcontainer.reference`` with its factory and container, ``libcontainer.conformance``, psutil),
-  as ``LinuxFactory(monitor="fork")`` does today; ``caller+freeze``: the same with ``gc.freeze()``
+  as ``LinuxFactory(monitor="fork")`` forked a monitor per container before the supervisor; ``caller+freeze``: the same with ``gc.freeze()``
   in the caller just before each fork (and ``gc.unfreeze()`` after);
 * ``zygote``: forked from a small pre-started ``python -I`` that imported only
-  ``libcontainer.reference.monitor`` (what the monitor runs); ``zygote+freeze``: the same after
+  ``libcontainer.reference.kept`` (the modules the per-container monitor ran, which the supervisor now runs); ``zygote+freeze``: the same after
   ``gc.freeze()`` in the zygote; the zygote's own PSS is shared out over the N (its cost per container);
 * ``supervisor``: one process (the same imports) serving N containers: per container a listening
   unix socket, a pidfd of a ``sleep`` child it is the subreaper of, a dict entry; its PSS / N,
@@ -92,7 +93,7 @@ def fork_children(n: int, sock_dir: str, freeze: bool, collect: bool = True) -> 
 def zygote(n: int, freeze: bool) -> None:
     """The pre-started process: import the monitor's modules, maybe freeze, fork n children, report
     their pids on stdout, keep them until stdin closes."""
-    import libcontainer.reference.monitor  # noqa: F401 - what a monitor runs
+    import libcontainer.reference.kept  # noqa: F401 - what a monitor ran (its modules, now the supervisor's)
     sock_dir = tempfile.mkdtemp(prefix="lc-zyg-")
     if freeze:
         gc.freeze()
@@ -108,7 +109,7 @@ def zygote(n: int, freeze: bool) -> None:
 def supervisor(n: int) -> None:
     """One process serving n containers (see the module doc); reports on stdout, ends on stdin's EOF."""
     import selectors
-    import libcontainer.reference.monitor  # noqa: F401
+    import libcontainer.reference.kept  # noqa: F401
     from libcontainer.plumbing import linux
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
     sock_dir = tempfile.mkdtemp(prefix="lc-sup-")

@@ -3,13 +3,14 @@
 As root: ``.venv/bin/python bench/scale.py [--n 50,100,200,500,1000] [--out reports/bench]``.
 
 For each N: the time to create N containers whose init is busybox ``sleep``, the PSS per
-container (its monitor and its own processes, bench/memory.py), the time to destroy them all;
+container (the root's one supervisor, divided by N, and the container's own processes,
+bench/memory.py), the time to destroy them all;
 then a check that nothing is left (no supervisor process whose cwd is under this run's
 factory roots, no cgroup directory under this run's ``libcontainer/scale-<pid>`` parent, no state
 directory). A least-squares line over N gives the slope per container of each cost (seconds per
 container to start and to destroy, MiB PSS per container), plotted against N
-(``OUT/scale.png``). The soft RLIMIT_NOFILE is raised to its hard limit first (the creator keeps
-one pidfd per monitor, plumbing/reaper.py). A failing N is recorded with where and why, and the
+(``OUT/scale.png``). The soft RLIMIT_NOFILE is raised to its hard limit first (the supervisor,
+which inherits it, holds a socket per container). A failing N is recorded with where and why, and the
 larger N are skipped.
 """
 
@@ -100,7 +101,7 @@ def plot(result: dict, path: str) -> None:
     axes[0].set_ylabel("s")
     axes[1].set_ylabel("MiB")
     axes[0].set_title("time against N (reference)")
-    axes[1].set_title("memory against N (monitor + container PSS)")
+    axes[1].set_title("memory against N (supervisor share + container PSS)")
     for ax in axes:
         ax.set_xlabel("N idle containers alive at once")
         ax.legend(fontsize=8)
@@ -110,7 +111,7 @@ def plot(result: dict, path: str) -> None:
 
 def markdown(result: dict) -> str:
     lines = ["## Scale: N idle reference containers (busybox `sleep`)", "",
-             "| N | load before / after | start all (s) | ms each | destroy all (s) | PSS monitor (KiB) "
+             "| N | load before / after | start all (s) | ms each | destroy all (s) | PSS supervisor per container (KiB) "
              "| PSS container (KiB) | left behind |", "|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         left = ", ".join(f"{len(v)} {k}" for k, v in r["left"].items() if v) or "nothing"
