@@ -67,7 +67,10 @@ class MonitorStartup:
             cg_r, cg_w = os.pipe2(os.O_CLOEXEC)
 
             def init(errfd):
-                os.close(cg_w)
+                # nothing of the supervisor's (other containers' sockets, gates, its own address) stays
+                # open in an init that waits (CREATED) or fails before its exec
+                gate = [self.start_gate[0]] if self.start_gate else []
+                linux.close_fds_except([0, 1, 2, errfd, cg_r] + list(net[1] if net else ()) + gate)
                 process_mod.run_init(config, self.procs_files, errfd, self.filter, net and net[1], cgroup_sync=cg_r,
                                      start_gate=self.start_gate and self.start_gate[0])
 
@@ -139,9 +142,8 @@ class MonitorStartup:
         stage1 = os.fork()
         if stage1 == 0:
             try:
-                gate_w = self.start_gate[1:] if self.start_gate else ()
-                for fd in (err_r, up_r, down_w) + (net[0] if net else ()) + gate_w:
-                    os.close(fd)
+                gate = [self.start_gate[0]] if self.start_gate else []
+                linux.close_fds_except([0, 1, 2, err_w, up_w, down_r] + list(net[1] if net else ()) + gate)
                 process_mod.reset_signals()
                 linux.prctl(linux.PR_SET_DUMPABLE, 0)
                 process_mod.join_cgroup(self.procs_files)
