@@ -206,7 +206,11 @@ class Supervisor:
                 self.maybe_drop(kept)
 
     def maybe_drop(self, kept: Kept) -> None:
-        if kept.finished() and self.kept.get(kept.state_dir) is kept:
+        if self.kept.get(kept.state_dir) is not kept:  # dropped already (a request accepted before)
+            for conn in kept.leavers:
+                self.reply(conn, messages.DroppedReply(self.stopping))
+            kept.leavers = []
+        elif kept.finished():
             del self.kept[kept.state_dir]
             last = not self.kept and self.idle <= 0
             if last:
