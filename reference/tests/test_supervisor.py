@@ -115,3 +115,33 @@ def test_leak_check_finds_a_forked_supervisor(factory_root, factory, config):
         assert supervisor_pid in {p.pid for p in processes_mentioning(factory_root)}
     finally:
         c.destroy()
+
+
+def test_drop_request_accepted_before_the_drop_is_answered(factory, config):
+    """A DropRequest on a connection the supervisor accepted before it let the container go (its
+    init exited meanwhile) is still answered: destroy once waited its whole timeout for it."""
+    import time
+
+    from libcontainer.plumbing import messages, statedir
+    other = factory.create("other", config)  # the supervisor keeps this one: it does not exit
+    c = factory.create("dropped", config)
+    try:
+        supervisor = psutil.Process(c.init_pid).ppid()
+        fds_before = len(os.listdir(f"/proc/{supervisor}/fd"))
+        sock = statedir.connect(factory.state_dir("dropped"), timeout=5.0)
+        with sock:
+            deadline = time.monotonic() + 10
+            while len(os.listdir(f"/proc/{supervisor}/fd")) <= fds_before:  # accepted
+                assert time.monotonic() < deadline, "the supervisor never accepted the connection"
+                time.sleep(0.001)
+            c.signal(c.init_pid, signal.SIGKILL)
+            sock_path = os.path.join(factory.state_dir("dropped"), statedir.SOCK)
+            while os.path.exists(sock_path):  # the container is let go
+                assert time.monotonic() < deadline, "the supervisor never let the container go"
+                time.sleep(0.001)
+            messages.send_msg(sock, messages.DropRequest())
+            reply = messages.recv_reply(sock)  # within the socket's 5 s timeout, else socket.timeout
+        assert isinstance(reply, messages.DroppedReply)
+    finally:
+        c.destroy()
+        other.destroy()
