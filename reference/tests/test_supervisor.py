@@ -117,6 +117,19 @@ def test_leak_check_finds_a_forked_supervisor(factory_root, factory, config):
         c.destroy()
 
 
+def _sockets(pid: int) -> set[str]:
+    """The sockets (``socket:[inode]``) open in process ``pid``."""
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue  # closed meanwhile
+        if link.startswith("socket:"):
+            found.add(link)
+    return found
+
+
 def test_drop_request_accepted_before_the_drop_is_answered(factory, config):
     """A DropRequest on a connection the supervisor accepted before it let the container go (its
     init exited meanwhile) is still answered: destroy once waited its whole timeout for it."""
@@ -127,11 +140,11 @@ def test_drop_request_accepted_before_the_drop_is_answered(factory, config):
     c = factory.create("dropped", config)
     try:
         supervisor = psutil.Process(c.init_pid).ppid()
-        fds_before = len(os.listdir(f"/proc/{supervisor}/fd"))
+        before = _sockets(supervisor)
         sock = statedir.connect(factory.state_dir("dropped"), timeout=5.0)
         with sock:
             deadline = time.monotonic() + 10
-            while len(os.listdir(f"/proc/{supervisor}/fd")) <= fds_before:  # accepted
+            while not _sockets(supervisor) - before:  # a new socket: the connection accepted
                 assert time.monotonic() < deadline, "the supervisor never accepted the connection"
                 time.sleep(0.001)
             c.signal(c.init_pid, signal.SIGKILL)
