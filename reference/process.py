@@ -72,6 +72,14 @@ def join_cgroup(procs_files: list[str], pid: int = 0) -> None:
             os.close(fd)
 
 
+def wait_cgroup(cgroup_sync: int) -> None:
+    """Block until the monitor has moved this process into the container's cgroup: one byte ``c``
+    on ``cgroup_sync`` (closed then); EOF (the move failed) raises OSError EIO."""
+    if os.read(cgroup_sync, 1) != b"c":
+        raise OSError(errno.EIO, "the monitor did not move the process into the container's cgroup")
+    os.close(cgroup_sync)
+
+
 class _ConfigError(Exception):
     pass
 
@@ -242,17 +250,12 @@ def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=
     the cgroup the process is in then). ``joined_cgroup``: already in it. ``start_gate``: wait
     there before the exec (a CREATED container; :func:`finish`).
     """
-    def wait_cgroup():
-        if os.read(cgroup_sync, 1) != b"c":
-            raise OSError(errno.EIO, "the monitor did not move the init into the container's cgroup")
-        os.close(cgroup_sync)
-
     def body():
         os.setsid()
         new_cgroupns = "cgroup" in config.namespaces and "cgroup" not in config.namespace_paths
         if cgroup_sync is not None:
             if new_cgroupns:
-                wait_cgroup()
+                wait_cgroup(cgroup_sync)
         elif not joined_cgroup:
             join_cgroup(procs_files)
         init_namespaces(config)
@@ -276,7 +279,7 @@ def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=
         console = connect_console(config.process)
         rootfs.setup(config)
         if cgroup_sync is not None and not new_cgroupns:
-            wait_cgroup()
+            wait_cgroup(cgroup_sync)
         finish(config.process, errfd, seccomp_filter, console, start_gate)
     _child(errfd, body)
 
