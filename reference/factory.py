@@ -144,6 +144,7 @@ class LinuxFactory(Factory):
         validate_id(container_id)
         validate(config)
         check_userns_reachable(config)
+        precompile_seccomp(config)
         state_dir = self._dir(container_id)
         try:
             os.makedirs(self.root, mode=0o700, exist_ok=True)
@@ -289,6 +290,17 @@ def _fork_monitor(state_dir: str, process: Process, sync_fd: int, commit_fd: int
     finally:
         os.close(null)
     return _Forked(pid)
+
+
+def precompile_seccomp(config: Config) -> None:
+    """Compile ``config.seccomp`` here, before the monitor is forked, so that the monitor finds it in
+    :func:`libcontainer.reference.seccomp.compiled`'s cache (built once per profile in this process);
+    a profile libseccomp refuses is left to the monitor, which reports it as before."""
+    if config.seccomp is None:
+        return
+    from . import seccomp
+    with contextlib.suppress(seccomp.SeccompError):
+        seccomp.compiled(config.seccomp)
 
 
 def check_userns_reachable(config: Config) -> None:

@@ -80,8 +80,13 @@ class Monitor(MonitorStartup, MonitorServer):
         with open(os.devnull, "r+b") as null:
             stdio = [fds[i] if i < len(fds) else null.fileno() for i in range(3)]
             try:
-                pid, err = self.spawn(lambda errfd: process_mod.run_exec(
-                    self.init_pid, self.config.namespaces, self.procs_files, process, stdio, errfd, self.filter))
+                move = process_mod.CgroupMove(self.procs_files)  # in parallel with the child's setns
+                try:
+                    pid, err = self.spawn(lambda errfd: process_mod.run_exec(
+                        self.init_pid, self.config.namespaces, self.procs_files, process, stdio, errfd, self.filter,
+                        cgroup_sync=move.child_end()), during=move.move)
+                finally:
+                    move.close()
             except OSError as e:
                 if not self._init_alive(settle=2.0 if e.errno == errno.ENOMEM else 0.0):
                     return stopped  # fork into a pid namespace whose init died: ENOMEM (LC-FAULT-06)
