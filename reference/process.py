@@ -291,7 +291,7 @@ def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=
     into the container's cgroup while it builds its namespaces and rootfs
     (a cgroup v1 migration waits for an RCU grace period: milliseconds
     spent in parallel rather than on the path), writes one byte when done;
-    read before exec, or before unsharing a cgroup namespace (whose root is
+    read just before exec (:func:`finish`), or before unsharing a cgroup namespace (whose root is
     the cgroup the process is in then). ``joined_cgroup``: already in it. ``start_gate``: wait
     there before the exec (a CREATED container; :func:`finish`).
     """
@@ -323,9 +323,8 @@ def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=
                 raise _ConfigError(e.strerror) from None
         console = connect_console(config.process)
         rootfs.setup(config)
-        if cgroup_sync is not None and not new_cgroupns:
-            wait_cgroup(cgroup_sync)
-        finish(config.process, errfd, seccomp_filter, console, start_gate)
+        finish(config.process, errfd, seccomp_filter, console, start_gate,
+               cgroup_sync=cgroup_sync if cgroup_sync is not None and not new_cgroupns else None)
     _child(errfd, body)
 
 
