@@ -8,7 +8,8 @@ round of :class:`bare.Reference` in each tree (lifecycle of ``true``, ``start_pr
 exit, pause + resume, stats), then the peers' command lines (:class:`bare.Peers`: ``runc run``,
 ``runc exec``, ...; crun inside its hybrid-host wrapper, the wrapper timed alone and subtracted).
 So every runtime sees the same load, and the before/after comparison is paired round by round.
-Prints medians (ms), the after/before ratios, the issue 15 targets for both trees (:func:`bare.verdicts`)
+Prints medians (ms), the after/before ratios (of the medians, and the median of the ratios of each
+round's pair), the issue 15 targets for both trees (:func:`bare.verdicts`)
 and the load average; ``--out`` also writes the raw samples as JSON. Leaves nothing behind.
 """
 
@@ -132,6 +133,11 @@ def summary(result: dict) -> str:
         ratio = cells[1] / cells[0] if len(trees) == 2 else None
         lines.append(f"| {op} | " + " | ".join("n/a" if c is None else f"{c:.2f}" for c in cells)
                      + f" | {'' if ratio is None else f'{ratio:.2f}'} |")
+    if len(trees) == 2:
+        paired = {op: statistics.median(a / b for a, b in zip(s[trees[1]][op], s[trees[0]][op]))
+                  for op in bare.OPS if op in s[trees[1]] and op in s[trees[0]]}
+        lines += ["", f"{trees[1]}/{trees[0]} paired round by round (median of the ratios): "
+                  + ", ".join(f"{op} {r:.2f}" for op, r in paired.items())]
     lines.append("")
     for t in trees:
         bare_like = {"reference": med[t], "runc": med.get("runc", {}),
