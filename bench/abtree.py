@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -106,12 +105,7 @@ def measure(trees: dict[str, str], runs: int) -> dict:
                 for op, value in ops.items():
                     samples[name].setdefault(op, []).append(value * 1000)
     finally:
-        for server in servers.values():
-            server.close()
-        if peers:
-            peers.close()
-        housekeeping.remove_cgroup_parent(parent)
-        shutil.rmtree(top, ignore_errors=True)
+        housekeeping.end_run(parent, top, *(server.close for server in servers.values()), peers and peers.close)
     load.append(os.getloadavg()[0])
     return {"samples": samples, "load": load, "runs": runs, "trees": trees}
 
