@@ -295,11 +295,12 @@ def _fork_monitor(state_dir: str, process: Process, sync_fd: int, commit_fd: int
 def precompile_seccomp(config: Config) -> None:
     """Compile ``config.seccomp`` here, before the monitor is forked, so that the monitor finds it in
     :func:`libcontainer.reference.seccomp.compiled`'s cache (built once per profile in this process);
-    a profile libseccomp refuses is left to the monitor, which reports it as before."""
+    a profile libseccomp refuses, or a host without libseccomp (OSError), is left to the monitor,
+    which reports it as before."""
     if config.seccomp is None:
         return
     from . import seccomp
-    with contextlib.suppress(seccomp.SeccompError):
+    with contextlib.suppress(OSError):  # SeccompError is one
         seccomp.compiled(config.seccomp)
 
 
