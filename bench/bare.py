@@ -182,12 +182,7 @@ def measure(runs: int, rootfs: str | None = None) -> dict:
             if "crun" in runtimes:
                 wrapper.append(peers.wrapper())
     finally:
-        if peers:
-            peers.close()
-        if ref:
-            ref.close()
-        housekeeping.remove_cgroup_parent(parent)
-        shutil.rmtree(top, ignore_errors=True)
+        housekeeping.end_run(parent, top, peers and peers.close, ref and ref.close)
     load.append(os.getloadavg()[0])
     out = {rt: {op: _median_ms(v) for op, v in ops.items()} for rt, ops in samples.items()}
     out["wrapper"] = _median_ms(wrapper)

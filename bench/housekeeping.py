@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -45,6 +46,18 @@ def remove_cgroup_parent(parent: str, wait: float = 0.0) -> None:
     empty under it, in every hierarchy."""
     for top in glob.glob(os.path.join(CGROUP_ROOT, "*", parent)):
         rmdir_empty(top, wait)
+
+
+def end_run(parent: str, top: str, *closers) -> None:
+    """The end of a measuring run: call each closer (None: skipped) in order, then remove the cgroup
+    parent and the run's temporary directory ``top``."""
+    try:
+        for close in closers:
+            if close is not None:
+                close()
+    finally:
+        remove_cgroup_parent(parent)
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def leftovers(work: str, parent: str) -> dict:

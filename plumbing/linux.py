@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import functools
 import os
 import select
 import signal
@@ -186,8 +187,10 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
     _check(_syscall("capset", ctypes.byref(hdr), data), "capset")
 
 
+@functools.cache
 def cap_last_cap() -> int:
-    """The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap)."""
+    """The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap), read once
+    per process (and inherited by the processes it forks)."""
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
             return int(f.read())

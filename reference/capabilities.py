@@ -15,6 +15,7 @@ from libcontainer.spec.security import CAPABILITIES, Capabilities
 
 
 _BIT = {name: i for i, name in enumerate(CAPABILITIES)}
+linux.cap_last_cap()  # read once here, in the process that imports this; its forked children inherit it
 
 
 def mask(names: list[str], last: int) -> int:

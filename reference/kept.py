@@ -76,7 +76,7 @@ class Kept(MonitorStartup):
         kept.filter = None
         if kept.config.seccomp is not None:
             from . import seccomp
-            kept.filter = seccomp.build(kept.config.seccomp)
+            kept.filter = seccomp.compiled(kept.config.seccomp)
         return kept
 
     def listen(self) -> None:
@@ -204,9 +204,14 @@ class Kept(MonitorStartup):
         with open(os.devnull, "r+b") as null:
             stdio = [fds[i] if i < len(fds) else null.fileno() for i in range(3)]
             try:
-                with self.sup.in_pid_namespace(self):
-                    pid, err = self.spawn(lambda errfd: process_mod.run_exec(
-                        self.init_pid, self.config.namespaces, self.procs_files, process, stdio, errfd, self.filter))
+                move = process_mod.CgroupMove(self.procs_files)  # in parallel with the child's setns
+                try:
+                    with self.sup.in_pid_namespace(self):
+                        pid, err = self.spawn(lambda errfd: process_mod.run_exec(
+                            self.init_pid, self.config.namespaces, self.procs_files, process, stdio, errfd,
+                            self.filter, cgroup_sync=move.child_end()), during=move.move)
+                finally:
+                    move.close()
             except OSError as e:
                 if not self.init_alive(settle=2.0 if e.errno in (errno.ENOMEM, errno.ENOENT) else 0.0):
                     return stopped  # fork into a pid namespace whose init died: ENOMEM (LC-FAULT-06)

@@ -55,7 +55,7 @@ class MonitorStartup:
         self.filter = None
         if config.seccomp is not None:
             from . import seccomp
-            self.filter = seccomp.build(config.seccomp)
+            self.filter = seccomp.compiled(config.seccomp)
         if "user" in config.namespaces:
             pid, err = self._start_userns_init()
         else:
@@ -64,28 +64,28 @@ class MonitorStartup:
             elif "pid" in config.namespaces:
                 linux.unshare(linux.CLONE_NEWPID)
             net = self._network_pipes()
-            cg_r, cg_w = os.pipe2(os.O_CLOEXEC)
+            move = process_mod.CgroupMove(self.procs_files)  # in parallel with the init's set-up
 
             def init(errfd):
                 # nothing of the supervisor's (other containers' sockets, gates, its own address) stays
                 # open in an init that waits (CREATED) or fails before its exec
+                cgroup_sync = move.child_end()
                 gate = [self.start_gate[0]] if self.start_gate else []
-                linux.close_fds_except([0, 1, 2, errfd, cg_r] + list(net[1] if net else ()) + gate)
-                process_mod.run_init(config, self.procs_files, errfd, self.filter, net and net[1], cgroup_sync=cg_r,
-                                     start_gate=self.start_gate and self.start_gate[0])
+                linux.close_fds_except([0, 1, 2, errfd, cgroup_sync] + list(net[1] if net else ()) + gate)
+                process_mod.run_init(config, self.procs_files, errfd, self.filter, net and net[1],
+                                     cgroup_sync=cgroup_sync, start_gate=self.start_gate and self.start_gate[0])
 
             def during(pid):
-                os.close(cg_r)
                 try:
-                    process_mod.join_cgroup(self.procs_files, pid)
-                    os.write(cg_w, b"c")
+                    move.move(pid)
                 finally:
-                    os.close(cg_w)  # a failed move: the init reads EOF and gives up
+                    move.close()  # a failed move: the init reads EOF and gives up
                 if net:
                     self._network(pid, net[0], net[1])
             try:
                 pid, err = self.spawn(init, during=during)
             finally:
+                move.close()
                 for fd in net[0] if net else ():
                     os.close(fd)
         if self.start_gate is not None:

@@ -24,6 +24,7 @@ Hardening (the CVE classes named in issue 4):
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import shutil
 import os
@@ -72,6 +73,50 @@ def join_cgroup(procs_files: list[str], pid: int = 0) -> None:
             os.close(fd)
 
 
+def wait_cgroup(cgroup_sync: int) -> None:
+    """Block until the monitor has moved this process into the container's cgroup: one byte ``c``
+    on ``cgroup_sync`` (closed then); EOF (the move failed) raises OSError EIO."""
+    if os.read(cgroup_sync, 1) != b"c":
+        raise OSError(errno.EIO, "the monitor did not move the process into the container's cgroup")
+    os.close(cgroup_sync)
+
+
+class CgroupMove:
+    """Moving a forked child into the container's cgroup from the parent, while the child goes on
+    with its set-up (a cgroup v1 migration can wait for an RCU grace period: milliseconds spent in
+    parallel rather than on the path); the child waits for it before exec (:func:`wait_cgroup`).
+
+    Make it before the fork; the child takes :meth:`child_end`, the parent calls :meth:`move` with
+    the child's pid, then :meth:`close` in any case."""
+
+    def __init__(self, procs_files: list[str]):
+        self.procs_files = procs_files
+        self.read_end, self.write_end = os.pipe2(os.O_CLOEXEC)
+
+    def child_end(self) -> int:
+        """In the child: the fd for :func:`wait_cgroup`."""
+        os.close(self.write_end)
+        self.write_end = -1
+        return self.read_end
+
+    def move(self, pid: int) -> None:
+        """In the parent: move ``pid``, then tell it (``c``). A child that gave up meanwhile (ESRCH,
+        EPIPE) reports its own error; any other failure is raised, and the child reads EOF and gives up."""
+        os.close(self.read_end)
+        self.read_end = -1
+        try:
+            join_cgroup(self.procs_files, pid)
+            os.write(self.write_end, b"c")
+        except (ProcessLookupError, BrokenPipeError):
+            pass
+
+    def close(self) -> None:
+        for fd in (self.read_end, self.write_end):
+            if fd >= 0:
+                os.close(fd)
+        self.read_end = self.write_end = -1
+
+
 class _ConfigError(Exception):
     pass
 
@@ -106,8 +151,11 @@ def _terminal(sock: socket.socket) -> None:
 
 
 def finish(process: Process, errfd: int, seccomp_filter=None, console: socket.socket | None = None,
-           start_gate: int | None = None) -> None:
+           start_gate: int | None = None, cgroup_sync: int | None = None) -> None:
     """Apply the process's identity and limits, then execvpe; never returns.
+
+    ``cgroup_sync``: the parent is moving this process into the container's cgroup
+    (:class:`CgroupMove`); waited for after the identity is applied, before the start gate and exec.
 
     ``start_gate`` (a create with ``start=False``, SPEC.md LC-CREATED-*): once the program is
     found (ConfigInvalid otherwise, LC-CREATED-08), close ``errfd`` (the monitor reads the EOF
@@ -122,7 +170,7 @@ def finish(process: Process, errfd: int, seccomp_filter=None, console: socket.so
     """
     if console is not None:
         _terminal(console)
-    linux.close_fds_except((0, 1, 2, errfd) if start_gate is None else (0, 1, 2, errfd, start_gate))
+    linux.close_fds_except([0, 1, 2, errfd] + [fd for fd in (start_gate, cgroup_sync) if fd is not None])
     for name, (soft, hard) in process.rlimits.items():
         if not hasattr(resource, name):
             raise _ConfigError(f"process.rlimits: unknown limit {name!r}")
@@ -151,6 +199,8 @@ def finish(process: Process, errfd: int, seccomp_filter=None, console: socket.so
     env = dict(e.split("=", 1) for e in process.env)
     if "HOME" not in env:
         env["HOME"] = home_of(process.uid)
+    if cgroup_sync is not None:
+        wait_cgroup(cgroup_sync)
     if start_gate is not None:
         wait_for_start(process, env, errfd, start_gate)
     if process.no_new_privileges:
@@ -181,18 +231,31 @@ def wait_for_start(process: Process, env: dict, errfd: int, start_gate: int) -> 
 def home_of(uid: int, passwd: str = "/etc/passwd") -> str:
     """HOME for a process whose env has none: the home directory of ``uid`` in the container's
     /etc/passwd, or ``/`` when it has no entry (runc's rule; SPEC.md LC-FAULT-13)."""
+    # bytes, os.open/os.read: a text-mode open() costs the child milliseconds (codec and buffer set-up)
     try:
-        with open(passwd, errors="replace") as f:
-            for line in f:
-                fields = line.rstrip("\n").split(":")
-                if len(fields) >= 6 and fields[2] == str(uid) and fields[5]:
-                    return fields[5]
+        fd = os.open(passwd, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        pass
+        return "/"
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except OSError:
+        return "/"
+    finally:
+        os.close(fd)
+    want = str(uid).encode()
+    for line in b"".join(chunks).split(b"\n"):
+        fields = line.split(b":")
+        if len(fields) >= 6 and fields[2] == want and fields[5]:
+            return fields[5].decode(errors="replace")
     return "/"
 
 
 def _child(errfd: int, body) -> None:
+    # no cycle collection before exec: a full one walks the heap inherited from the monitor (and its
+    # caller) and copies every page it touches
+    gc.disable()
     try:
         reset_signals()
         linux.prctl(linux.PR_SET_DUMPABLE, 0)
@@ -238,21 +301,16 @@ def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=
     into the container's cgroup while it builds its namespaces and rootfs
     (a cgroup v1 migration waits for an RCU grace period: milliseconds
     spent in parallel rather than on the path), writes one byte when done;
-    read before exec, or before unsharing a cgroup namespace (whose root is
+    read just before exec (:func:`finish`), or before unsharing a cgroup namespace (whose root is
     the cgroup the process is in then). ``joined_cgroup``: already in it. ``start_gate``: wait
     there before the exec (a CREATED container; :func:`finish`).
     """
-    def wait_cgroup():
-        if os.read(cgroup_sync, 1) != b"c":
-            raise OSError(errno.EIO, "the monitor did not move the init into the container's cgroup")
-        os.close(cgroup_sync)
-
     def body():
         os.setsid()
         new_cgroupns = "cgroup" in config.namespaces and "cgroup" not in config.namespace_paths
         if cgroup_sync is not None:
             if new_cgroupns:
-                wait_cgroup()
+                wait_cgroup(cgroup_sync)
         elif not joined_cgroup:
             join_cgroup(procs_files)
         init_namespaces(config)
@@ -275,30 +333,33 @@ def run_init(config: Config, procs_files: list[str], errfd: int, seccomp_filter=
                 raise _ConfigError(e.strerror) from None
         console = connect_console(config.process)
         rootfs.setup(config)
-        if cgroup_sync is not None and not new_cgroupns:
-            wait_cgroup()
-        finish(config.process, errfd, seccomp_filter, console, start_gate)
+        finish(config.process, errfd, seccomp_filter, console, start_gate,
+               cgroup_sync=cgroup_sync if cgroup_sync is not None and not new_cgroupns else None)
     _child(errfd, body)
 
 
 def run_exec(init_pid: int, namespaces: list[str], procs_files: list[str], process: Process,
-             stdio: list[int], errfd: int, seccomp_filter=None) -> None:
+             stdio: list[int], errfd: int, seccomp_filter=None, cgroup_sync: int | None = None) -> None:
     """A process joining a running container: cgroup, then setns into each namespace of init.
 
-    The monitor is already in the container's pid namespace for its children.
+    The monitor is already in the container's pid namespace for its children. ``cgroup_sync``:
+    the monitor moves this process into the cgroup meanwhile (:class:`CgroupMove`), waited for
+    before exec; without it the process joins the cgroup itself, first.
     """
     def body():
         os.setsid()
         ns_fds = [(ns, os.open(f"/proc/{init_pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC))
                   for ns in JOIN_ORDER if ns in namespaces]
-        join_cgroup(procs_files)
+        if cgroup_sync is None:
+            join_cgroup(procs_files)
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
         # nothing of the monitor's (its socket, the client's connection, ...) goes further
-        linux.close_fds_except([0, 1, 2, errfd] + [fd for _ns, fd in ns_fds])
+        linux.close_fds_except([0, 1, 2, errfd] + [fd for _ns, fd in ns_fds]
+                               + ([] if cgroup_sync is None else [cgroup_sync]))
         console = connect_console(process)
         for ns, fd in ns_fds:
             linux.setns(fd, 0)
             os.close(fd)
-        finish(process, errfd, seccomp_filter, console)
+        finish(process, errfd, seccomp_filter, console, cgroup_sync=cgroup_sync)
     _child(errfd, body)

@@ -89,10 +89,12 @@ def mount_config(root_fd: int, m: Mount) -> None:
         os.close(fd)
 
 
-def make_node(root_fd: int, device: Device, bind: bool) -> None:
+def make_node(root_fd: int, device: Device, bind: bool, dev_fd: int | None = None) -> None:
     """Make ``device`` inside the root ``root_fd`` (mknod(2), chown), or with ``bind`` (in a user
     namespace, where mknod is not allowed) bind-mount the host's node of the same path over an empty
-    file. The path is resolved inside the root (inroot); an existing node or link there is replaced."""
+    file. The path is resolved inside the root (inroot); an existing node or link there is replaced.
+    ``dev_fd``: /dev resolved already, with the umask 0 (:func:`make_dev`): a node directly in it is
+    made there, its mode set by mknod(2) alone."""
     parent_path, _, name = device.path.rstrip("/").rpartition("/")
     if bind:
         fd = inroot.ensure(root_fd, device.path, "file")
@@ -101,7 +103,8 @@ def make_node(root_fd: int, device: Device, bind: bool) -> None:
         finally:
             os.close(fd)
         return
-    parent = inroot.ensure(root_fd, parent_path or "/", "dir")
+    exact_mode = dev_fd is not None and parent_path == "/dev"
+    parent = dev_fd if exact_mode else inroot.ensure(root_fd, parent_path or "/", "dir")
     try:
         try:
             os.unlink(name, dir_fd=parent)  # a link is removed itself, never followed
@@ -109,30 +112,32 @@ def make_node(root_fd: int, device: Device, bind: bool) -> None:
             pass
         os.mknod(name, _NODE_TYPES[device.type] | device.file_mode, os.makedev(device.major, device.minor),
                  dir_fd=parent)
-        node = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
-        try:
-            os.chmod(inroot.fd_path(node), device.file_mode)
-        finally:
-            os.close(node)
+        if not exact_mode:  # the umask may have cut bits of the mode
+            node = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+            try:
+                os.chmod(inroot.fd_path(node), device.file_mode)
+            finally:
+                os.close(node)
         if device.uid or device.gid:
             os.chown(name, device.uid, device.gid, dir_fd=parent, follow_symlinks=False)
     finally:
-        os.close(parent)
+        if parent != dev_fd:
+            os.close(parent)
 
 
 def make_dev(root_fd: int, devices: list[Device] = (), userns: bool = False) -> None:
     """A tmpfs /dev with the standard nodes and ``devices``, devpts, /dev/shm and /dev/mqueue."""
     _mount_under(root_fd, "/dev", "tmpfs", linux.MS_NOSUID | linux.MS_STRICTATIME, "mode=755,size=65536k")
-    old = os.umask(0)
+    dev = inroot.resolve(root_fd, "/dev")  # the new tmpfs
     try:
-        for name, major, minor in DEVICES:
-            make_node(root_fd, Device(path=f"/dev/{name}", type="c", major=major, minor=minor), userns)
-        for device in devices:
-            make_node(root_fd, device, userns)
-    finally:
-        os.umask(old)
-    dev = inroot.resolve(root_fd, "/dev")
-    try:
+        old = os.umask(0)
+        try:
+            for name, major, minor in DEVICES:
+                make_node(root_fd, Device(path=f"/dev/{name}", type="c", major=major, minor=minor), userns, dev)
+            for device in devices:
+                make_node(root_fd, device, userns, dev)
+        finally:
+            os.umask(old)
         for name, target in DEV_LINKS:
             os.symlink(target, name, dir_fd=dev)
     finally:

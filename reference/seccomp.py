@@ -8,15 +8,22 @@ package: that one runs ``ldconfig -p`` twice when imported (19 ms here, on
 the path of every container start), where this one opens libseccomp.so.2
 by its soname.
 
-The filter is compiled once (:func:`build`, in the monitor) and loaded in
-each container process just before exec (:func:`load`): an inherited copy
-of the compiled context costs nothing to reuse after fork(2).
+The filter is compiled once per profile (:func:`compiled`, which keeps what
+:func:`build` made for a profile of the same content) into its BPF program
+(seccomp_export_bpf(3)); each container process loads that program just
+before exec (:meth:`Filter.load`) with prctl(2) ``PR_SET_SECCOMP`` itself,
+as seccomp_load(3) would, without libseccomp generating the program again
+in every child. A caller that forks the process which starts containers can
+call :func:`compiled` first, so the child inherits the program.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import os
+
+from libcontainer.plumbing import linux
 
 from libcontainer.spec.security import Seccomp
 
@@ -27,10 +34,18 @@ _ACTIONS = {
 }
 _OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4, "SCMP_CMP_GE": 5,
         "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
-_ATTR_CTL_NNP = 3
 EPERM = 1
+PR_SET_SECCOMP = 22  # prctl(2)
+SECCOMP_MODE_FILTER = 2
+_CACHE_SIZE = 16  # profiles kept by compiled()
+_compiled: dict[str, "Filter"] = {}
 
 _lib = None
+
+
+class _SockFprog(ctypes.Structure):
+    """struct sock_fprog (linux/filter.h): the program's length in instructions and its address."""
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
 
 
 class _ArgCmp(ctypes.Structure):
@@ -47,7 +62,7 @@ def _libseccomp():
         lib.seccomp_release.argtypes = [ctypes.c_void_p]
         lib.seccomp_release.restype = None
         lib.seccomp_load.argtypes = [ctypes.c_void_p]
-        lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
+        lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
         lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
         lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
@@ -64,7 +79,6 @@ class SeccompError(OSError):
 
 def _check(ret: int, what: str) -> None:
     if ret < 0:
-        import os
         raise SeccompError(-ret, f"{what}: {os.strerror(-ret)}")
 
 
@@ -77,23 +91,52 @@ def action_value(action: str, errno_ret: int | None) -> int:
 
 
 class Filter:
-    """A compiled libseccomp context; :meth:`load` installs it in the calling thread."""
+    """A compiled profile: its classic BPF program (``program``, 8 bytes per instruction) and the
+    syscall names this architecture does not have (``skipped``); :meth:`load` installs it."""
 
-    def __init__(self, ctx: int, skipped: list[str]):
-        self._ctx = ctx
-        self.skipped = skipped  # syscall names this architecture does not have
+    def __init__(self, program: bytes, skipped: list[str]):
+        self.program = program
+        self.skipped = skipped
 
     def load(self, no_new_privileges: bool) -> None:
-        """seccomp_load(3). Without ``no_new_privileges`` the caller needs CAP_SYS_ADMIN
-        (libseccomp would otherwise set PR_SET_NO_NEW_PRIVS itself: SCMP_FLTATR_CTL_NNP is cleared)."""
-        lib = _libseccomp()
-        _check(lib.seccomp_attr_set(self._ctx, _ATTR_CTL_NNP, 1 if no_new_privileges else 0), "seccomp_attr_set")
-        _check(lib.seccomp_load(self._ctx), "seccomp_load")
+        """Install the program in the calling thread, as seccomp_load(3) does with its default
+        attributes: prctl(PR_SET_NO_NEW_PRIVS) first when ``no_new_privileges`` (libseccomp's
+        SCMP_FLTATR_CTL_NNP), then prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER) (seccomp(2));
+        without ``no_new_privileges`` the caller needs CAP_SYS_ADMIN (EACCES otherwise)."""
+        if no_new_privileges:
+            linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+        prog = _SockFprog(len(self.program) // 8, self.program)
+        linux.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog))
 
     def release(self) -> None:
-        if self._ctx:
-            _libseccomp().seccomp_release(self._ctx)
-            self._ctx = None
+        """Nothing to free: the libseccomp context is released once the program is exported."""
+
+
+def compiled(profile: Seccomp) -> Filter:
+    """:func:`build` of ``profile``, or the Filter built already for a profile of the same content
+    in this process (or the process it was forked from); at most 16 profiles are kept."""
+    key = repr(profile)
+    found = _compiled.get(key)
+    if found is None:
+        found = build(profile)
+        if len(_compiled) >= _CACHE_SIZE:
+            _compiled.pop(next(iter(_compiled)))
+        _compiled[key] = found
+    return found
+
+
+def _export(lib, ctx) -> bytes:
+    """seccomp_export_bpf(3) of ``ctx`` into a memfd, read back."""
+    fd = os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC)
+    try:
+        _check(lib.seccomp_export_bpf(ctx, fd), "seccomp_export_bpf")
+        os.lseek(fd, 0, os.SEEK_SET)
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def build(profile: Seccomp) -> Filter:
@@ -127,7 +170,7 @@ def build(profile: Seccomp) -> Filter:
                 ret = lib.seccomp_rule_add_array(ctx, action, nr, len(rule.args), args)
                 if ret != -errno.EEXIST:  # the same rule again (podman's profile repeats some): added already (LC-CFG-SEC-04)
                     _check(ret, f"seccomp_rule_add {name}")
-    except BaseException:
+        program = _export(lib, ctx)
+    finally:
         lib.seccomp_release(ctx)
-        raise
-    return Filter(ctx, skipped)
+    return Filter(program, skipped)

@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import abtree  # noqa: E402
 import bare  # noqa: E402
 import scale  # noqa: E402
 
@@ -53,3 +54,24 @@ def test_markdown_lists_every_target_with_its_verdict():
     for name, *_rest in bare.TARGETS:
         assert name in text
     assert "NOT met" in text and "5.00 ms" in text
+
+
+def test_abtree_summary_pairs_the_trees_with_the_peers_net_of_the_wrapper():
+    """abtree.summary: medians per tree and peer, crun net of its wrapper (once per command, twice for
+    pause + resume), the after/before ratio last, and the issue's verdicts for both trees."""
+    ops = {"lifecycle": [10.0, 12.0, 11.0], "exec": [3.0, 5.0, 4.0], "pause_resume": [0.5, 0.5, 0.5],
+           "stats": [0.4, 0.6, 0.5]}
+    half = {op: [v / 2 for v in values] for op, values in ops.items()}
+    samples = {"before": ops, "after": half,
+               "runc": {"lifecycle": [40.0] * 3, "exec": [14.0] * 3, "pause_resume": [8.0] * 3, "stats": [6.0] * 3},
+               "crun": {"lifecycle": [30.0] * 3, "exec": [9.0] * 3, "pause_resume": [15.0] * 3},
+               "wrapper": {"alone": [5.0] * 3}}
+    text = abtree.summary({"samples": samples, "load": [1.0, 2.0], "runs": 3, "trees": {"before": "/b", "after": "/a"}})
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert rows["lifecycle"] == "| lifecycle | 11.00 | 5.50 | 40.00 | 25.00 | 0.50 |"
+    assert rows["pause_resume"] == "| pause_resume | 0.50 | 0.25 | 8.00 | 5.00 | 0.50 |"
+    assert rows["stats"] == "| stats | 0.50 | 0.25 | 6.00 | n/a | 0.50 |"
+    assert "after: lifecycle <= 0.7x crun run (minus wrapper): measured 0.22 -> met" in text
+    assert "before: start_process to exit <= crun exec (minus wrapper): measured 1.00 -> met" in text
+    assert "load 1.00 before, 2.00 after" in text
+    assert "after/before paired round by round (median of the ratios): lifecycle 0.50, exec 0.50" in text

@@ -31,6 +31,13 @@ def test_root_is_pivoted_not_chrooted(container, rootfs):
     assert os.readlink(f"/proc/{container.init_pid}/root") == "/"
 
 
+def test_the_old_root_is_gone_before_the_program_runs(factory, config):
+    """pivot_root(".", ".") stacks the old root on the new one; the init detaches it before exec: the
+    program's mount table has exactly one mount on / (the old root, still attached, would be a second)."""
+    out, status = _init(factory, config, "awk '$5 == \"/\"' /proc/self/mountinfo | wc -l")
+    assert status == 0 and out.split() == ["1"], (status, out)
+
+
 def test_dev_has_the_standard_nodes(factory, config):
     out, status = _init(factory, config,
                         "for n in null zero full random urandom tty; do ls -l /dev/$n | cut -c1,1; done;"

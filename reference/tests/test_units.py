@@ -85,3 +85,51 @@ def test_retry_vanishing_retries_a_parent_removed_mid_create(err):
     assert len(calls) == 3
     with pytest.raises(PermissionError):
         retry_vanishing(lambda: (_ for _ in ()).throw(PermissionError(13, "denied")))
+
+
+def test_home_of_reads_the_uid_s_home_from_passwd(tmp_path):
+    """process.home_of: field 6 of the first line whose uid (field 3) matches; "/" without a match, an
+    empty home or a file (SPEC.md LC-FAULT-13, runc's rule); bytes that are not UTF-8 are replaced."""
+    from libcontainer.reference.process import home_of
+    passwd = tmp_path / "passwd"
+    passwd.write_bytes(b"root:x:0:0:root:/root:/bin/sh\nnohome:x:7:7::::\nw\xffx:x:1000:1000::/home/w\xff:/bin/sh\n"
+                       b"short:x:9\n")
+    assert home_of(0, str(passwd)) == "/root"
+    assert home_of(1000, str(passwd)) == "/home/w\ufffd"
+    assert home_of(7, str(passwd)) == "/"
+    assert home_of(9, str(passwd)) == "/"
+    assert home_of(4242, str(passwd)) == "/"
+    assert home_of(0, str(tmp_path / "absent")) == "/"
+
+
+def test_cgroup_move_tolerates_a_child_that_gave_up(tmp_path):
+    """process.CgroupMove: the parent's move of a child that exited before reading its byte (EPIPE on
+    the pipe) is not an error of its own (the child reports its failure); a live child reads ``c``."""
+    from libcontainer.reference import process as process_mod
+    procs = tmp_path / "cgroup.procs"
+    procs.write_text("")
+    move = process_mod.CgroupMove([str(procs)])
+    pid = os.fork()
+    if pid == 0:
+        move.child_end()
+        os._exit(0)  # gives up at once: its read end closes with it
+    try:
+        os.waitpid(pid, 0)
+        move.move(pid)  # writes the pid, then EPIPE: swallowed
+    finally:
+        move.close()
+    assert procs.read_text() == str(pid)
+    move = process_mod.CgroupMove([str(procs)])
+    pid = os.fork()
+    if pid == 0:
+        try:
+            process_mod.wait_cgroup(move.child_end())
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    try:
+        move.move(pid)
+    finally:
+        move.close()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 
 import pytest
@@ -121,6 +122,39 @@ def test_close_fds_except_keeps_only_those():
             left = sorted(int(x) for x in os.listdir("/proc/self/fd"))
             # listdir opens one fd of its own, the lowest free one
             os._exit(0 if set(left) - {0, 1, 2, extra[2]} <= {min(set(range(64)) - {0, 1, 2, extra[2]})} else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_compiled_seccomp_is_built_once_per_profile_content():
+    """seccomp.compiled keeps one Filter per profile content: an equal profile (a config read back from
+    state.json) gets the same Filter, another profile its own; the program is classic BPF (8 bytes each)."""
+    first = seccomp.compiled(Seccomp.default())
+    again = seccomp.compiled(Config.from_dict(Config(rootfs="/r", process=Process(args=["true"])).to_dict()).seccomp)
+    other = seccomp.compiled(Seccomp(syscalls=[SyscallRule(names=["keyctl"], errno_ret=1)]))
+    assert again is first
+    assert other is not first and other.program != first.program
+    assert first.program and len(first.program) % 8 == 0
+
+
+def test_a_seccomp_filter_loaded_without_no_new_privileges_needs_cap_sys_admin():
+    """Filter.load(no_new_privileges=False) as seccomp_load(3) with SCMP_FLTATR_CTL_NNP off: allowed with
+    CAP_SYS_ADMIN, EACCES without it (seccomp(2)); no_new_privs stays off either way."""
+    from libcontainer.plumbing import linux
+    f = seccomp.compiled(Seccomp(syscalls=[SyscallRule(names=["keyctl"], errno_ret=1)]))
+    pid = os.fork()
+    if pid == 0:
+        try:
+            admin = linux.capget()[0] >> CAPABILITIES.index("CAP_SYS_ADMIN") & 1
+            try:
+                f.load(no_new_privileges=False)
+                outcome = "loaded"
+            except OSError as e:
+                outcome = "EACCES" if e.errno == errno.EACCES else f"errno {e.errno}"
+            nnp = linux.prctl(linux.PR_GET_NO_NEW_PRIVS)
+            os._exit(0 if outcome == ("loaded" if admin else "EACCES") and nnp == 0 else 1)
         except BaseException:
             os._exit(2)
     _, status = os.waitpid(pid, 0)
