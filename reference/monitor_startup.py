@@ -76,10 +76,7 @@ class MonitorStartup:
                                      cgroup_sync=cgroup_sync, start_gate=self.start_gate and self.start_gate[0])
 
             def during(pid):
-                try:
-                    move.move(pid)
-                finally:
-                    move.close()  # a failed move: the init reads EOF and gives up
+                move.move(pid)  # a failed move closes its end too: the init reads EOF and gives up
                 if net:
                     self._network(pid, net[0], net[1])
             try:

@@ -101,7 +101,8 @@ class CgroupMove:
 
     def move(self, pid: int) -> None:
         """In the parent: move ``pid``, then tell it (``c``). A child that gave up meanwhile (ESRCH,
-        EPIPE) reports its own error; any other failure is raised, and the child reads EOF and gives up."""
+        EPIPE) reports its own error; any other failure is raised, and the child reads EOF and gives up
+        (the write end is closed here in any case: the parent may wait for the child before its close)."""
         os.close(self.read_end)
         self.read_end = -1
         try:
@@ -109,6 +110,9 @@ class CgroupMove:
             os.write(self.write_end, b"c")
         except (ProcessLookupError, BrokenPipeError):
             pass
+        finally:
+            os.close(self.write_end)
+            self.write_end = -1
 
     def close(self) -> None:
         for fd in (self.read_end, self.write_end):

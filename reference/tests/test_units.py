@@ -1,5 +1,6 @@
 """Unit tests of the reference's pieces that need no container."""
 
+import errno
 import os
 
 import pytest
@@ -133,3 +134,33 @@ def test_cgroup_move_tolerates_a_child_that_gave_up(tmp_path):
         move.close()
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_cgroup_move_that_failed_lets_the_child_give_up(tmp_path):
+    """process.CgroupMove.move: a move that fails (here the cgroup.procs file is gone, as when the
+    container's cgroup was removed meanwhile) closes the write end itself, so the child waiting in
+    wait_cgroup reads EOF and gives up while the parent still waits for its errfd (spawn's ``during``);
+    before, the child blocked until the parent's close, which came only after that wait: a deadlock."""
+    from libcontainer.plumbing import linux
+    from libcontainer.reference import process as process_mod
+    move = process_mod.CgroupMove([str(tmp_path / "gone" / "cgroup.procs")])
+    pid = os.fork()
+    if pid == 0:
+        try:
+            process_mod.wait_cgroup(move.child_end())
+            os._exit(0)
+        except OSError as e:
+            os._exit(3 if e.errno == errno.EIO else 1)
+        except BaseException:
+            os._exit(1)
+    pidfd = os.pidfd_open(pid)
+    try:
+        with pytest.raises(FileNotFoundError):
+            move.move(pid)
+        exited = linux.wait_readable(pidfd, 10.0)  # not move.close(): the child must give up without it
+    finally:
+        move.close()
+        os.close(pidfd)
+    _, status = os.waitpid(pid, 0)
+    assert exited, "the child still waited for the cgroup move after move() failed"
+    assert os.waitstatus_to_exitcode(status) == 3
