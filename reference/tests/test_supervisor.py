@@ -52,8 +52,9 @@ def test_idle_supervisor_serves_the_next_create_then_exits(factory_root, config)
         assert psutil.Process(c.init_pid).ppid() == supervisor
     finally:
         c.destroy()
+    handle = psutil.Process(supervisor)  # before the kill: it may exit and be reaped at once
     os.kill(supervisor, signal.SIGTERM)  # this test's own supervisor: not left for its idle time
-    psutil.Process(supervisor).wait(10)
+    handle.wait(10)
 
 
 def test_unknown_monitor_mode_is_refused(factory_root):
