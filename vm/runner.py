@@ -205,7 +205,8 @@ def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str
     def one(vm) -> None:
         vm_out = os.path.join(out, "vm", vm.name)
         progress.say(vm.name, "booting")
-        req = guest_request(vm, project, python, plan[vm.name], vm_out, list(extra), timeout or vm.timeout_s)
+        req = guest_request(vm, project, backend.guest_python(python), plan[vm.name], vm_out, list(extra),
+                            timeout or vm.timeout_s)
         try:
             result = backend.run(vm, req, progress.event)
         except Exception as e:  # noqa: BLE001 - reported as this VM's failure
