@@ -46,6 +46,7 @@ class QemuBackend(Backend):
         self.qemu = qemu or os.environ.get("LCVM_QEMU", QEMU)  # LCVM_QEMU: another qemu binary or a wrapper
         self.venv_python = python or os.path.join(self.project, ".venv", "bin", "python")
         self._guest_python: str | None = None
+        self._guest_python_lock = threading.Lock()  # VMs run in threads: make the environment once
         self.accel = accel
         self.cpu = cpu or os.environ.get("LCVM_QEMU_CPU", CPU)
         self.kernel_args = KERNEL_ARGS if kernel_args is None else kernel_args
@@ -66,11 +67,12 @@ class QemuBackend(Backend):
 
     def guest_python(self, python: str) -> str:
         """Debian's optimised interpreter over the project's packages (:mod:`libcontainer.vm.guestpython`)."""
-        if python != self.venv_python:
-            return guestpython.make(python, self.project)
-        if self._guest_python is None:
-            self._guest_python = guestpython.make(python, self.project)
-        return self._guest_python
+        with self._guest_python_lock:
+            if python != self.venv_python:
+                return guestpython.make(python, self.project)
+            if self._guest_python is None:
+                self._guest_python = guestpython.make(python, self.project)
+            return self._guest_python
 
     def close(self) -> None:
         """Kill every VM this backend is running (their threads return a failed Result)."""
