@@ -53,18 +53,66 @@ class Leaks:
         return "; ".join(parts)
 
 
-def processes_mentioning(text: str) -> list[psutil.Process]:
-    """Live processes whose command line contains ``text`` (an exec'd monitor names its state dir)
-    or whose working directory lies under it (a forked monitor's cwd is its state dir)."""
-    found = []
-    for p in psutil.process_iter(["cmdline", "cwd"]):
+#: the flags bit of a kernel thread (include/linux/sched.h), field 9 of /proc/<pid>/stat (proc(5))
+PF_KTHREAD = 0x00200000
+
+
+@dataclass
+class ProcEntry:
+    """One process of a /proc scan: its parent, state letter (proc(5): R, S, D, Z, ...) and whether it is a
+    kernel thread (which has no command line or working directory to mention anything)."""
+    pid: int
+    ppid: int
+    state: str
+    kernel: bool
+
+
+def scan_proc() -> dict[int, ProcEntry]:
+    """pid -> :class:`ProcEntry` of every process, one read of /proc/<pid>/stat each.
+
+    Read directly rather than through psutil: the leak check runs after every test, and in an emulated
+    guest psutil's per-process objects cost a third of a second a test (vm/README.md)."""
+    found = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
         try:
-            if p.pid == os.getpid():
-                continue
-            cwd = p.info["cwd"] or ""
-            if (p.info["cmdline"] and any(text in a for a in p.info["cmdline"])) or cwd == text \
-                    or cwd.startswith(text.rstrip("/") + "/"):
-                found.append(p)
+            with open(f"/proc/{name}/stat", "rb") as f:
+                data = f.read()
+            fields = data[data.rindex(b")") + 2:].split()
+            found[int(name)] = ProcEntry(int(name), int(fields[1]), fields[0].decode(),
+                                         bool(int(fields[6]) & PF_KTHREAD))
+        except (OSError, ValueError, IndexError):
+            pass  # gone meanwhile
+    return found
+
+
+def _mentions(pid: int, text: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    if any(text in a for a in args):
+        return True
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return False
+    return cwd == text or cwd.startswith(text.rstrip("/") + "/")
+
+
+def processes_mentioning(text: str, procs: dict[int, ProcEntry] | None = None) -> list[psutil.Process]:
+    """Live processes whose command line contains ``text`` (an exec'd monitor names its state dir)
+    or whose working directory lies under it (a forked monitor's cwd is its state dir); ``procs``: a
+    :func:`scan_proc` to reuse."""
+    procs = scan_proc() if procs is None else procs
+    found = []
+    for pid, entry in procs.items():
+        if entry.kernel or pid == os.getpid() or not _mentions(pid, text):
+            continue
+        try:
+            found.append(psutil.Process(pid))
         except psutil.Error:
             pass
     return found
@@ -83,29 +131,44 @@ def cgroup_pids(parent: str) -> set[int]:
     return pids
 
 
-def reap_zombie_children() -> None:
-    """Reap zombie children of this process (orphans reparented here as a child subreaper)."""
-    for child in psutil.Process().children():
-        try:
-            if child.status() == psutil.STATUS_ZOMBIE:
-                os.waitpid(child.pid, os.WNOHANG)
-        except (psutil.Error, ChildProcessError):
-            pass
+def reap_zombie_children(procs: dict[int, ProcEntry] | None = None) -> set[int]:
+    """Reap zombie children of this process (orphans reparented here as a child subreaper); returns their pids."""
+    procs = scan_proc() if procs is None else procs
+    me, reaped = os.getpid(), set()
+    for pid, entry in procs.items():
+        if entry.ppid == me and entry.state == "Z":
+            try:
+                os.waitpid(pid, os.WNOHANG)
+                reaped.add(pid)
+            except ChildProcessError:
+                pass
+    return reaped
+
+
+def zombie_descendants(procs: dict[int, ProcEntry]) -> set[int]:
+    """Zombies among the descendants of this process in ``procs``."""
+    children: dict[int, list[int]] = {}
+    for pid, entry in procs.items():
+        children.setdefault(entry.ppid, []).append(pid)
+    found, todo = set(), list(children.get(os.getpid(), ()))
+    while todo:
+        pid = todo.pop()
+        if procs[pid].state == "Z":
+            found.add(pid)
+        todo.extend(children.get(pid, ()))
+    return found
 
 
 def find_leaks(root: str, cgroup_parent: str, rootfs: str) -> Leaks:
     """What is left of a test that used factory ``root``, cgroups under ``cgroup_parent`` and ``rootfs``."""
     leaks = Leaks()
-    reap_zombie_children()
+    procs = scan_proc()
+    for pid in reap_zombie_children(procs):
+        procs.pop(pid, None)
     pids = cgroup_pids(cgroup_parent)
-    for p in processes_mentioning(root):
+    for p in processes_mentioning(root, procs):
         pids.add(p.pid)
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if child.status() == psutil.STATUS_ZOMBIE:
-                pids.add(child.pid)
-        except psutil.Error:
-            pass
+    pids |= zombie_descendants(procs)
     for pid in sorted(pids):
         try:
             p = psutil.Process(pid)

@@ -66,6 +66,10 @@ class Backend(abc.ABC):
     def close(self) -> None:
         """Stop whatever ``prepare`` started that outlives one VM (the Vagrant backend's libvirtd)."""
 
+    def guest_python(self, python: str) -> str:
+        """The interpreter a guest runs the suite with, given the project's ``python``: the same by default."""
+        return python
+
     @staticmethod
     def read_events(out: str, seen: int) -> tuple[list[str], int]:
         """Complete new lines of ``out/progress`` after byte ``seen``, and the new offset."""

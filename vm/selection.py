@@ -15,9 +15,13 @@ The rule (:func:`kernel_dependent`), for one collected test:
 2. a test using a fixture of :data:`KERNEL_FIXTURES` (cgroup drivers) runs
    in the guest;
 3. a test with a clause not in :data:`HOST_ONLY_CLAUSES` runs in the guest;
-4. closure (:func:`guest_tests`): when one test of a clause runs in the
-   guest, every test of that clause does, so a clause's cell in a guest is
-   either wholly run there or wholly ``host-only``.
+4. a test function of :data:`KERNEL_TESTS` runs in the guest: its clauses
+   are host-only ones, but what it does is the kernel's (an id that becomes a
+   cgroup directory's name, a destroy from another process);
+5. every other test runs on the host only, even when another test of the same
+   clause runs in the guest (the clause is judged there by that test): the
+   guest's cell of such a clause keeps the guest's outcome and lists the
+   host-only tests beside it (:func:`fold`), per test.
 
 :data:`HOST_ONLY_CLAUSES` is an explicit list; :func:`check` refuses any
 clause of a kernel group (:data:`KERNEL_GROUPS`: config semantics,
@@ -69,6 +73,15 @@ HOST_ONLY_CLAUSES = {
     "LC-FAULT-09": "two valid ids are two containers (state bookkeeping)",
 }
 
+# test functions whose clauses are host-only ones but whose work is the kernel's: always in the guest
+KERNEL_TESTS = {
+    "test_ids_that_name_host_files_are_ordinary_ids": "ids named as v1 and v2 cgroup interface files become "
+                                                      "cgroup directory names",
+    "test_valid_ids_are_accepted": "a 1024-character id is a state and cgroup directory name past NAME_MAX",
+    "test_long_id_and_its_hashed_name_do_not_collide": "long ids are hashed into directory names",
+    "test_destroy_of_running_container_from_another_process": "destroys a running container: kill, cgroup removal",
+}
+
 # clause groups that judge what the kernel does: never host-only
 KERNEL_GROUPS = ("LC-CFG-", "LC-NS-", "LC-HOST-", "LC-CONC-")
 # words of a SPEC.md title that name a kernel mechanism: such a clause is never host-only
@@ -99,23 +112,18 @@ def check(titles: dict[str, str] | None = None) -> None:
         raise ValueError(f"host-only clauses that are kernel-dependent: {bad}; not in SPEC.md: {missing}")
 
 
-def kernel_dependent(clauses: list[str] | tuple[str, ...], fixtures=()) -> bool:
-    """True when a test with these clause ids and fixture names must run in a guest (rules 1-3 above)."""
-    if not clauses or any(f in KERNEL_FIXTURES for f in fixtures):
+def kernel_dependent(clauses: list[str] | tuple[str, ...], fixtures=(), function: str = "") -> bool:
+    """True when a test with these clause ids, fixture names and test ``function`` name must run in a guest
+    (rules 1-4 above)."""
+    if not clauses or any(f in KERNEL_FIXTURES for f in fixtures) or function in KERNEL_TESTS:
         return True
     return any(c not in HOST_ONLY_CLAUSES for c in clauses)
 
 
 def guest_tests(tests: dict[str, tuple[list[str], list[str]]]) -> set[str]:
-    """The node ids of ``tests`` (node id -> (clauses, fixtures)) that run in a guest: rules 1-3, then the
-    closure over clauses (rule 4)."""
-    guest = {n for n, (clauses, fixtures) in tests.items() if kernel_dependent(clauses, fixtures)}
-    while True:
-        pulled = {c for n in guest for c in tests[n][0]}
-        more = {n for n, (clauses, _) in tests.items() if n not in guest and pulled.intersection(clauses)}
-        if not more:
-            return guest
-        guest |= more
+    """The node ids of ``tests`` (node id -> (clauses, fixtures)) that run in a guest (rules 1-5)."""
+    return {n for n, (clauses, fixtures) in tests.items()
+            if kernel_dependent(clauses, fixtures, n.split("::")[-1].split("[")[0])}
 
 
 def fold(clause_report: str, host_only: str) -> int:
@@ -138,11 +146,17 @@ def fold(clause_report: str, host_only: str) -> int:
     for t in listed:
         for c in t["clauses"]:
             per.setdefault(c, []).append(t["nodeid"])
+    judged = {c for t in listed for c in t.get("judged_in_guest", ())}
     why = "run on the host only: kernel-independent (libcontainer.vm.selection)"
     added = 0
     for clause, ids in sorted(per.items()):
-        if clause in have:  # cannot happen after the closure; kept visible rather than merged away
-            have[clause]["by_outcome"].setdefault(HOST_ONLY, []).extend(ids)
+        if clause in have:  # judged here by a guest test: the host-only tests are listed beside its outcome
+            rec = have[clause]
+            rec["by_outcome"][HOST_ONLY] = sorted(set(rec["by_outcome"].get(HOST_ONLY, [])) | set(ids))
+            rec["tests"] = sorted(set(rec.get("tests", [])) | set(ids))
+            rec.setdefault("messages", {}).update({i: why for i in ids})
+            continue
+        if clause in judged:  # judged by a guest test of another part: that part lists them
             continue
         added += 1
         records.append({"clause": clause, "title": titles.get(clause, ""), "runtime": base["runtime"],
@@ -178,5 +192,8 @@ def pytest_collection_modifyitems(config, items):
         kept = [it for k, it in enumerate(kept) if k % n == i - 1]
     items[:] = kept
     config.hook.pytest_deselected(items=host_only + other_parts)
+    judged = {c for n in guest for c in tests[n][0]}  # over every part: the clauses a guest test judges
     with open(path, "w") as f:
-        json.dump([{"nodeid": it.nodeid, "clauses": tests[it.nodeid][0]} for it in host_only], f, indent=0)
+        json.dump([{"nodeid": it.nodeid, "clauses": tests[it.nodeid][0],
+                    "judged_in_guest": sorted(judged.intersection(tests[it.nodeid][0]))} for it in host_only],
+                  f, indent=0)

@@ -48,10 +48,30 @@ def test_the_rule_for_one_test():
     assert selection.kernel_dependent(["LC-ID-01"], fixtures=["make_driver"])  # drives cgroups itself
 
 
-def test_the_closure_runs_every_test_of_a_clause_that_runs_in_the_guest():
-    tests = {"a": (["LC-ID-01"], []), "b": (["LC-ID-01", "LC-PAUSE-01"], []), "c": (["LC-EXEC-05"], []),
-             "d": (["LC-EXEC-05", "LC-ID-03"], []), "e": ([], [])}
-    assert selection.guest_tests(tests) == {"a", "b", "e"}
+def test_each_test_is_placed_by_its_own_clauses_and_function():
+    tests = {"m.py::a": (["LC-ID-01"], []), "m.py::b": (["LC-ID-01", "LC-PAUSE-01"], []),
+             "m.py::c[x]": (["LC-EXEC-05"], []), "m.py::e": ([], []),
+             "m.py::test_ids_that_name_host_files_are_ordinary_ids[tasks]": (["LC-ID-01"], [])}
+    # a: its only clause is host-only, though b judges LC-ID-01 in the guest; the KERNEL_TESTS function runs there
+    assert selection.guest_tests(tests) == {"m.py::b", "m.py::e",
+                                            "m.py::test_ids_that_name_host_files_are_ordinary_ids[tasks]"}
+    assert set(selection.KERNEL_TESTS) and all(why for why in selection.KERNEL_TESTS.values())
+
+
+def test_fold_lists_host_only_tests_beside_a_clause_judged_in_the_guest(tmp_path):
+    ran = {"clause": "LC-ID-01", "title": "", "runtime": "reference", "kernel": "6.1.0", "cgroup": "v1",
+           "outcome": "passed", "tests": ["t1"], "by_outcome": {"passed": ["t1"]}, "messages": {}, "run": RUN}
+    clauses = _guest_report(tmp_path, [ran])
+    listed = tmp_path / "host-only-reference.json"
+    listed.write_text(json.dumps([{"nodeid": "t2", "clauses": ["LC-ID-01"], "judged_in_guest": ["LC-ID-01"]},
+                                  {"nodeid": "t3", "clauses": ["LC-GEN-03"], "judged_in_guest": ["LC-GEN-03"]}]))
+    assert selection.fold(str(clauses), str(listed)) == 0  # LC-GEN-03: judged by a guest test of another part
+    merged = {r["clause"]: r for r in report.merge(json.loads(clauses.read_text()))}
+    assert set(merged) == {"LC-ID-01"}
+    cell = merged["LC-ID-01"]
+    assert cell["outcome"] == "passed", "judged in the guest by t1"
+    assert cell["by_outcome"] == {"passed": ["t1"], HOST_ONLY: ["t2"]} and cell["tests"] == ["t1", "t2"]
+    assert "host only" in cell["messages"]["t2"]
 
 
 def _guest_report(tmp_path, records):
