@@ -55,6 +55,12 @@ def forward_signals(container, pid: int) -> None:
     _forward(lambda sig: container.signal(pid, sig), LibcontainerError)
 
 
+def forward_signals_to_child(pid: int) -> None:
+    """From now on, the signals of :data:`FORWARDED` this process gets go to its child ``pid``
+    (not reaped yet, so the pid cannot name another process)."""
+    _forward(lambda sig: os.kill(pid, sig), ProcessLookupError)
+
+
 def _forward(send, gone: type[BaseException]) -> None:
     """Install a handler for each of :data:`FORWARDED` that calls ``send(sig)``, dropping ``gone``."""
     def forward(sig, _frame):
@@ -89,7 +95,7 @@ def spawn(container, pid: int) -> int:
             finally:
                 os._exit(code & 0xFF if code >= 0 else 255)
 
-        _forward(lambda sig: os.kill(waiter, sig), ProcessLookupError)
+        forward_signals_to_child(waiter)
         _join_mount_namespace(pid)
         code = linux.exit_status(os.waitpid(waiter, 0)[1])
     except BaseException:  # noqa: BLE001 - a keeper has nobody to report to but its status

@@ -18,7 +18,7 @@ import sys
 from libcontainer.spec import (ConfigInvalid, ContainerDestroyed, ContainerNotCreated, ContainerNotRunning,
                                ContainerPaused, IdInUse, InvalidIdFormat, LibcontainerError)
 
-from . import info, lifecycle, operations
+from . import events, info, lifecycle, operations
 from .errors import CliError
 from .store import DEFAULT_ROOT, NotFound, Store
 
@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     s = cmd("ps", operations.cmd_ps, "list the container's processes")
     s.add_argument("--format", "-f", default="table", choices=("table", "json"))
     s.add_argument("ps_args", nargs=argparse.REMAINDER)
-    s = cmd("events", operations.cmd_events, "print the container's statistics")
+    s = cmd("events", events.cmd_events, "print the container's statistics")
     s.add_argument("--stats", action="store_true")
     s.add_argument("--interval", default="5s")
     s = cmd("spec", None, "write an example config.json", with_id=False)
