@@ -31,7 +31,7 @@ from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factor
 from . import bundle
 from . import monitor as monitor_mod
 from .cli import UNIFIED_CONTROLLERS, CliError, read_log
-from .container import OCIContainer, is_config_error
+from .container import OCIContainer, is_config_error, is_not_supported
 from .features import runtime_for
 from .files import cgroup_path, remove, remove_empty_cgroup
 
@@ -132,7 +132,8 @@ class OCIFactory(Factory):
             if getattr(config.process, "terminal", False) and config.process.console_socket else []
         spec = {"create": self.runtime.argv("create", "--bundle", os.path.join(state_dir, "bundle"), *console,
                                             "--pid-file", os.path.join(state_dir, "init.pid"), container_id, log=log),
-                "pid_file": os.path.join(state_dir, "init.pid"), "hide_unified_controllers": None}
+                "pid_file": os.path.join(state_dir, "init.pid"), "hide_unified_controllers": None,
+                "state": self.runtime.argv("state", container_id)}
         if self.runtime.hide_unified_controllers():
             empty = os.path.join(state_dir, "empty")
             open(empty, "w").close()
@@ -184,6 +185,8 @@ class OCIFactory(Factory):
 
 
 def _create_error(message: str) -> LibcontainerError:
+    if is_not_supported(message):
+        return NotSupported(f"create: {message}")
     if is_config_error(message):
         return ConfigInvalid(f"create: {message}")
     if "already exists" in message:
