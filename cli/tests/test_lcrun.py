@@ -140,3 +140,25 @@ def test_errors_as_runc_words_them(bundle, args):
     assert ours.returncode == theirs.returncode == 1
     msg = theirs.stderr.split("msg=", 1)[1].strip()
     assert f"msg={msg}" in ours.stderr, (theirs.stderr, ours.stderr)
+
+
+REAPER = """
+import os, subprocess, sys
+from libcontainer.plumbing import linux
+linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+lcrun, root, pid_file = sys.argv[1:4]
+subprocess.run([lcrun, "--root", root, "exec", "--detach", "--pid-file", pid_file, "e1", "sh", "-c", "exit 5"],
+               check=True, stdin=subprocess.DEVNULL)
+pid = int(open(pid_file).read())
+print(linux.exit_status(os.waitpid(pid, 0)[1]))
+"""
+
+
+def test_detached_exec_is_reaped_by_the_callers_subreaper(bundle):
+    """runc's model (what conmon and the adapter rely on): ``exec --detach`` leaves its process to
+    the caller's child subreaper, which reaps the pid of ``--pid-file`` and so learns its status."""
+    assert bundle("run", "--detach", "e1").returncode == 0
+    pid_file = bundle.path / "e1.pid"
+    run = subprocess.run([sys.executable, "-c", REAPER, LCRUN, str(bundle.path / "state"), str(pid_file)],
+                         capture_output=True, text=True, timeout=60)
+    assert (run.returncode, run.stdout) == (0, "5\n"), run.stderr
