@@ -1,4 +1,4 @@
-"""The process a ``--pid-file`` names.
+"""The process ``create``'s ``--pid-file`` names (``exec``'s names the process itself: :mod:`.execproc`).
 
 runc's pid file names the container's init, which runc leaves to its caller's subreaper (conmon,
 containerd's shim): that caller reaps it and so learns its exit status. The reference's init is
@@ -12,7 +12,11 @@ The keeper joins the container's mount namespace (setns(2)), so a tool that read
 and reads its /proc) sees the container. The wait itself is done by the keeper's child, which
 stays in the host's mount namespace where the public API (``Container.wait_process``) reaches
 the container's state; the keeper forwards the signals it gets to that child, which forwards them
-to the process (``Container.signal``). ``lcrun state`` still gives the init's own pid.
+to the process (``Container.signal``). ``lcrun state`` still gives the init's own pid (the OCI
+adapter takes the init's pid from there, and waits for the keeper as its stand-in).
+
+Known limit: containerd's runc shim reads a task's cgroup (its metrics) from the pid file's
+process, the keeper, which is not in the container's cgroup (it would show in ``ps`` if it were).
 """
 
 from __future__ import annotations
