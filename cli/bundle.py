@@ -6,7 +6,7 @@ runtime MUST generate an error for a property it does not support, rather than i
 ``annotations`` (runtime-spec: MAY be ignored) which go to the OCI state. ``linux.cgroupsPath``
 is read here: its directory becomes the Config's ``cgroup_parent`` (the container's own cgroup
 is named by the reference, under it). ``linux.resources.devices`` is read here too, with runc's
-default allows (:data:`RUNC_ALLOWED_DEVICES`) when its rules allow none of those devices
+default allows (:data:`RUNC_ALLOWED_DEVICES`) when its rules leave those devices to the runtime
 (:func:`device_rules`).
 """
 
@@ -71,20 +71,24 @@ RUNC_ALLOWED_DEVICES = (("c", -1, -1, "m"), ("b", -1, -1, "m"), ("c", 1, 3, "rwm
                         ("c", 5, 1, "rwm"), ("c", 136, -1, "rwm"), ("c", 5, 2, "rwm"), ("c", 10, 200, "rwm"))
 
 
-def _covers_default_device(rule: DeviceRule) -> bool:
-    """True when ``rule`` allows reading or writing one of runc's default devices (mknod-only rules do not)."""
-    return rule.allow and bool(set(rule.access) & set("rw")) and any(
-        rule.type in ("a", kind) and rule.major in (-1, major) and rule.minor in (-1, minor) and "r" in access
-        for kind, major, minor, access in RUNC_ALLOWED_DEVICES)
+def _governs_default_devices(rule: DeviceRule, nodes: set) -> bool:
+    """True when ``rule`` allows reading or writing one of runc's default devices (mknod-only rules
+    do not), other than as the rule of a node the config lists in ``linux.devices`` (``nodes``:
+    (type, major, minor))."""
+    if not rule.allow or not set(rule.access) & set("rw") or (rule.type, rule.major, rule.minor) in nodes:
+        return False
+    return any(rule.type in ("a", kind) and rule.major in (-1, major) and rule.minor in (-1, minor) and "r" in access
+               for kind, major, minor, access in RUNC_ALLOWED_DEVICES)
 
 
-def device_rules(rules) -> list[DeviceRule] | None:
+def device_rules(rules, nodes=()) -> list[DeviceRule] | None:
     """``linux.resources.devices`` (config-linux.md "Device allowlist") as the reference's device
     rules, applied in order. runtime-spec ("Default Devices": the runtime MUST supply /dev/null,
     zero, full, random, urandom, tty, console, ptmx) is read as runc reads it for a config whose
-    rules allow none of those devices (podman, docker and ctr deny all and rely on the runtime):
-    runc's default allows (:data:`RUNC_ALLOWED_DEVICES`) follow the config's rules. A config whose
-    rules allow one of them is taken as the whole list (SPEC.md LC-CFG-RES-08: a device no
+    rules leave those devices to the runtime (podman, docker and ctr deny all and allow at most
+    the nodes of ``linux.devices``; ``nodes``: their (type, major, minor)): runc's default allows
+    (:data:`RUNC_ALLOWED_DEVICES`, mknod included) follow the config's rules. A config whose rules
+    allow one of them otherwise is taken as the whole list (SPEC.md LC-CFG-RES-08: a device no
     allow rule covers fails with EPERM), where runc would still append its defaults."""
     if rules is None:
         return None
@@ -101,7 +105,7 @@ def device_rules(rules) -> list[DeviceRule] | None:
         out.append(DeviceRule(allow=rule["allow"], type=rule.get("type") or "a",
                               major=-1 if numbers[0] is None else numbers[0],
                               minor=-1 if numbers[1] is None else numbers[1], access=rule.get("access") or "rwm"))
-    if any(_covers_default_device(rule) for rule in out):
+    if any(_governs_default_devices(rule, set(nodes)) for rule in out):
         return out
     return out + [DeviceRule(True, kind, major, minor, access) for kind, major, minor, access in RUNC_ALLOWED_DEVICES]
 
@@ -118,7 +122,8 @@ def config_of(bundle: str, console_socket: str | None, default_parent: str) -> t
     if ":" in (cgroups_path or ""):
         raise ConfigInvalid(f"linux.cgroupsPath {cgroups_path!r}: a systemd slice path; systemd cgroups are "
                             "not supported (use the cgroupfs form /parent/name)")
-    devices = device_rules(_at(spec, ("linux", "resources", "devices")))
+    nodes = [("b" if d.type == "b" else "c", d.major, d.minor) for d in config.devices if d.type != "p"]
+    devices = device_rules(_at(spec, ("linux", "resources", "devices")), nodes)
     resources = dataclasses.replace(config.resources, devices=devices)
     config = dataclasses.replace(config, cgroup_parent=parent or default_parent, resources=resources)
     validate(config)

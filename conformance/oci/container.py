@@ -249,7 +249,9 @@ class OCIContainer(StateHandle):
             # init exited while the runtime joined it (LC-FAULT-06): its /proc/N/ns vanished under the
             # runtime, which may still say "running" for a moment; wait for init's exit to be certain
             settle = 2.0 if re.search(r"/proc/\d+/ns/", str(failure)) else 0.0
-            if self._init_exited(settle) or self.status() == Status.STOPPED:
+            # (a runtime's "paused" refusal needs no second look at its state: LC-EXEC-03 wants it at once)
+            if self._init_exited(settle) or (not isinstance(failure, ContainerPaused)
+                                             and self.status() == Status.STOPPED):
                 raise ContainerNotRunning(f"container {self._id!r} is stopped ({failure})")
             raise failure
         except FileNotFoundError:
