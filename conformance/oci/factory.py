@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -115,6 +116,12 @@ class OCIFactory(Factory):
                     monitor_pid, monitor_start = (int(x) for x in f.read().split())
             except (OSError, ValueError):
                 monitor_pid = monitor_start = None
+            if monitor_pid and linux.process_start_time(monitor_pid) == monitor_start:
+                # the dead creator's monitor may still be running the runtime's create (a slow runtime's,
+                # lcrun's, takes long enough): SIGKILL its session's group, so that the delete below does
+                # not come before that create and miss it (the new create would meet the id in use)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(monitor_pid, signal.SIGKILL)
             try:
                 remove(self.runtime, container_id, state_dir, monitor_pid, monitor_start)
             except (CliError, OSError) as e:
