@@ -4,7 +4,8 @@ Modules: :mod:`.main` (arguments, errors, exit codes, the log), :mod:`.store` (t
 directory: the reference factory and one record per container), :mod:`.bundle` (config.json and
 process.json through ``libcontainer.spec.oci``, what cannot be honoured refused),
 :mod:`.lifecycle` (create, start, run, state, list, kill, delete), :mod:`.operations` (exec,
-ps, pause, resume, events), :mod:`.keeper` (the process a ``--pid-file`` names), :mod:`.info`
-(spec, features, version). It drives ``libcontainer.reference.LinuxFactory`` through the public
-API only.
+ps, pause, resume), :mod:`.execproc` (exec's process, forked here as runc forks it),
+:mod:`.events` (runc's stats layout), :mod:`.keeper` (the process create's ``--pid-file``
+names), :mod:`.info` (spec, features, version). It drives ``libcontainer.reference.LinuxFactory``
+through the public API, and, for exec, the reference's set-up of a joining process (``reference/process.py``).
 """

@@ -5,8 +5,9 @@ and the reference cannot honour is refused here with the field named (runtime-sp
 runtime MUST generate an error for a property it does not support, rather than ignore it), except
 ``annotations`` (runtime-spec: MAY be ignored) which go to the OCI state. ``linux.cgroupsPath``
 is read here: its directory becomes the Config's ``cgroup_parent`` (the container's own cgroup
-is named by the reference, under it). ``linux.resources.devices`` is read here too, followed by
-runc's default allows (:data:`RUNC_ALLOWED_DEVICES`), as runc applies them.
+is named by the reference, under it). ``linux.resources.devices`` is read here too, with runc's
+default allows (:data:`RUNC_ALLOWED_DEVICES`) when its rules leave those devices to the runtime
+(:func:`device_rules`).
 """
 
 from __future__ import annotations
@@ -70,9 +71,25 @@ RUNC_ALLOWED_DEVICES = (("c", -1, -1, "m"), ("b", -1, -1, "m"), ("c", 1, 3, "rwm
                         ("c", 5, 1, "rwm"), ("c", 136, -1, "rwm"), ("c", 5, 2, "rwm"), ("c", 10, 200, "rwm"))
 
 
-def device_rules(rules) -> list[DeviceRule] | None:
+def _governs_default_devices(rule: DeviceRule, nodes: set) -> bool:
+    """True when ``rule`` allows reading or writing one of runc's default devices (mknod-only rules
+    do not), other than as the rule of a node the config lists in ``linux.devices`` (``nodes``:
+    (type, major, minor))."""
+    if not rule.allow or not set(rule.access) & set("rw") or (rule.type, rule.major, rule.minor) in nodes:
+        return False
+    return any(rule.type in ("a", kind) and rule.major in (-1, major) and rule.minor in (-1, minor) and "r" in access
+               for kind, major, minor, access in RUNC_ALLOWED_DEVICES)
+
+
+def device_rules(rules, nodes=()) -> list[DeviceRule] | None:
     """``linux.resources.devices`` (config-linux.md "Device allowlist") as the reference's device
-    rules, followed by runc's default allows (a config that denies all still has /dev/null)."""
+    rules, applied in order. runtime-spec ("Default Devices": the runtime MUST supply /dev/null,
+    zero, full, random, urandom, tty, console, ptmx) is read as runc reads it for a config whose
+    rules leave those devices to the runtime (podman, docker and ctr deny all and allow at most
+    the nodes of ``linux.devices``; ``nodes``: their (type, major, minor)): runc's default allows
+    (:data:`RUNC_ALLOWED_DEVICES`, mknod included) follow the config's rules. A config whose rules
+    allow one of them otherwise is taken as the whole list (SPEC.md LC-CFG-RES-08: a device no
+    allow rule covers fails with EPERM), where runc would still append its defaults."""
     if rules is None:
         return None
     if not isinstance(rules, list):
@@ -88,6 +105,8 @@ def device_rules(rules) -> list[DeviceRule] | None:
         out.append(DeviceRule(allow=rule["allow"], type=rule.get("type") or "a",
                               major=-1 if numbers[0] is None else numbers[0],
                               minor=-1 if numbers[1] is None else numbers[1], access=rule.get("access") or "rwm"))
+    if any(_governs_default_devices(rule, set(nodes)) for rule in out):
+        return out
     return out + [DeviceRule(True, kind, major, minor, access) for kind, major, minor, access in RUNC_ALLOWED_DEVICES]
 
 
@@ -103,7 +122,8 @@ def config_of(bundle: str, console_socket: str | None, default_parent: str) -> t
     if ":" in (cgroups_path or ""):
         raise ConfigInvalid(f"linux.cgroupsPath {cgroups_path!r}: a systemd slice path; systemd cgroups are "
                             "not supported (use the cgroupfs form /parent/name)")
-    devices = device_rules(_at(spec, ("linux", "resources", "devices")))
+    nodes = [("b" if d.type == "b" else "c", d.major, d.minor) for d in config.devices if d.type != "p"]
+    devices = device_rules(_at(spec, ("linux", "resources", "devices")), nodes)
     resources = dataclasses.replace(config.resources, devices=devices)
     config = dataclasses.replace(config, cgroup_parent=parent or default_parent, resources=resources)
     validate(config)

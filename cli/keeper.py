@@ -1,4 +1,4 @@
-"""The process a ``--pid-file`` names.
+"""The process ``create``'s ``--pid-file`` names (``exec``'s names the process itself: :mod:`.execproc`).
 
 runc's pid file names the container's init, which runc leaves to its caller's subreaper (conmon,
 containerd's shim): that caller reaps it and so learns its exit status. The reference's init is
@@ -12,7 +12,11 @@ The keeper joins the container's mount namespace (setns(2)), so a tool that read
 and reads its /proc) sees the container. The wait itself is done by the keeper's child, which
 stays in the host's mount namespace where the public API (``Container.wait_process``) reaches
 the container's state; the keeper forwards the signals it gets to that child, which forwards them
-to the process (``Container.signal``). ``lcrun state`` still gives the init's own pid.
+to the process (``Container.signal``). ``lcrun state`` still gives the init's own pid (the OCI
+adapter takes the init's pid from there, and waits for the keeper as its stand-in).
+
+Known limit: containerd's runc shim reads a task's cgroup (its metrics) from the pid file's
+process, the keeper, which is not in the container's cgroup (it would show in ``ps`` if it were).
 """
 
 from __future__ import annotations
@@ -55,6 +59,12 @@ def forward_signals(container, pid: int) -> None:
     _forward(lambda sig: container.signal(pid, sig), LibcontainerError)
 
 
+def forward_signals_to_child(pid: int) -> None:
+    """From now on, the signals of :data:`FORWARDED` this process gets go to its child ``pid``
+    (not reaped yet, so the pid cannot name another process)."""
+    _forward(lambda sig: os.kill(pid, sig), ProcessLookupError)
+
+
 def _forward(send, gone: type[BaseException]) -> None:
     """Install a handler for each of :data:`FORWARDED` that calls ``send(sig)``, dropping ``gone``."""
     def forward(sig, _frame):
@@ -89,7 +99,7 @@ def spawn(container, pid: int) -> int:
             finally:
                 os._exit(code & 0xFF if code >= 0 else 255)
 
-        _forward(lambda sig: os.kill(waiter, sig), ProcessLookupError)
+        forward_signals_to_child(waiter)
         _join_mount_namespace(pid)
         code = linux.exit_status(os.waitpid(waiter, 0)[1])
     except BaseException:  # noqa: BLE001 - a keeper has nobody to report to but its status

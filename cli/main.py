@@ -3,7 +3,8 @@
 Errors are reported as runc reports them: without ``--log``, one logrus-style line on stderr
 (``time="..." level=error msg="..."``); with ``--log FILE``, that line in FILE (JSON with
 ``--log-format json``: ``{"level", "msg", "time"}``, which conmon reads) and the bare message on
-stderr. Exit status 1 on any error; ``run`` and ``exec`` in the foreground exit with the
+stderr. A ConfigInvalid is worded "invalid configuration: ...", a NotSupported "not supported: ..."
+(the OCI adapter, conformance/oci/container.py, maps them back). Exit status 1 on any error; ``run`` and ``exec`` in the foreground exit with the
 process's status.
 """
 
@@ -16,9 +17,9 @@ import os
 import sys
 
 from libcontainer.spec import (ConfigInvalid, ContainerDestroyed, ContainerNotCreated, ContainerNotRunning,
-                               ContainerPaused, IdInUse, InvalidIdFormat, LibcontainerError)
+                               ContainerPaused, IdInUse, InvalidIdFormat, LibcontainerError, NotSupported)
 
-from . import info, lifecycle, operations
+from . import events, info, lifecycle, operations
 from .errors import CliError
 from .store import DEFAULT_ROOT, NotFound, Store
 
@@ -79,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     s = cmd("ps", operations.cmd_ps, "list the container's processes")
     s.add_argument("--format", "-f", default="table", choices=("table", "json"))
     s.add_argument("ps_args", nargs=argparse.REMAINDER)
-    s = cmd("events", operations.cmd_events, "print the container's statistics")
+    s = cmd("events", events.cmd_events, "print the container's statistics")
     s.add_argument("--stats", action="store_true")
     s.add_argument("--interval", default="5s")
     s = cmd("spec", None, "write an example config.json", with_id=False)
@@ -103,6 +104,8 @@ def _message(exc: BaseException) -> str:
             return text
     if isinstance(exc, ConfigInvalid):
         return f"invalid configuration: {exc}"
+    if isinstance(exc, NotSupported):
+        return f"not supported: {exc}"
     return str(exc) or type(exc).__name__
 
 

@@ -105,13 +105,16 @@ def test_exec_pause_resume_ps(bundle):
     (bundle.path / "process.json").write_text(json.dumps(process))
     pid_file = bundle.path / "exec.pid"
     run = bundle("exec", "--process", str(bundle.path / "process.json"), "--detach", "--pid-file", str(pid_file), "d1")
-    assert run.returncode == 0 and int(pid_file.read_text()) > 0, run.stderr
-    assert len(json.loads(bundle("ps", "--format", "json", "d1").stdout)) == 2
+    assert run.returncode == 0, run.stderr
+    exec_pid = int(pid_file.read_text())  # the process itself, as runc's pid file names it
+    assert json.loads(bundle("ps", "--format", "json", "d1").stdout) == sorted([_state(bundle, "d1")["pid"], exec_pid])
     assert bundle("pause", "d1").returncode == 0
     assert _state(bundle, "d1")["status"] == "paused"
+    assert bundle("pause", "d1").returncode == 0  # the reference's no-op (SPEC.md LC-PAUSE-03); runc refuses
+    run = bundle("exec", "d1", "true")
+    assert run.returncode == 1 and "container is paused" in run.stderr  # LC-EXEC-03, not a frozen exec
     assert bundle("resume", "d1").returncode == 0
-    run = bundle("resume", "d1")
-    assert run.returncode == 1 and "container not paused" in run.stderr
+    assert bundle("resume", "d1").returncode == 0  # a no-op (LC-RESUME-03); runc: "container not paused"
     table = bundle("ps", "d1").stdout.splitlines()
     assert "PID" in table[0] and len(table) == 3, table
     run = bundle("delete", "d1")
@@ -137,3 +140,25 @@ def test_errors_as_runc_words_them(bundle, args):
     assert ours.returncode == theirs.returncode == 1
     msg = theirs.stderr.split("msg=", 1)[1].strip()
     assert f"msg={msg}" in ours.stderr, (theirs.stderr, ours.stderr)
+
+
+REAPER = """
+import os, subprocess, sys
+from libcontainer.plumbing import linux
+linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+lcrun, root, pid_file = sys.argv[1:4]
+subprocess.run([lcrun, "--root", root, "exec", "--detach", "--pid-file", pid_file, "e1", "sh", "-c", "exit 5"],
+               check=True, stdin=subprocess.DEVNULL)
+pid = int(open(pid_file).read())
+print(linux.exit_status(os.waitpid(pid, 0)[1]))
+"""
+
+
+def test_detached_exec_is_reaped_by_the_callers_subreaper(bundle):
+    """runc's model (what conmon and the adapter rely on): ``exec --detach`` leaves its process to
+    the caller's child subreaper, which reaps the pid of ``--pid-file`` and so learns its status."""
+    assert bundle("run", "--detach", "e1").returncode == 0
+    pid_file = bundle.path / "e1.pid"
+    run = subprocess.run([sys.executable, "-c", REAPER, LCRUN, str(bundle.path / "state"), str(pid_file)],
+                         capture_output=True, text=True, timeout=60)
+    assert (run.returncode, run.stdout) == (0, "5\n"), run.stderr

@@ -72,12 +72,20 @@ def test_json_log(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("--systemd-cgroup is not supported")
 
 
-def test_device_rules_are_honoured_with_runc_s_defaults():
-    rules = bundle.device_rules([{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1,
-                                                                     "minor": 3, "access": "r"}])
+def test_device_rules_are_honoured_with_runc_s_defaults_when_they_leave_those_to_the_runtime():
+    deny_all = {"allow": False, "access": "rwm"}
+    fuse = {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"}
+    rules = bundle.device_rules([deny_all, fuse])  # podman's deny-all with a --device: runc's defaults follow
     assert (rules[0].allow, rules[0].type, rules[0].major, rules[0].access) == (False, "a", -1, "rwm")
-    assert (rules[1].allow, rules[1].major, rules[1].minor, rules[1].access) == (True, 1, 3, "r")
+    assert (rules[1].allow, rules[1].major, rules[1].minor, rules[1].access) == (True, 10, 229, "rwm")
     assert len(rules) == 2 + len(bundle.RUNC_ALLOWED_DEVICES)
+    mknod = {"allow": True, "type": "c", "access": "m"}  # creating nodes opens none
+    assert len(bundle.device_rules([deny_all, mknod])) == 2 + len(bundle.RUNC_ALLOWED_DEVICES)
+    null = {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "r"}
+    rules = bundle.device_rules([deny_all, null])  # the config names /dev/null: its rules are the whole list
+    assert [(r.allow, r.major, r.minor, r.access) for r in rules] == [(False, -1, -1, "rwm"), (True, 1, 3, "r")]
+    # ... unless the rule only backs a node of linux.devices (the rule `runc spec` users add for it)
+    assert len(bundle.device_rules([deny_all, null], [("c", 1, 3)])) == 2 + len(bundle.RUNC_ALLOWED_DEVICES)
     assert bundle.device_rules(None) is None
     with pytest.raises(ConfigInvalid, match=r"linux\.resources\.devices\[0\]\.allow"):
         bundle.device_rules([{"access": "rwm"}])

@@ -50,7 +50,19 @@ _PAUSED_PANIC = "invalid state transition: paused => stopped"  # runsc 20221219'
 
 def is_config_error(message: str) -> bool:
     """True when a runtime's error text says the config was unusable (missing binary or cwd, a refused value)."""
-    return all(p.search(message) for p in _CONFIG_ERR) or bool(_VALUE_ERR.search(message))
+    return all(p.search(message) for p in _CONFIG_ERR) or bool(_VALUE_ERR.search(message)) \
+        or bool(_SAYS_INVALID.search(message))
+
+
+# a runtime that names the spec's own classes (lcrun) starts its message "invalid configuration: " or
+# "not supported: " (cli/main.py)
+_SAYS_INVALID = re.compile(r"(^|; )invalid configuration: ")
+_SAYS_NOT_SUPPORTED = re.compile(r"(^|; )not supported: ")
+
+
+def is_not_supported(message: str) -> bool:
+    """True when a runtime's error text says it cannot do what the config asks (NotSupported)."""
+    return bool(_SAYS_NOT_SUPPORTED.search(message))
 
 
 class OCIContainer(StateHandle):
@@ -65,6 +77,8 @@ class OCIContainer(StateHandle):
             return ContainerDestroyed(f"{what}: container {self._id!r} does not exist ({e.message})")
         if e.rc < 0:
             return SystemFailure(f"{what}: {self.runtime.name} {e.message}")
+        if is_not_supported(e.message):
+            return NotSupported(f"{what}: {e.message}")
         if is_config_error(e.message):
             return ConfigInvalid(f"{what}: {e.message}")
         if _GONE.search(e.message):
@@ -176,9 +190,14 @@ class OCIContainer(StateHandle):
             self._run("signal", "kill", self._id, str(sig))
             return
         # The CLI signals only init (or all). Another pid is handled as the runtime's `kill` handles init:
-        # refused on a stopped container, delivered otherwise (also while paused), once ps lists it.
-        if self._runtime_status() == Status.STOPPED:
+        # refused on a stopped container, delivered otherwise, once ps lists it; while paused, as the
+        # runtime's `kill ID 0` (which delivers nothing) answers: refused if it says "paused" (lcrun),
+        # else delivered (runc, crun: SPEC.md D-SIGNAL-PAUSED)
+        status = self._runtime_status()
+        if status == Status.STOPPED:
             raise ContainerNotRunning(f"container {self._id!r} is stopped")
+        if status in (Status.PAUSED, Status.PAUSING):
+            self._refused_while_paused()
         try:
             pidfd = os.pidfd_open(pid)
         except ProcessLookupError:
@@ -191,6 +210,14 @@ class OCIContainer(StateHandle):
             raise SystemFailure(f"signal {pid}: {e}", errno=e.errno) from e
         finally:
             os.close(pidfd)
+
+    def _refused_while_paused(self) -> None:
+        """ContainerPaused when the runtime's ``kill`` of init (signal 0) is refused as paused."""
+        try:
+            self.runtime.run("kill", self._id, "0")
+        except CliError as e:
+            if re.search(r"paused", e.message, re.I) and not re.search(r"not paused", e.message, re.I):
+                raise ContainerPaused(f"signal: {e.message}") from None
 
     def start_process(self, process: Process) -> int:
         transitions.validate_arguments(process=process)
@@ -222,7 +249,9 @@ class OCIContainer(StateHandle):
             # init exited while the runtime joined it (LC-FAULT-06): its /proc/N/ns vanished under the
             # runtime, which may still say "running" for a moment; wait for init's exit to be certain
             settle = 2.0 if re.search(r"/proc/\d+/ns/", str(failure)) else 0.0
-            if self._init_exited(settle) or self.status() == Status.STOPPED:
+            # (a runtime's "paused" refusal needs no second look at its state: LC-EXEC-03 wants it at once)
+            if self._init_exited(settle) or (not isinstance(failure, ContainerPaused)
+                                             and self.status() == Status.STOPPED):
                 raise ContainerNotRunning(f"container {self._id!r} is stopped ({failure})")
             raise failure
         except FileNotFoundError:
@@ -287,4 +316,4 @@ def _fileno(obj) -> int | None:
     return obj.fileno()
 
 
-__all__ = ["OCIContainer", "stats_from_events", "is_config_error"]
+__all__ = ["OCIContainer", "stats_from_events", "is_config_error", "is_not_supported"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -31,7 +32,7 @@ from libcontainer.spec import (Config, ConfigInvalid, ContainerDestroyed, Factor
 from . import bundle
 from . import monitor as monitor_mod
 from .cli import UNIFIED_CONTROLLERS, CliError, read_log
-from .container import OCIContainer, is_config_error
+from .container import OCIContainer, is_config_error, is_not_supported
 from .features import runtime_for
 from .files import cgroup_path, remove, remove_empty_cgroup
 
@@ -115,6 +116,12 @@ class OCIFactory(Factory):
                     monitor_pid, monitor_start = (int(x) for x in f.read().split())
             except (OSError, ValueError):
                 monitor_pid = monitor_start = None
+            if monitor_pid and linux.process_start_time(monitor_pid) == monitor_start:
+                # the dead creator's monitor may still be running the runtime's create (a slow runtime's,
+                # lcrun's, takes long enough): SIGKILL its session's group, so that the delete below does
+                # not come before that create and miss it (the new create would meet the id in use)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(monitor_pid, signal.SIGKILL)
             try:
                 remove(self.runtime, container_id, state_dir, monitor_pid, monitor_start)
             except (CliError, OSError) as e:
@@ -132,7 +139,8 @@ class OCIFactory(Factory):
             if getattr(config.process, "terminal", False) and config.process.console_socket else []
         spec = {"create": self.runtime.argv("create", "--bundle", os.path.join(state_dir, "bundle"), *console,
                                             "--pid-file", os.path.join(state_dir, "init.pid"), container_id, log=log),
-                "pid_file": os.path.join(state_dir, "init.pid"), "hide_unified_controllers": None}
+                "pid_file": os.path.join(state_dir, "init.pid"), "hide_unified_controllers": None,
+                "state": self.runtime.argv("state", container_id)}
         if self.runtime.hide_unified_controllers():
             empty = os.path.join(state_dir, "empty")
             open(empty, "w").close()
@@ -184,6 +192,8 @@ class OCIFactory(Factory):
 
 
 def _create_error(message: str) -> LibcontainerError:
+    if is_not_supported(message):
+        return NotSupported(f"create: {message}")
     if is_config_error(message):
         return ConfigInvalid(f"create: {message}")
     if "already exists" in message:

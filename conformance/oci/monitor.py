@@ -13,7 +13,8 @@ DIR_FD, when given, is STATE_DIR opened by the creator: the monitor works in
 that directory, not in whatever STATE_DIR names when it gets to run (a
 creator killed before recording the monitor leaves it to start late, after
 the next create of the id made a new directory at that path). It reads ``monitor.json`` in STATE_DIR: ``{"create": argv, "pid_file": path,
-"hide_unified_controllers": null | [empty_file, controllers_file]}``. With
+"hide_unified_controllers": null | [empty_file, controllers_file], "state": argv}``
+(``state``: the runtime's ``state ID``, whose ``pid`` is the init's: :meth:`Monitor.state_pid`). With
 the last set (crun on a hybrid cgroup host) the monitor first unshares its
 mount namespace, makes it a slave of the host's (rslave: the host's later
 mounts still reach it, as they reach a runtime run on the host, and nothing
@@ -51,6 +52,7 @@ import sys
 
 from libcontainer.plumbing import linux
 from libcontainer.plumbing import messages
+from libcontainer.plumbing import statedir
 from libcontainer.plumbing.server import MonitorServer
 
 
@@ -99,6 +101,7 @@ class Monitor(MonitorServer):
         self.children: set = set()  # pids whose status is promised: init and the processes started
         self.waiters: dict = {}
         self.statuses: dict = {}  # also those that could not be written (a full or read-only root)
+        self.stand_ins: dict = {}  # init's pid (OCI state) -> the pid file's process, when they differ
         self.sel = selectors.DefaultSelector()
 
     def start(self) -> dict:
@@ -114,7 +117,48 @@ class Monitor(MonitorServer):
             return {"error": "create failed", "rc": rc}
         self.init_pid = read_pid(self.spec["pid_file"])
         self.children.add(self.init_pid)
-        return {"init_pid": self.init_pid}
+        return {"init_pid": self.state_pid()}
+
+    def state_pid(self) -> int:
+        """The init's host pid as the runtime's OCI state gives it (runtime-spec runtime.md "State":
+        ``pid``). runc, crun and runsc write the same pid to ``--pid-file``; a runtime whose pid
+        file names another process, which exits with the init's status (lcrun's keeper: its init
+        is its own monitor's child, so no caller could reap it), gets that process as the init's
+        stand-in here: waits for the init are the stand-in's, and its status is recorded as the
+        init's too. Without a ``state`` command in monitor.json, or a usable answer: the pid file's pid."""
+        if not self.spec.get("state"):
+            return self.init_pid
+        r, w = os.pipe2(os.O_CLOEXEC)
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            pid = spawn(self.spec["state"], [null, w, null])
+        finally:
+            os.close(w)
+            os.close(null)
+        with os.fdopen(r, "rb") as f:
+            out = f.read()
+        status = linux.exit_status(os.waitpid(pid, 0)[1])
+        try:
+            state_pid = json.loads(out)["pid"] if status == 0 else None
+        except (ValueError, KeyError, TypeError):
+            state_pid = None
+        if isinstance(state_pid, int) and state_pid > 0 and state_pid != self.init_pid:
+            self.stand_ins[state_pid] = self.init_pid
+            return state_pid
+        return self.init_pid
+
+    def wait(self, conn, pid: int) -> None:
+        super().wait(conn, self.stand_ins.get(pid, pid))
+
+    def reap(self) -> None:
+        super().reap()
+        for pid, stand_in in self.stand_ins.items():
+            if stand_in in self.statuses and pid not in self.statuses:
+                self.statuses[pid] = self.statuses[stand_in]
+                try:
+                    statedir.write_exit(".", pid, self.statuses[pid])
+                except OSError as e:
+                    os.write(2, f"monitor: cannot record the exit status of pid {pid}: {e}\n".encode())
 
     def execute(self, request, fds: list):
         if not isinstance(request, messages.RunRequest):

@@ -8,7 +8,7 @@ import pytest
 
 from libcontainer.conformance import deviations, plugin, runtimes
 from libcontainer.conformance.oci import bundle, cli
-from libcontainer.conformance.oci.container import is_config_error, stats_from_events
+from libcontainer.conformance.oci.container import is_config_error, is_not_supported, stats_from_events
 from libcontainer.conformance.report import clause_titles, spec_path
 from libcontainer.plumbing import statedir
 from libcontainer.spec import Config, Mount, Process, Resources
@@ -95,9 +95,12 @@ def test_error_text_reads_logrus_json_and_plain_lines():
     ('failed to write "4194305": write /sys/fs/cgroup/pids/x/pids.max: invalid argument', True),
     ("container not running", False),
     ("container does not exist", False),
+    ("invalid configuration: process.args[0] '/no/x': No such file or directory", True),  # lcrun's ConfigInvalid
+    ("not supported: resources.hugetlb_limits: no hugetlb hierarchy", False),
 ])
 def test_config_errors_are_told_apart(message, config):
     assert is_config_error(message) is config
+    assert is_not_supported(message) is message.startswith("not supported: ")  # lcrun's NotSupported
 
 
 def test_stats_from_runc_events():
@@ -197,3 +200,33 @@ def test_monitor_works_in_the_directory_it_was_handed_not_the_path(tmp_path):
     assert proc.returncode == 1
     assert os.listdir(new) == [], "the monitor touched the directory now at the path"
     assert (old / "monitor.sock").exists() and (old / "exits").is_dir()
+
+
+def test_monitor_waits_for_the_stand_in_a_pid_file_names(tmp_path):
+    """A runtime whose ``--pid-file`` names a stand-in of its init (lcrun's keeper) and whose OCI
+    state names the init: the monitor reports the state's pid and records the stand-in's exit
+    status as the init's too (conformance/oci/monitor.py ``Monitor.state_pid``)."""
+    import json
+    import subprocess
+
+    from libcontainer.conformance.oci import monitor
+    pid_file, go = tmp_path / "pid", tmp_path / "go"
+    os.mkfifo(go)
+    init = os.getpid()  # any live pid other than the stand-in's
+    # the stand-in outlives the create command (as a keeper does), so the monitor, not that shell, reaps it
+    (tmp_path / "monitor.json").write_text(json.dumps({
+        "create": ["sh", "-c", f"sh -c 'read x < {go}; exit 3' & echo $! > {pid_file}"], "pid_file": str(pid_file),
+        "hide_unified_controllers": None, "state": ["echo", json.dumps({"pid": init})]}))
+    r, w = os.pipe()
+    try:
+        proc = subprocess.Popen(monitor.argv(str(tmp_path), w), pass_fds=[w])
+    finally:
+        os.close(w)
+    with os.fdopen(r) as f:
+        result = json.loads(f.read())
+    with open(go, "w") as f:
+        f.write("go\n")
+    assert proc.wait(60) == 0
+    stand_in = int(pid_file.read_text())
+    assert result == {"init_pid": init}
+    assert statedir.read_exit(str(tmp_path), stand_in) == statedir.read_exit(str(tmp_path), init) == 3
