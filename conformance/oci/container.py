@@ -38,8 +38,7 @@ from libcontainer.spec.errors import ConfigInvalid
 from . import bundle
 from .cli import CliError, Runtime, read_log
 from .files import _GONE, cgroup_path, remove, stats_from_events
-_STATUS = {"created": Status.RUNNING, "creating": Status.RUNNING, "running": Status.RUNNING,
-           "pausing": Status.PAUSING, "paused": Status.PAUSED, "stopped": Status.STOPPED}
+from .split import RUNTIME_STATUS, StartMixin
 # runsc's own ELF loader says "failed to load /x: no such file or directory" for a missing binary
 _CONFIG_ERR = (re.compile(r"exec|executable|chdir|cwd|failed to load", re.I),
                re.compile(r"not found|no such file|permission denied|not a directory", re.I))
@@ -53,7 +52,7 @@ def is_config_error(message: str) -> bool:
     return all(p.search(message) for p in _CONFIG_ERR) or bool(_VALUE_ERR.search(message))
 
 
-class OCIContainer(StateHandle):
+class OCIContainer(StartMixin, StateHandle):
     def __init__(self, container_id: str, state_dir: str, state, runtime: Runtime):
         super().__init__(container_id, state_dir, state)
         self.runtime = runtime
@@ -98,7 +97,7 @@ class OCIContainer(StateHandle):
         except ValueError as e:
             raise SystemFailure(f"state: {self.runtime.name} printed no JSON: {e}") from None
         try:
-            status = _STATUS[data["status"]]
+            status = RUNTIME_STATUS[data["status"]]
         except KeyError:
             raise SystemFailure(f"state: unknown status {data.get('status')!r}") from None
         if status != Status.STOPPED and not self._monitor_alive():

@@ -64,7 +64,9 @@ class OCIFactory(Factory):
             raise SystemFailure(f"load {container_id!r}: {e}", errno=e.errno) from e
         return OCIContainer(container_id, self._dir(container_id), state, self.runtime)
 
-    def create(self, container_id: str, config: Config) -> OCIContainer:
+    def create(self, container_id: str, config: Config, start: bool = True) -> OCIContainer:
+        """See :meth:`libcontainer.spec.Factory.create`: the runtime's ``create``, then its ``start``
+        unless ``start`` is False (the container is then CREATED: :mod:`.split`)."""
         validate_id(container_id)
         validate(config)
         if getattr(config, "network", None) is not None:
@@ -90,11 +92,12 @@ class OCIFactory(Factory):
                 id=container_id, config=config.to_dict(), runtime=self.runtime.name, init_pid=init_pid,
                 init_start=linux.process_start_time(init_pid), monitor_pid=monitor.pid,
                 monitor_start=linux.process_start_time(monitor.pid), created=time.time(),
-                incarnation=statedir.new_incarnation())
-            try:
-                self.runtime.run("start", container_id)
-            except CliError as e:
-                raise _create_error(e.message) from None
+                incarnation=statedir.new_incarnation(), await_start=not start)
+            if start:
+                try:
+                    self.runtime.run("start", container_id)
+                except CliError as e:
+                    raise _create_error(e.message) from None
             statefile.save(statefile.path_in(state_dir), state)
             return OCIContainer(container_id, state_dir, state, self.runtime)
         except BaseException as e:
