@@ -14,7 +14,8 @@ knows raises ContainerDestroyed; on a stopped container
 ContainerNotRunning; "exec"/"executable"/"chdir" with "not found"/"no such
 file"/"permission denied" raises ConfigInvalid; the runtime's own
 "paused" refusals raise ContainerPaused; anything else SystemFailure with
-the runtime's message.
+the runtime's message. ``start`` (the create/start split) maps its errors
+by the runtime's state instead: :mod:`.split`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from libcontainer.spec.errors import ConfigInvalid
 from . import bundle
 from .cli import CliError, Runtime, read_log
 from .files import _GONE, cgroup_path, remove, stats_from_events
+from .refusals import refuses_config
 from .split import RUNTIME_STATUS, StartMixin
 # runsc's own ELF loader says "failed to load /x: no such file or directory" for a missing binary
 _CONFIG_ERR = (re.compile(r"exec|executable|chdir|cwd|failed to load", re.I),
@@ -48,8 +50,9 @@ _PAUSED_PANIC = "invalid state transition: paused => stopped"  # runsc 20221219'
 
 
 def is_config_error(message: str) -> bool:
-    """True when a runtime's error text says the config was unusable (missing binary or cwd, a refused value)."""
-    return all(p.search(message) for p in _CONFIG_ERR) or bool(_VALUE_ERR.search(message))
+    """True when a runtime's error text says the config was unusable (missing binary or cwd, a refused value,
+    its validator's refusal: :mod:`.refusals`)."""
+    return all(p.search(message) for p in _CONFIG_ERR) or bool(_VALUE_ERR.search(message)) or refuses_config(message)
 
 
 class OCIContainer(StartMixin, StateHandle):

@@ -4,7 +4,8 @@
 into the container's directory under the factory root, starts the
 adapter's monitor (:mod:`.monitor`), which runs the runtime's ``create``
 as its child and so becomes the child subreaper of the container's init,
-then runs ``start``. The runtime's own state lives in ``ROOT/.runtime``
+then runs ``start`` (``create(..., start=False)`` does not: the container
+is CREATED until ``OCIContainer.start``, :mod:`.split`). The runtime's own state lives in ``ROOT/.runtime``
 (its ``--root``), removed when the last container goes. The container's
 cgroup is ``/<config.cgroup_parent>/oci-<id>`` in every hierarchy.
 

@@ -10,9 +10,10 @@ resumes it back to ``created``, is seen doing so (SPEC.md, Deviations of peer ru
 ``start``'s errors (runc 1.1.5 ``start.go``: "cannot start an already running container", "cannot
 start a container that has stopped", "cannot start a container in the paused state"; crun 1.8.1:
 "cannot open `ROOT/ID/exec.fifo`: No such file or directory" once started, "container `ID` is
-not running" when stopped) are mapped by the state the runtime reports after the failure, in the order of LC-GEN-04: ContainerDestroyed, ContainerPaused (PAUSING or PAUSED),
-ContainerNotRunning (STOPPED), ContainerNotCreated (RUNNING, the runtime refused a second start);
-a refusal while the runtime still says ``created`` is a SystemFailure with its text.
+not running" when stopped) are mapped by the state the runtime reports after the failure, in the
+order of LC-GEN-04: ContainerDestroyed, ContainerPaused (PAUSING or PAUSED), ContainerNotRunning
+(STOPPED), ContainerNotCreated (RUNNING: the runtime refused a second start); a refusal while the
+runtime still says ``created`` is a SystemFailure with its text.
 """
 
 from __future__ import annotations
