@@ -93,7 +93,7 @@ class OCIFactory(Factory):
                 id=container_id, config=config.to_dict(), runtime=self.runtime.name, init_pid=init_pid,
                 init_start=linux.process_start_time(init_pid), monitor_pid=monitor.pid,
                 monitor_start=linux.process_start_time(monitor.pid), created=time.time(),
-                incarnation=statedir.new_incarnation(), await_start=not start)
+                incarnation=statedir.new_incarnation())
             if start:
                 try:
                     self.runtime.run("start", container_id)
