@@ -276,8 +276,8 @@ class OCIContainer(StartMixin, StateHandle):
         says the container does not exist) and finish the removal. True if that removed it
         (SPEC.md, Deviations of peer runtimes, runsc)."""
         try:
-            remove(self.runtime, self._id, self._dir, self._state.get("monitor_pid"),
-                   self._state.get("monitor_start"), cgroup_path(self._config.cgroup_parent, self._id))
+            remove(self.runtime, self._id, self._dir, self._state.monitor_pid,
+                   self._state.monitor_start, cgroup_path(self._config.cgroup_parent, self._id))
         except (CliError, OSError):
             return False
         return True
