@@ -301,6 +301,25 @@ DEVIATIONS += (
 )
 
 
+# the create/start split (issue 14; SPEC.md "The create/start split"): the adapter runs the runtime's own
+# create and start (libcontainer.conformance.oci.split)
+_CREATED_PAUSE = ("test_transitions.py::test_cell[CREATED-pause]", "test_transitions.py::test_cell[CREATED-resume]")
+DEVIATIONS += (
+    Deviation("D-PAUSE-CREATED", ("runc",), ("LC-CREATED-05",), _CREATED_PAUSE,
+              "runc 1.1.5 freezes a created container ('state' says paused, and resume makes it created again) "
+              "and refuses resume of a created one ('container not paused', SystemFailure)"),
+    Deviation("D-PAUSE-CREATED", ("crun",), ("LC-CREATED-05",), _CREATED_PAUSE,
+              "crun 1.8.1 freezes a created container while 'state' still says created, and resume of a created "
+              "one exits 0: neither raises ContainerNotRunning"),
+    Deviation("D-STATS-NONE", ("crun",), ("LC-CREATED-01",), ("test_transitions.py::test_cell[CREATED-stats]",),
+              "crun 1.8.1 has no 'events' command: stats() raises NotSupported", raises=NotSupported),
+    Deviation("D-RUNSC-CREATED", _RUNSC, ("LC-CREATED-08",),
+              ("test_created.py::test_missing_program_is_refused_by_create",),
+              "runsc's create does not look the program up: create(start=False) succeeds and start() fails "
+              "('failed to load /no/such/program: no such file or directory')"),
+)
+
+
 def for_test(nodeid: str, runtime: str, extra: tuple = ()) -> list[Deviation]:
     """The deviations of ``runtime`` (this table and ``extra``, from :func:`load_file`) that ``nodeid`` shows."""
     return [d for d in (*DEVIATIONS, *extra) if runtime in d.runtimes and d.matches(nodeid)]

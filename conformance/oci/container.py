@@ -14,7 +14,8 @@ knows raises ContainerDestroyed; on a stopped container
 ContainerNotRunning; "exec"/"executable"/"chdir" with "not found"/"no such
 file"/"permission denied" raises ConfigInvalid; the runtime's own
 "paused" refusals raise ContainerPaused; anything else SystemFailure with
-the runtime's message.
+the runtime's message. ``start`` (the create/start split) maps its errors
+by the runtime's state instead: :mod:`.split`.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ from libcontainer.spec.errors import ConfigInvalid
 from . import bundle
 from .cli import CliError, Runtime, read_log
 from .files import _GONE, cgroup_path, remove, stats_from_events
-_STATUS = {"created": Status.RUNNING, "creating": Status.RUNNING, "running": Status.RUNNING,
-           "pausing": Status.PAUSING, "paused": Status.PAUSED, "stopped": Status.STOPPED}
+from .refusals import refuses_config
+from .split import RUNTIME_STATUS, StartMixin
 # runsc's own ELF loader says "failed to load /x: no such file or directory" for a missing binary
 _CONFIG_ERR = (re.compile(r"exec|executable|chdir|cwd|failed to load", re.I),
                re.compile(r"not found|no such file|permission denied|not a directory", re.I))
@@ -49,9 +50,10 @@ _PAUSED_PANIC = "invalid state transition: paused => stopped"  # runsc 20221219'
 
 
 def is_config_error(message: str) -> bool:
-    """True when a runtime's error text says the config was unusable (missing binary or cwd, a refused value)."""
+    """True when a runtime's error text says the config was unusable (missing binary or cwd, a refused value,
+    its validator's refusal: :mod:`.refusals`, or lcrun's "invalid configuration: ")."""
     return all(p.search(message) for p in _CONFIG_ERR) or bool(_VALUE_ERR.search(message)) \
-        or bool(_SAYS_INVALID.search(message))
+        or refuses_config(message) or bool(_SAYS_INVALID.search(message))
 
 
 # a runtime that names the spec's own classes (lcrun) starts its message "invalid configuration: " or
@@ -65,7 +67,7 @@ def is_not_supported(message: str) -> bool:
     return bool(_SAYS_NOT_SUPPORTED.search(message))
 
 
-class OCIContainer(StateHandle):
+class OCIContainer(StartMixin, StateHandle):
     def __init__(self, container_id: str, state_dir: str, state, runtime: Runtime):
         super().__init__(container_id, state_dir, state)
         self.runtime = runtime
@@ -112,7 +114,7 @@ class OCIContainer(StateHandle):
         except ValueError as e:
             raise SystemFailure(f"state: {self.runtime.name} printed no JSON: {e}") from None
         try:
-            status = _STATUS[data["status"]]
+            status = RUNTIME_STATUS[data["status"]]
         except KeyError:
             raise SystemFailure(f"state: unknown status {data.get('status')!r}") from None
         if status != Status.STOPPED and not self._monitor_alive():
@@ -303,8 +305,8 @@ class OCIContainer(StateHandle):
         says the container does not exist) and finish the removal. True if that removed it
         (SPEC.md, Deviations of peer runtimes, runsc)."""
         try:
-            remove(self.runtime, self._id, self._dir, self._state.get("monitor_pid"),
-                   self._state.get("monitor_start"), cgroup_path(self._config.cgroup_parent, self._id))
+            remove(self.runtime, self._id, self._dir, self._state.monitor_pid,
+                   self._state.monitor_start, cgroup_path(self._config.cgroup_parent, self._id))
         except (CliError, OSError):
             return False
         return True

@@ -4,7 +4,8 @@
 into the container's directory under the factory root, starts the
 adapter's monitor (:mod:`.monitor`), which runs the runtime's ``create``
 as its child and so becomes the child subreaper of the container's init,
-then runs ``start``. The runtime's own state lives in ``ROOT/.runtime``
+then runs ``start`` (``create(..., start=False)`` does not: the container
+is CREATED until ``OCIContainer.start``, :mod:`.split`). The runtime's own state lives in ``ROOT/.runtime``
 (its ``--root``), removed when the last container goes. The container's
 cgroup is ``/<config.cgroup_parent>/oci-<id>`` in every hierarchy.
 
@@ -65,7 +66,9 @@ class OCIFactory(Factory):
             raise SystemFailure(f"load {container_id!r}: {e}", errno=e.errno) from e
         return OCIContainer(container_id, self._dir(container_id), state, self.runtime)
 
-    def create(self, container_id: str, config: Config) -> OCIContainer:
+    def create(self, container_id: str, config: Config, start: bool = True) -> OCIContainer:
+        """See :meth:`libcontainer.spec.Factory.create`: the runtime's ``create``, then its ``start``
+        unless ``start`` is False (the container is then CREATED: :mod:`.split`)."""
         validate_id(container_id)
         validate(config)
         if getattr(config, "network", None) is not None:
@@ -92,10 +95,11 @@ class OCIFactory(Factory):
                 init_start=linux.process_start_time(init_pid), monitor_pid=monitor.pid,
                 monitor_start=linux.process_start_time(monitor.pid), created=time.time(),
                 incarnation=statedir.new_incarnation())
-            try:
-                self.runtime.run("start", container_id)
-            except CliError as e:
-                raise _create_error(e.message) from None
+            if start:
+                try:
+                    self.runtime.run("start", container_id)
+                except CliError as e:
+                    raise _create_error(e.message) from None
             statefile.save(statefile.path_in(state_dir), state)
             return OCIContainer(container_id, state_dir, state, self.runtime)
         except BaseException as e:
