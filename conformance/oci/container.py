@@ -93,6 +93,9 @@ class OCIContainer(StartMixin, StateHandle):
             return err
         if status == Status.STOPPED:
             return ContainerNotRunning(f"{what}: container {self._id!r} is stopped ({e.message})")
+        if status == Status.CREATED and re.search(r"not running", e.message, re.I):
+            # a runtime refusing to pause or resume a created container (lcrun, as LC-CREATED-05 asks)
+            return ContainerNotRunning(f"{what}: container {self._id!r} is created, not started ({e.message})")
         return SystemFailure(f"{what}: {self.runtime.name}: {e.message}")
 
     def _run(self, what: str, *args: str) -> str:

@@ -5,7 +5,7 @@ import pytest
 
 from libcontainer.conformance.oci import split
 from libcontainer.conformance.oci.cli import CliError
-from libcontainer.conformance.oci.container import is_config_error
+from libcontainer.conformance.oci.container import OCIContainer, is_config_error
 from libcontainer.conformance.oci.refusals import refuses_config
 from libcontainer.spec import (ContainerDestroyed, ContainerNotCreated, ContainerNotRunning, ContainerPaused, Status,
                                SystemFailure)
@@ -123,3 +123,29 @@ def test_a_crashed_start_is_a_system_failure():
     c = FakeContainer(CliError(["runc", "start", "c"], -11, "crashed: killed by signal 11"), Status.RUNNING)
     with pytest.raises(SystemFailure):
         c.start()
+
+
+class _Runtime:
+    name = "lcrun"
+
+
+def _container_in(status: Status):
+    """An OCIContainer whose runtime state reads ``status``: only what ``_failed`` uses."""
+    c = OCIContainer.__new__(OCIContainer)
+    c._id, c.runtime = "c", _Runtime()
+    c._exists = lambda: True
+    c._runtime_status = lambda: status
+    return c
+
+
+@pytest.mark.parametrize("op", ["pause", "resume"])
+def test_a_refused_pause_of_a_created_container_is_not_running(op):
+    """LC-CREATED-05 through a runtime that refuses (lcrun): "container not running" on CREATED."""
+    err = _container_in(Status.CREATED)._failed(CliError(["lcrun", op, "c"], 1, "container not running"), op)
+    assert isinstance(err, ContainerNotRunning)
+
+
+def test_not_running_on_a_running_container_stays_a_system_failure():
+    err = _container_in(Status.RUNNING)._failed(CliError(["lcrun", "resume", "c"], 1, "container not running"),
+                                                 "resume")
+    assert type(err) is SystemFailure
