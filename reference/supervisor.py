@@ -144,7 +144,7 @@ class Supervisor:
         self.sel.register(self.listener, selectors.EVENT_READ, ("accept", None))
         self.reap()
         idle_since = time.monotonic()
-        while not self.stopping:
+        while self.kept or not self.stopping:  # never exits while it keeps a container
             timeout = None
             if not self.kept and len(self.sel.get_map()) <= 2 + (self.events is not None):
                 # before its first container, it waits for the create it was started for
@@ -231,6 +231,12 @@ class Supervisor:
     def handle(self, conn: socket.socket, kept: Kept | None) -> None:
         def dispatch(request, fds):
             if kept is None:
+                if self.stopping:
+                    # it let its last container go earlier in this same round of events and exits
+                    # after it: it takes on nothing more (a create kept now would be left with no
+                    # parent to reap its init). Closed unanswered, the caller starts the next one.
+                    self.reply(conn)
+                    return
                 if isinstance(request, messages.HelloRequest):
                     self.served = True  # started to adopt (LinuxContainer): no create is coming
                     self.reply(conn, messages.PidReply(os.getpid()))
