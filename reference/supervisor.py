@@ -17,7 +17,10 @@ Life: started on first need by :mod:`.supervision` (forked from the caller, the 
 address (an address in use: another supervisor runs, this one exits), adopts the running inits
 a killed predecessor left (:meth:`Supervisor.adopt_all`), writes ``ready`` on READY_FD and serves.
 It exits when it has kept no container for IDLE seconds (0: as soon as the last is dropped; the
-drop's reply tells the destroyer, which waits for the exit).
+drop's reply tells the destroyer, which waits for the exit). Once it has decided to exit it takes
+on nothing more: a request on the root's address read after that, in the same round of events,
+is closed unanswered and the caller sends it to the next supervisor (a create kept then would
+leave its init with no parent to record its status when the supervisor exits).
 
 What a killed supervisor takes with it (its restart protocol in :meth:`adopt_all`): the exit
 status of every process of its containers that exits before a new supervisor runs, the statuses
