@@ -177,15 +177,18 @@ def drop(state_dir: str, timeout: float = 10.0) -> None:
             messages.send_msg(sock, messages.DropRequest())
             reply = messages.recv_reply(sock)
         except OSError:
-            reply = None  # it died meanwhile: nothing keeps the container now
-    if pidfd is None:
-        return
+            reply = None
     try:
-        if isinstance(reply, messages.DroppedReply) and reply.dropped:
+        if reply is None:
+            # reset (or EOF): it let the container go while the connection waited to be accepted
+            # (closing monitor.sock resets those), and may be exiting with its last one; or it died
+            _wait_exiting(keeper, os.path.dirname(state_dir), timeout)
+        elif isinstance(reply, messages.DroppedReply) and reply.dropped and pidfd is not None:
             linux.wait_readable(pidfd, timeout)
             reaper.reap(struct.unpack("3i", creds)[0])
     finally:
-        os.close(pidfd)
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def _wait_exiting(keeper, root: str, timeout: float) -> None:
