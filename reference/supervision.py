@@ -24,6 +24,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 
 from libcontainer.plumbing import linux
 from libcontainer.plumbing import messages
@@ -117,8 +118,13 @@ class Supervision:
         """Ask for the init of the container in ``state_dir`` (its ``state.json`` written with
         ``creating``), ``fds`` its stdio. Returns the connection, on which the caller commits
         ("c" once ``state.json`` is complete; closing it without that kills the init), and the
-        reply. ConfigInvalid, SystemFailure."""
-        for _attempt in range(3):
+        reply. ConfigInvalid, SystemFailure.
+
+        A supervisor that is exiting (it let its last container go) closes the request unanswered
+        and makes nothing for it; it is sent again, to the next supervisor, for up to ``timeout``
+        seconds (while other threads or processes create and destroy, several may exit in turn)."""
+        deadline = time.monotonic() + self.timeout
+        while True:
             sock = self.connect()
             try:
                 messages.send_msg(sock, messages.CreateRequest(state_dir), fds)
@@ -142,8 +148,9 @@ class Supervision:
             sock.close()
             if os.path.lexists(os.path.join(state_dir, statedir.SOCK)):
                 raise SystemFailure("the supervisor exited while starting the container's init")
-            # it was exiting (its last container dropped) and never saw the request: start another
-        raise SystemFailure(f"the supervisor of {self.root} exited before it took the create")
+            # it was exiting (its last container dropped) and did not take the request: the next one
+            if time.monotonic() >= deadline:
+                raise SystemFailure(f"the supervisor of {self.root} exited before it took the create")
 
 
 def drop(state_dir: str, timeout: float = 10.0) -> None:
@@ -170,15 +177,18 @@ def drop(state_dir: str, timeout: float = 10.0) -> None:
             messages.send_msg(sock, messages.DropRequest())
             reply = messages.recv_reply(sock)
         except OSError:
-            reply = None  # it died meanwhile: nothing keeps the container now
-    if pidfd is None:
-        return
+            reply = None
     try:
-        if isinstance(reply, messages.DroppedReply) and reply.dropped:
+        if reply is None:
+            # reset (or EOF): it let the container go while the connection waited to be accepted
+            # (closing monitor.sock resets those), and may be exiting with its last one; or it died
+            _wait_exiting(keeper, os.path.dirname(state_dir), timeout)
+        elif isinstance(reply, messages.DroppedReply) and reply.dropped and pidfd is not None:
             linux.wait_readable(pidfd, timeout)
             reaper.reap(struct.unpack("3i", creds)[0])
     finally:
-        os.close(pidfd)
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def _wait_exiting(keeper, root: str, timeout: float) -> None:

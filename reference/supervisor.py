@@ -17,7 +17,10 @@ Life: started on first need by :mod:`.supervision` (forked from the caller, the 
 address (an address in use: another supervisor runs, this one exits), adopts the running inits
 a killed predecessor left (:meth:`Supervisor.adopt_all`), writes ``ready`` on READY_FD and serves.
 It exits when it has kept no container for IDLE seconds (0: as soon as the last is dropped; the
-drop's reply tells the destroyer, which waits for the exit).
+drop's reply tells the destroyer, which waits for the exit). Once it has decided to exit it takes
+on nothing more: a request on the root's address read after that, in the same round of events,
+is closed unanswered and the caller sends it to the next supervisor (a create kept then would
+leave its init with no parent to record its status when the supervisor exits).
 
 What a killed supervisor takes with it (its restart protocol in :meth:`adopt_all`): the exit
 status of every process of its containers that exits before a new supervisor runs, the statuses
@@ -144,7 +147,7 @@ class Supervisor:
         self.sel.register(self.listener, selectors.EVENT_READ, ("accept", None))
         self.reap()
         idle_since = time.monotonic()
-        while not self.stopping:
+        while self.kept or not self.stopping:  # never exits while it keeps a container
             timeout = None
             if not self.kept and len(self.sel.get_map()) <= 2 + (self.events is not None):
                 # before its first container, it waits for the create it was started for
@@ -231,6 +234,12 @@ class Supervisor:
     def handle(self, conn: socket.socket, kept: Kept | None) -> None:
         def dispatch(request, fds):
             if kept is None:
+                if self.stopping:
+                    # it let its last container go earlier in this same round of events and exits
+                    # after it: it takes on nothing more (a create kept now would be left with no
+                    # parent to reap its init). Closed unanswered, the caller starts the next one.
+                    self.reply(conn)
+                    return
                 if isinstance(request, messages.HelloRequest):
                     self.served = True  # started to adopt (LinuxContainer): no create is coming
                     self.reply(conn, messages.PidReply(os.getpid()))
