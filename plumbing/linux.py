@@ -128,12 +128,26 @@ def prctl(option: int, arg2=0, arg3: int = 0) -> int:
                               ctypes.c_ulong(0)), "prctl")
 
 
+def pidfd_open(pid: int) -> int:
+    """os.pidfd_open(pid): a pidfd (an fd, O_CLOEXEC) of process ``pid``. Raises ProcessLookupError when
+    the process is gone, which the kernel reports as ESRCH or, for a pid whose process has exited and
+    left its thread group while the pid is still allocated (between the reap and the pid's release),
+    as EINVAL: pidfd_open(2) (EINVAL "pid is not valid"), kernel/pid.c pidfd_prepare (no PIDTYPE_TGID
+    task). Found on 6.12: destroy raced a process being reaped. A pid <= 0 is a caller's error (EINVAL)."""
+    try:
+        return os.pidfd_open(pid)
+    except OSError as e:
+        if e.errno == errno.EINVAL and pid > 0:
+            raise ProcessLookupError(errno.ESRCH, f"pidfd_open({pid}): the process has exited") from None
+        raise
+
+
 def kill_verified(pid: int, start: int | None, sig: int = signal.SIGKILL, check=None) -> bool:
     """Send ``sig`` to ``pid`` only if it is still the process that started at ``start`` (field 22 of
     /proc/<pid>/stat; None: any) and ``check(pid)`` (when given) is true, checked while a pidfd holds
     the process, so a reused pid is never hit. True if sent, False if the target is gone or another."""
     try:
-        pidfd = os.pidfd_open(pid)
+        pidfd = pidfd_open(pid)
     except ProcessLookupError:
         return False
     try:

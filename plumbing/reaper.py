@@ -14,6 +14,8 @@ import os
 import select
 import threading
 
+from . import linux
+
 _lock = threading.Lock()
 _pidfds: dict[int, int] = {}
 _wake: tuple[int, int] | None = None
@@ -25,7 +27,7 @@ def add(pid: int) -> None:
     """Reap child ``pid`` once it exits."""
     global _wake, _thread, _owner
     try:
-        pidfd = os.pidfd_open(pid)
+        pidfd = linux.pidfd_open(pid)
     except ProcessLookupError:
         return
     with _lock:

@@ -275,7 +275,7 @@ def end_process(pid: int | None, start: int | None, grace: float = 10.0, timeout
     if not pid:
         return
     try:
-        pidfd = os.pidfd_open(pid)
+        pidfd = linux.pidfd_open(pid)
     except ProcessLookupError:
         return
     try:

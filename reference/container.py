@@ -105,7 +105,7 @@ class LinuxContainer(StateHandle):
     def _kill_init(self, timeout: float = 5.0) -> None:
         """SIGKILL init (verified by its start time) and wait until it has exited."""
         try:
-            pidfd = os.pidfd_open(self.init_pid)
+            pidfd = linux.pidfd_open(self.init_pid)
         except ProcessLookupError:
             return
         try:
@@ -220,7 +220,7 @@ class LinuxContainer(StateHandle):
         transitions.check("signal", self._status, self._id, sig=sig, pid=pid)
         with system_errors("signal", self, settle=True):
             try:
-                pidfd = os.pidfd_open(pid)
+                pidfd = linux.pidfd_open(pid)
             except ProcessLookupError:
                 raise ProcessNotFound(f"pid {pid} does not exist") from None
             try:

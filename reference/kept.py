@@ -58,7 +58,7 @@ class Kept(MonitorStartup):
     def adopt(cls, state_dir: str, supervisor, state: statefile.ContainerState) -> "Kept | None":
         """Keep the running init of ``state`` again; None when it is not running (any more)."""
         try:
-            pidfd = os.pidfd_open(state.init_pid)
+            pidfd = linux.pidfd_open(state.init_pid)
         except ProcessLookupError:
             return None
         if (linux.process_start_time(state.init_pid) != state.init_start
@@ -111,7 +111,7 @@ class Kept(MonitorStartup):
             return False
         if settle:
             try:
-                pidfd = os.pidfd_open(self.init_pid)
+                pidfd = linux.pidfd_open(self.init_pid)
             except ProcessLookupError:
                 return False
             try:

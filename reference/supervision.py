@@ -173,7 +173,7 @@ def drop(state_dir: str, timeout: float = 10.0) -> None:
     with sock:
         try:
             creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            pidfd = os.pidfd_open(struct.unpack("3i", creds)[0])
+            pidfd = linux.pidfd_open(struct.unpack("3i", creds)[0])
             messages.send_msg(sock, messages.DropRequest())
             reply = messages.recv_reply(sock)
         except OSError:
@@ -199,7 +199,7 @@ def _wait_exiting(keeper, root: str, timeout: float) -> None:
         return
     pid = keeper["monitor_pid"]
     try:
-        pidfd = os.pidfd_open(pid)
+        pidfd = linux.pidfd_open(pid)
     except ProcessLookupError:
         return
     try:

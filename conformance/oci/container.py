@@ -127,7 +127,7 @@ class OCIContainer(StartMixin, StateHandle):
     def _init_exited(self, timeout: float = 0.0) -> bool:
         """True once init has exited, waiting up to ``timeout`` s for it (its pidfd turns readable)."""
         try:
-            pidfd = os.pidfd_open(self.init_pid)
+            pidfd = linux.pidfd_open(self.init_pid)
         except ProcessLookupError:
             return True
         try:
@@ -147,7 +147,7 @@ class OCIContainer(StartMixin, StateHandle):
         except CliError:
             pass
         with contextlib.suppress(ProcessLookupError):
-            pidfd = os.pidfd_open(self.init_pid)
+            pidfd = linux.pidfd_open(self.init_pid)
             try:
                 linux.wait_readable(pidfd, 10.0)  # readable once the kill has landed
             finally:
@@ -204,7 +204,7 @@ class OCIContainer(StartMixin, StateHandle):
         if status in (Status.PAUSED, Status.PAUSING):
             self._refused_while_paused()
         try:
-            pidfd = os.pidfd_open(pid)
+            pidfd = linux.pidfd_open(pid)
         except ProcessLookupError:
             raise ProcessNotFound(f"pid {pid} does not exist") from None
         try:

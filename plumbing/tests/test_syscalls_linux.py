@@ -1,5 +1,6 @@
 """Unit tests of libcontainer.plumbing's syscall table, Linux helpers and state directory (no root)."""
 
+import errno
 import os
 import signal
 import subprocess
@@ -145,3 +146,31 @@ def test_exit_records_round_trip_and_junk_is_no_status(tmp_path):
     (tmp_path / statedir.EXITS / "43").write_text("999")
     assert statedir.read_exit(str(tmp_path), 43) is None
     assert statedir.read_exit(str(tmp_path), 44) is None
+
+
+def _einval(pid):
+    raise OSError(errno.EINVAL, "Invalid argument")
+
+
+def test_pidfd_open_of_a_process_leaving_its_thread_group_is_process_lookup_error(monkeypatch):
+    """The 6.12 guest's destroy of a paused container (LC-DESTROY-03, spec/tests/test_bugs.py) got
+    SystemFailure "[Errno 22] Invalid argument": pidfd_open(2) answers EINVAL, not ESRCH, for a pid
+    whose process was reaped while the pid is still allocated. That is the process being gone."""
+    monkeypatch.setattr(os, "pidfd_open", _einval)
+    with pytest.raises(ProcessLookupError):
+        linux.pidfd_open(12345)
+    assert linux.kill_verified(12345, None, signal.SIGKILL) is False
+
+
+def test_pidfd_open_of_a_pid_that_cannot_be_one_stays_einval():
+    with pytest.raises(OSError) as raised:
+        linux.pidfd_open(0)
+    assert raised.value.errno == errno.EINVAL and not isinstance(raised.value, ProcessLookupError)
+
+
+def test_pidfd_open_of_a_live_process_is_a_pidfd():
+    fd = linux.pidfd_open(os.getpid())
+    try:
+        assert os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[pidfd]"
+    finally:
+        os.close(fd)
