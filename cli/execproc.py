@@ -19,13 +19,13 @@ transition table (ContainerPaused in PAUSING and PAUSED, ContainerNotRunning whe
 from __future__ import annotations
 
 import errno
-import json
 import os
 
 from libcontainer.plumbing import linux
 from libcontainer.plumbing import statedir
 from libcontainer.reference import process as process_mod
 from libcontainer.reference import seccomp
+from libcontainer.reference import spawn
 from libcontainer.reference.cgroups import driver_for
 from libcontainer.spec import ConfigInvalid, ContainerNotRunning, Process, Status, SystemFailure, transitions
 
@@ -37,29 +37,6 @@ def _join_pid_namespace(init_pid: int) -> None:
         linux.setns(fd, linux.CLONE_NEWPID)
     finally:
         os.close(fd)
-
-
-def _fork(child) -> tuple[int, dict | None]:
-    """Fork ``child(errfd)``; (pid, None) once it has exec'd (EOF on the close-on-exec pipe), or
-    (pid, the JSON error it reported), the child then reaped."""
-    r, w = os.pipe2(os.O_CLOEXEC)
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(r)
-        os.close(w)
-        raise
-    if pid == 0:
-        os.close(r)
-        child(w)  # never returns
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
-    if not data:
-        return pid, None
-    os.waitpid(pid, 0)
-    return pid, json.loads(data)
-
 
 def start(factory, container, process: Process) -> int:
     """Start ``process`` in ``container`` (a LinuxContainer of ``factory``) as a child of this
@@ -75,7 +52,7 @@ def start(factory, container, process: Process) -> int:
         try:
             if "pid" in config.namespaces:
                 _join_pid_namespace(init_pid)
-            pid, err = _fork(lambda errfd: process_mod.run_exec(
+            pid, err = spawn.spawn(lambda errfd: process_mod.run_exec(
                 init_pid, config.namespaces, cgroup.procs_files(), process, [0, 1, 2], errfd, filter_))
         except OSError as e:
             # fork into a pid namespace whose init has exited: ENOMEM (pid_namespaces(7)); its /proc gone: ENOENT

@@ -30,6 +30,7 @@ from libcontainer.plumbing import statefile
 from libcontainer.spec import Config
 
 from . import process as process_mod
+from . import spawn as spawn_mod
 
 
 class MonitorStartup:
@@ -211,38 +212,11 @@ class MonitorStartup:
                 f.write(text)
 
     def spawn(self, child, during=None) -> tuple[int, dict | None]:
-        """Fork ``child(errfd)``; return (pid, None) once it has exec'd, or (pid, error).
-
-        ``during(pid)`` runs in the monitor before it waits for the exec (the network set-up).
-        """
-        r, w = os.pipe2(os.O_CLOEXEC)
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(r)
-            os.close(w)
-            raise
-        if pid == 0:
-            os.close(r)
-            child(w)  # never returns
-        os.close(w)
-        with os.fdopen(r, "rb") as f:
-            hook_error = None
-            if during is not None:
-                try:
-                    during(pid)
-                except Exception as e:  # noqa: BLE001 - reported below, after the child is gone
-                    hook_error = e
-            data = f.read()
-        if data or hook_error is not None:
-            _, status = os.waitpid(pid, 0)
-            if hook_error is None:
-                return pid, json.loads(data)
-            # the monitor's own failure is the cause; the child only gave up after it
-            return pid, {"kind": "system", "errno": getattr(hook_error, "errno", None),
-                         "message": f"{type(hook_error).__name__}: {hook_error}"}
-        self.children.add(pid)
-        return pid, None
+        """`spawn.spawn` of ``child``; a child that exec'd is kept among ``children``."""
+        pid, err = spawn_mod.spawn(child, during)
+        if err is None:
+            self.children.add(pid)
+        return pid, err
 
 
 def committed(state_dir: str, data: bytes, init_pid: int) -> bool:
