@@ -25,7 +25,7 @@ from .mutants_config import (DropsDeviceRules, DropsHardening, DropsIdentity, Dr
                              IgnoresHostname, IgnoresIdMappings, IgnoresMaskedPaths, IgnoresMountOptions,
                              IgnoresMounts, IgnoresNamespacePaths, IgnoresNamespaces, IgnoresReadonlyPaths,
                              IgnoresReadonlyRootfs, IgnoresRootfsPropagation, IgnoresSeccompOp, IgnoresSysctl,
-                             RefusesRepeatedSeccompRule, RefusesVaguely)
+                             RefusesRepeatedSeccompRule, RefusesVaguely, StatsNoThrottledTime)
 from .mutants_faults import (CreateNotCrashSafe, DestroyByIdForgets, DestroyReadOnlyBare,  # noqa: F401
                              ExecRaceRaw, HomeUnset, IdAliases, MissingCwdRefused, PidsWithoutZombies,
                              ResumeStoppedThaws, StaleHandleFollowsId, StatsDestroyedAsSystemFailure,
@@ -96,6 +96,8 @@ MUTANTS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "DropsIdentity": (("LC-CFG-PROC-04",), "test_config_process", "test_uid_and_gid and exec"),
     "DropsRlimitsAndUmask": (("LC-CFG-PROC-07",), "test_config_process", "test_rlimits and init"),
     "RefusesVaguely": (("LC-CFG-NOTSUP-01",), "test_config_resources", "honoured and cpu_weight"),
+    "StatsNoThrottledTime": (("LC-CFG-STATS-05",), "test_config_resources",
+                             "test_stats_cpu_throttling_agrees_with_the_kernel"),
     "IgnoresSeccompOp": (("LC-CFG-SEC-05",), "test_config_security", "test_seccomp_argument_comparison"),
     "RefusesRepeatedSeccompRule": (("LC-CFG-SEC-04",), "test_config_security", "test_seccomp_repeated_rule"),
     "IgnoresBindFlags": (("LC-CFG-FS-03",), "test_config_filesystem", "test_bind_mount_flags"),

@@ -112,3 +112,14 @@ RefusesRepeatedSeccompRule = mutant("RefusesRepeatedSeccompRule", _factory={"cre
 IgnoresBindFlags = ignoring("IgnoresBindFlags", lambda c: dataclasses.replace(c, mounts=[
     dataclasses.replace(m, options=[o for o in m.options if o in ("bind", "rbind", "ro", "rw")])
     if m.type == "bind" else m for m in c.mounts]) if isinstance(c, Config) else c)
+
+
+def _stats_without_throttled_time(self):
+    stats = self.inner.stats()
+    if stats.cpu is None:
+        return stats
+    return dataclasses.replace(stats, cpu=dataclasses.replace(stats.cpu, throttled_ns=0))
+
+
+# a runtime whose stats read nr_throttled but not the throttled time (LC-CFG-STATS-05)
+StatsNoThrottledTime = mutant("StatsNoThrottledTime", stats=_stats_without_throttled_time)
