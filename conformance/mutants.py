@@ -108,3 +108,10 @@ from .mutants_created import (CREATED_MUTANTS, CreatedRunsAtOnce, CreateLateLook
                               StartAnything, StartNoop)
 
 MUTANTS.update(CREATED_MUTANTS)
+
+from .mutants_destroyed import (DESTROYED_MUTANTS, ConfigGoneAfterDestroy, DestroyTwiceRaises,  # noqa: E402,F401
+                                ExecNotRunningWhenDestroyed, PauseDestroyedNoop, ProcessesEmptyWhenDestroyed,
+                                ResumeDestroyedNoop, SignalDestroyedSilent, StatsNotRunningWhenDestroyed,
+                                StatusStoppedWhenDestroyed, WaitProcessNotRunningWhenDestroyed)
+
+MUTANTS.update(DESTROYED_MUTANTS)
