@@ -115,3 +115,9 @@ from .mutants_destroyed import (DESTROYED_MUTANTS, ConfigGoneAfterDestroy, Destr
                                 StatusStoppedWhenDestroyed, WaitProcessNotRunningWhenDestroyed)
 
 MUTANTS.update(DESTROYED_MUTANTS)
+
+from .mutants_states import (STATE_MUTANTS, ExecNamespacePid, ExecStoppedSystemFailure,  # noqa: E402,F401
+                             PauseNoop, PauseStoppedNoop, ProcessesWithoutInit, ResumeStoppedNoop, SignalAlwaysKill,
+                             StatsAsDict, WaitNoHang, WaitOnce, WaitProcessNoHang, WaitProcessReapedZero)
+
+MUTANTS.update(STATE_MUTANTS)
