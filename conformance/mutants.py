@@ -121,3 +121,11 @@ from .mutants_states import (STATE_MUTANTS, ExecNamespacePid, ExecStoppedSystemF
                              StatsAsDict, WaitNoHang, WaitOnce, WaitProcessNoHang, WaitProcessReapedZero)
 
 MUTANTS.update(STATE_MUTANTS)
+
+from .mutants_more import (MORE_MUTANTS, CreateLeavesState, CreateNeverStarts, CreateReplaces,  # noqa: E402,F401
+                           DestroyStoppedNoop, ExecMissingProgramSystemFailure, IdGoneAfterDestroy, Ids2014,
+                           LoadUnknownNotRunning, LoadWithoutPause, PausePausingRaises,
+                           SignalEsrchIgnored, SignalInvalidAsProbe, SignalPausedDelivered, StateDirBeforeIdCheck,
+                           WaitFrozenNoHang, WaitProcessAnyPid)
+
+MUTANTS.update(MORE_MUTANTS)
