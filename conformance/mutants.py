@@ -127,5 +127,7 @@ from .mutants_more import (MORE_MUTANTS, CreateLeavesState, CreateNeverStarts, C
                            LoadUnknownNotRunning, LoadWithoutPause, PausePausingRaises,
                            SignalEsrchIgnored, SignalInvalidAsProbe, SignalPausedDelivered, StateDirBeforeIdCheck,
                            WaitFrozenNoHang, WaitProcessAnyPid)
+from .mutants_more import (DestroyPausedRefused, NegativeLimitsUnlimited, ProcessesCachedAfterExit,  # noqa: E402,F401
+                           SignalMembershipBeforePaused, WaitProcessUncheckedType)
 
 MUTANTS.update(MORE_MUTANTS)

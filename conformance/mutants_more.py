@@ -1,10 +1,11 @@
 """Mutants for the factory, the id rules, the frozen cells and the error clauses (SPEC.md
 LC-FACTORY-*, LC-ID-*, LC-IDENT-01, LC-PAUSE-04, LC-SIGNAL-03/05/06, LC-WAIT-05,
-LC-WAITPROC-03, LC-DESTROY-04, LC-EXEC-06): each the reference with one behaviour broken, through the
+LC-WAITPROC-03, LC-DESTROY-03/04, LC-EXEC-06, LC-PROCS-04, LC-GEN-03/04): each the reference with one behaviour broken, through the
 public interface (see :mod:`libcontainer.conformance.mutants`, whose ``MUTANTS`` lists them)."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import re
@@ -13,7 +14,7 @@ import time
 from libcontainer.spec import (ConfigInvalid, ContainerDestroyed, ContainerNotRunning, ContainerPaused, IdInUse,
                                InvalidIdFormat, ProcessNotFound, Status, SystemFailure)
 
-from .mutants_base import Delegating, MutantFactory, mutant
+from .mutants_base import Delegating, MutantFactory, ignoring, mutant
 
 FROZEN = (Status.PAUSING, Status.PAUSED)
 
@@ -142,6 +143,45 @@ def _load_without_pause(self, container_id):
     return PauseKnownToCreator(self.inner.load(container_id))
 
 
+def _destroy_paused_refused(self):
+    """runc's ``delete`` without ``--force``: a paused container is refused, not killed."""
+    if self.inner.status() in FROZEN:
+        raise ContainerPaused(f"container {self.id} is paused, resume it first")
+    return self.inner.destroy()
+
+
+def _processes_cached_after_exit(self):
+    """The last list seen while processes ran, kept once init has gone (a list kept in the state)."""
+    pids = self.inner.processes()
+    if pids:
+        self._pids = pids
+    return pids or getattr(self, "_pids", [])
+
+
+def _wait_process_unchecked_type(self, pid):
+    """The pid compared before its type is checked: a TypeError escapes for None."""
+    if pid <= 0:
+        raise ProcessNotFound(f"no process {pid}")
+    return self.inner.wait_process(pid)
+
+
+def _signal_membership_before_paused(self, pid, sig):
+    """The target looked up before the state is checked: ProcessNotFound wins over ContainerPaused."""
+    if self.inner.status() in FROZEN and pid not in self.inner.processes():
+        raise ProcessNotFound(f"no process {pid} in container {self.id}")
+    return self.inner.signal(pid, sig)
+
+
+def _negative_limits_unlimited(config):
+    """A negative limit taken as "unlimited" (as -1 is in runc's memory.limit), not refused."""
+    resources = getattr(config, "resources", None)
+    if not dataclasses.is_dataclass(resources):
+        return config
+    changes = {name: None for name in ("memory", "memory_reservation", "memory_swap", "cpu_quota", "pids_limit")
+               if type(getattr(resources, name, None)) is int and getattr(resources, name) < 0}
+    return dataclasses.replace(config, resources=dataclasses.replace(resources, **changes)) if changes else config
+
+
 PausePausingRaises = mutant("PausePausingRaises", pause=_pause_pausing_raises)
 SignalPausedDelivered = mutant("SignalPausedDelivered", signal=_signal_paused_delivered)
 WaitFrozenNoHang = mutant("WaitFrozenNoHang", wait=_wait_frozen_nohang)
@@ -159,6 +199,11 @@ CreateLeavesState = mutant("CreateLeavesState", _factory={"create": _create_leav
 CreateNeverStarts = mutant("CreateNeverStarts", _factory={"create": _create_never_starts})
 LoadUnknownNotRunning = mutant("LoadUnknownNotRunning", _factory={"load": _load_unknown_not_running})
 LoadWithoutPause = mutant("LoadWithoutPause", _factory={"load": _load_without_pause})
+DestroyPausedRefused = mutant("DestroyPausedRefused", destroy=_destroy_paused_refused)
+ProcessesCachedAfterExit = mutant("ProcessesCachedAfterExit", processes=_processes_cached_after_exit)
+WaitProcessUncheckedType = mutant("WaitProcessUncheckedType", wait_process=_wait_process_unchecked_type)
+SignalMembershipBeforePaused = mutant("SignalMembershipBeforePaused", signal=_signal_membership_before_paused)
+NegativeLimitsUnlimited = ignoring("NegativeLimitsUnlimited", _negative_limits_unlimited)
 
 MORE_MUTANTS = {
     "PausePausingRaises": (("LC-PAUSE-04",), "test_transitions", "PAUSING-pause"),
@@ -177,4 +222,9 @@ MORE_MUTANTS = {
     "CreateNeverStarts": (("LC-FACTORY-01",), "test_factory", "test_create_returns_running_container"),
     "LoadUnknownNotRunning": (("LC-FACTORY-05",), "test_factory", "test_load_of_unknown_id"),
     "LoadWithoutPause": (("LC-FACTORY-04",), "test_factory", "test_load_from_another_process"),
+    "DestroyPausedRefused": (("LC-DESTROY-03",), "test_transitions", "PAUSED-destroy"),
+    "ProcessesCachedAfterExit": (("LC-PROCS-04",), "test_transitions", "STOPPED-processes"),
+    "WaitProcessUncheckedType": (("LC-GEN-03",), "test_errors", "test_wrong_types and wait_process-none"),
+    "SignalMembershipBeforePaused": (("LC-GEN-04",), "test_errors", "test_which_error_wins"),
+    "NegativeLimitsUnlimited": (("LC-FACTORY-06",), "test_hostile", "test_invalid_config_raises"),
 }
