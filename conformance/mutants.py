@@ -131,3 +131,12 @@ from .mutants_more import (DestroyPausedRefused, NegativeLimitsUnlimited, Proces
                            SignalMembershipBeforePaused, WaitProcessUncheckedType)
 
 MUTANTS.update(MORE_MUTANTS)
+
+from .mutants_process import (PROCESS_MUTANTS, ArgsDropEmpty, EnvDropsEmptyValues,  # noqa: E402,F401
+                              IgnoresAdditionalGids,
+                              IgnoresBlkioWeight, IgnoresCpuQuota, IgnoresCpuset, IgnoresCpuShares, IgnoresCwd,
+                              IgnoresHugetlb, IgnoresIoThrottles, IgnoresMemoryReservation, IgnoresMemorySwap,
+                              IgnoresPidsLimit, IgnoresUmask, StatsCpuInMicroseconds, StatsMemoryInKiB,
+                              StatsNoMemoryLimit, StatsPidsWithoutInit)
+
+MUTANTS.update(PROCESS_MUTANTS)

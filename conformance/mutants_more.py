@@ -1,7 +1,7 @@
 """Mutants for the factory, the id rules, the frozen cells and the error clauses (SPEC.md
-LC-FACTORY-*, LC-ID-*, LC-IDENT-01, LC-PAUSE-04, LC-SIGNAL-03/05/06, LC-WAIT-05,
-LC-WAITPROC-03, LC-DESTROY-03/04, LC-EXEC-06, LC-PROCS-04, LC-GEN-03/04): each the reference with one behaviour broken, through the
-public interface (see :mod:`libcontainer.conformance.mutants`, whose ``MUTANTS`` lists them)."""
+LC-FACTORY-*, LC-ID-*, LC-IDENT-01, LC-PAUSE-04, LC-SIGNAL-03/05/06, LC-WAIT-05, LC-WAITPROC-03,
+LC-DESTROY-03/04, LC-EXEC-06, LC-PROCS-04, LC-GEN-03/04): each the reference with one behaviour broken,
+through the public interface (see :mod:`libcontainer.conformance.mutants`, whose ``MUTANTS`` lists them)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,101 @@
+"""Mutants for the process, resource and stats fields of the config (SPEC.md LC-CFG-PROC-*,
+LC-CFG-RES-*, LC-CFG-STATS-*): each the reference with one field silently dropped or altered, or
+one stats value in the wrong unit, through the public interface (see
+:mod:`libcontainer.conformance.mutants`, whose ``MUTANTS`` lists them)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from libcontainer.spec import Config, Resources
+
+from .mutants_base import ignoring, mutant
+
+
+def _process_changed(**change: Callable) -> Callable[[Config], Config]:
+    """A transform of the init process: each field name -> function of its configured value."""
+    def transform(config: Config) -> Config:
+        process = config.process
+        return dataclasses.replace(config, process=dataclasses.replace(
+            process, **{name: alter(getattr(process, name)) for name, alter in change.items()}))
+    return transform
+
+
+def _resources_dropped(*names: str) -> Callable[[Config], Config]:
+    """A transform resetting resource fields ``names`` to their defaults (the limit never written)."""
+    defaults = {f.name: f for f in dataclasses.fields(Resources)}
+
+    def transform(config: Config) -> Config:
+        reset = {}
+        for name in names:
+            f = defaults[name]
+            reset[name] = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        return dataclasses.replace(config, resources=dataclasses.replace(config.resources, **reset))
+    return transform
+
+
+def _stats_altered(part: str, **change: Callable) -> Callable:
+    """stats() with fields of ``part`` (memory, cpu, pids) passed through ``change``."""
+    def stats(self):
+        got = self.inner.stats()
+        section = getattr(got, part)
+        return dataclasses.replace(got, **{part: dataclasses.replace(
+            section, **{name: alter(getattr(section, name)) for name, alter in change.items()})})
+    return stats
+
+
+def _kib(value):
+    return None if value is None else value // 1024
+
+
+def _usec(value):
+    return None if value is None else value // 1000
+
+
+def _minus_init(value):
+    return None if value is None else value - 1
+
+
+ArgsDropEmpty = ignoring("ArgsDropEmpty", _process_changed(args=lambda args: [a for a in args if a != ""]))
+EnvDropsEmptyValues = ignoring("EnvDropsEmptyValues",
+                               _process_changed(env=lambda env: [e for e in env if not e.endswith("=")]))
+IgnoresCwd = ignoring("IgnoresCwd", _process_changed(cwd=lambda cwd: "/"))
+IgnoresAdditionalGids = ignoring("IgnoresAdditionalGids", _process_changed(additional_gids=lambda gids: []))
+IgnoresUmask = ignoring("IgnoresUmask", _process_changed(umask=lambda umask: 0o022))
+IgnoresMemoryReservation = ignoring("IgnoresMemoryReservation", _resources_dropped("memory_reservation"))
+IgnoresMemorySwap = ignoring("IgnoresMemorySwap", _resources_dropped("memory_swap"))
+IgnoresCpuQuota = ignoring("IgnoresCpuQuota", _resources_dropped("cpu_quota", "cpu_period"))
+IgnoresCpuShares = ignoring("IgnoresCpuShares", _resources_dropped("cpu_shares"))
+IgnoresCpuset = ignoring("IgnoresCpuset", _resources_dropped("cpuset_cpus", "cpuset_mems"))
+IgnoresPidsLimit = ignoring("IgnoresPidsLimit", _resources_dropped("pids_limit"))
+IgnoresIoThrottles = ignoring("IgnoresIoThrottles", _resources_dropped(
+    "blkio_throttle_read_bps_device", "blkio_throttle_write_bps_device", "blkio_throttle_read_iops_device",
+    "blkio_throttle_write_iops_device"))
+IgnoresBlkioWeight = ignoring("IgnoresBlkioWeight", _resources_dropped("blkio_weight"))
+IgnoresHugetlb = ignoring("IgnoresHugetlb", _resources_dropped("hugetlb_limits"))
+StatsMemoryInKiB = mutant("StatsMemoryInKiB", stats=_stats_altered("memory", usage_bytes=_kib))
+StatsCpuInMicroseconds = mutant("StatsCpuInMicroseconds", stats=_stats_altered("cpu", total_ns=_usec))
+StatsPidsWithoutInit = mutant("StatsPidsWithoutInit", stats=_stats_altered("pids", current=_minus_init))
+StatsNoMemoryLimit = mutant("StatsNoMemoryLimit", stats=_stats_altered("memory", limit_bytes=lambda limit: None))
+
+PROCESS_MUTANTS = {
+    "ArgsDropEmpty": (("LC-CFG-PROC-01",), "test_config_process", "test_args_reach_the_program and init"),
+    "EnvDropsEmptyValues": (("LC-CFG-PROC-02",), "test_config_process", "test_env_is_exactly and init"),
+    "IgnoresCwd": (("LC-CFG-PROC-03",), "test_config_process", "test_cwd_is and init"),
+    "IgnoresAdditionalGids": (("LC-CFG-PROC-05",), "test_config_process", "test_additional_gids and init and three"),
+    "IgnoresUmask": (("LC-CFG-PROC-06",), "test_config_process", "test_umask and init"),
+    "IgnoresMemoryReservation": (("LC-CFG-RES-02",), "test_config_resources", "test_memory_reservation"),
+    "IgnoresMemorySwap": (("LC-CFG-RES-03",), "test_config_resources", "test_memory_swap_limits"),
+    "IgnoresCpuQuota": (("LC-CFG-RES-04",), "test_config_resources", "test_cpu_quota_throttles"),
+    "IgnoresCpuShares": (("LC-CFG-RES-05",), "test_config_resources", "test_cpu_shares_is"),
+    "IgnoresCpuset": (("LC-CFG-RES-06",), "test_config_resources", "test_cpuset_shows"),
+    "IgnoresPidsLimit": (("LC-CFG-RES-07",), "test_config_resources", "test_pids_limit_makes_fork_fail and 2"),
+    "IgnoresIoThrottles": (("LC-CFG-RES-09",), "test_config_resources", "test_io_throttles"),
+    "IgnoresBlkioWeight": (("LC-CFG-RES-10",), "test_config_resources", "test_blkio_weight"),
+    "IgnoresHugetlb": (("LC-CFG-RES-11",), "test_config_resources", "test_hugetlb_limit"),
+    "StatsMemoryInKiB": (("LC-CFG-STATS-01",), "test_config_resources", "test_stats_memory_usage_grows"),
+    "StatsCpuInMicroseconds": (("LC-CFG-STATS-02",), "test_config_resources", "test_stats_cpu_usage_grows"),
+    "StatsPidsWithoutInit": (("LC-CFG-STATS-03",), "test_config_resources", "test_stats_pids_current"),
+    "StatsNoMemoryLimit": (("LC-CFG-STATS-04",), "test_config_resources", "test_stats_memory_limit_and_oom"),
+}
