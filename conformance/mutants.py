@@ -138,5 +138,7 @@ from .mutants_process import (PROCESS_MUTANTS, ArgsDropEmpty, EnvDropsEmptyValue
                               IgnoresHugetlb, IgnoresIoThrottles, IgnoresMemoryReservation, IgnoresMemorySwap,
                               IgnoresPidsLimit, IgnoresUmask, StatsCpuInMicroseconds, StatsMemoryInKiB,
                               StatsNoMemoryLimit, StatsPidsWithoutInit)
+from .mutants_process import (DefaultSeccompProfile, HostnameUnset, IgnoresNoNewPrivileges,  # noqa: E402,F401
+                              IgnoresPidNamespace, PropagationLoose)
 
 MUTANTS.update(PROCESS_MUTANTS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from libcontainer.spec import Config, Resources
+from libcontainer.spec import Config, Resources, Seccomp, SyscallRule
 
 from .mutants_base import ignoring, mutant
 
@@ -45,6 +45,21 @@ def _stats_altered(part: str, **change: Callable) -> Callable:
     return stats
 
 
+def _default_seccomp(config: Config) -> Config:
+    """No profile given taken as "the default profile" (Docker's behaviour): kexec_load refused."""
+    if config.seccomp is not None:
+        return config
+    return dataclasses.replace(config, seccomp=Seccomp(syscalls=[SyscallRule(names=["kexec_load"])]))
+
+
+def _propagation_loose(config: Config) -> Config:
+    """An empty propagation taken as unset and its case ignored, not refused."""
+    value = config.rootfs_propagation
+    if isinstance(value, str):
+        value = value.lower() or None
+    return dataclasses.replace(config, rootfs_propagation=value)
+
+
 def _kib(value):
     return None if value is None else value // 1024
 
@@ -74,6 +89,12 @@ IgnoresIoThrottles = ignoring("IgnoresIoThrottles", _resources_dropped(
     "blkio_throttle_write_iops_device"))
 IgnoresBlkioWeight = ignoring("IgnoresBlkioWeight", _resources_dropped("blkio_weight"))
 IgnoresHugetlb = ignoring("IgnoresHugetlb", _resources_dropped("hugetlb_limits"))
+IgnoresNoNewPrivileges = ignoring("IgnoresNoNewPrivileges", _process_changed(no_new_privileges=lambda nnp: False))
+DefaultSeccompProfile = ignoring("DefaultSeccompProfile", _default_seccomp)
+PropagationLoose = ignoring("PropagationLoose", _propagation_loose)
+HostnameUnset = ignoring("HostnameUnset", lambda config: dataclasses.replace(config, hostname=None))
+IgnoresPidNamespace = ignoring("IgnoresPidNamespace", lambda config: dataclasses.replace(
+    config, namespaces=[n for n in config.namespaces if n != "pid"]))
 StatsMemoryInKiB = mutant("StatsMemoryInKiB", stats=_stats_altered("memory", usage_bytes=_kib))
 StatsCpuInMicroseconds = mutant("StatsCpuInMicroseconds", stats=_stats_altered("cpu", total_ns=_usec))
 StatsPidsWithoutInit = mutant("StatsPidsWithoutInit", stats=_stats_altered("pids", current=_minus_init))
@@ -94,6 +115,12 @@ PROCESS_MUTANTS = {
     "IgnoresIoThrottles": (("LC-CFG-RES-09",), "test_config_resources", "test_io_throttles"),
     "IgnoresBlkioWeight": (("LC-CFG-RES-10",), "test_config_resources", "test_blkio_weight"),
     "IgnoresHugetlb": (("LC-CFG-RES-11",), "test_config_resources", "test_hugetlb_limit"),
+    "IgnoresNoNewPrivileges": (("LC-CFG-SEC-03",), "test_config_security",
+                               "test_no_new_privileges and init and True"),
+    "DefaultSeccompProfile": (("LC-CFG-SEC-06",), "test_config_security", "test_seccomp_none and init"),
+    "PropagationLoose": (("LC-CFG-FS-08",), "test_config_filesystem", "test_bad_rootfs_propagation"),
+    "HostnameUnset": (("LC-NS-02",), "test_lifecycle", "test_hostname_is_applied"),
+    "IgnoresPidNamespace": (("LC-NS-01",), "test_lifecycle", "test_init_is_pid_1"),
     "StatsMemoryInKiB": (("LC-CFG-STATS-01",), "test_config_resources", "test_stats_memory_usage_grows"),
     "StatsCpuInMicroseconds": (("LC-CFG-STATS-02",), "test_config_resources", "test_stats_cpu_usage_grows"),
     "StatsPidsWithoutInit": (("LC-CFG-STATS-03",), "test_config_resources", "test_stats_pids_current"),
