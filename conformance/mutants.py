@@ -140,5 +140,6 @@ from .mutants_process import (PROCESS_MUTANTS, ArgsDropEmpty, EnvDropsEmptyValue
                               StatsNoMemoryLimit, StatsPidsWithoutInit)
 from .mutants_process import (DefaultSeccompProfile, HostnameUnset, IgnoresNoNewPrivileges,  # noqa: E402,F401
                               IgnoresPidNamespace, PropagationLoose)
+from .mutants_process import IgnoresAmbientCaps, IgnoresCgroupNamespace, IgnoresIpcNamespace  # noqa: E402,F401
 
 MUTANTS.update(PROCESS_MUTANTS)

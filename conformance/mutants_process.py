@@ -60,6 +60,15 @@ def _propagation_loose(config: Config) -> Config:
     return dataclasses.replace(config, rootfs_propagation=value)
 
 
+def _without_namespace(kind: str) -> Callable[[Config], Config]:
+    """A transform dropping namespace ``kind``: the container shares the host's."""
+    return lambda config: dataclasses.replace(config, namespaces=[n for n in config.namespaces if n != kind])
+
+
+def _without_ambient(capabilities):
+    return None if capabilities is None else dataclasses.replace(capabilities, ambient=[])
+
+
 def _kib(value):
     return None if value is None else value // 1024
 
@@ -93,8 +102,10 @@ IgnoresNoNewPrivileges = ignoring("IgnoresNoNewPrivileges", _process_changed(no_
 DefaultSeccompProfile = ignoring("DefaultSeccompProfile", _default_seccomp)
 PropagationLoose = ignoring("PropagationLoose", _propagation_loose)
 HostnameUnset = ignoring("HostnameUnset", lambda config: dataclasses.replace(config, hostname=None))
-IgnoresPidNamespace = ignoring("IgnoresPidNamespace", lambda config: dataclasses.replace(
-    config, namespaces=[n for n in config.namespaces if n != "pid"]))
+IgnoresPidNamespace = ignoring("IgnoresPidNamespace", _without_namespace("pid"))
+IgnoresIpcNamespace = ignoring("IgnoresIpcNamespace", _without_namespace("ipc"))
+IgnoresCgroupNamespace = ignoring("IgnoresCgroupNamespace", _without_namespace("cgroup"))
+IgnoresAmbientCaps = ignoring("IgnoresAmbientCaps", _process_changed(capabilities=_without_ambient))
 StatsMemoryInKiB = mutant("StatsMemoryInKiB", stats=_stats_altered("memory", usage_bytes=_kib))
 StatsCpuInMicroseconds = mutant("StatsCpuInMicroseconds", stats=_stats_altered("cpu", total_ns=_usec))
 StatsPidsWithoutInit = mutant("StatsPidsWithoutInit", stats=_stats_altered("pids", current=_minus_init))
@@ -121,6 +132,9 @@ PROCESS_MUTANTS = {
     "PropagationLoose": (("LC-CFG-FS-08",), "test_config_filesystem", "test_bad_rootfs_propagation"),
     "HostnameUnset": (("LC-NS-02",), "test_lifecycle", "test_hostname_is_applied"),
     "IgnoresPidNamespace": (("LC-NS-01",), "test_lifecycle", "test_init_is_pid_1"),
+    "IgnoresIpcNamespace": (("LC-CFG-NS-03",), "test_config_namespaces", "test_ipc_namespace_hides and on"),
+    "IgnoresCgroupNamespace": (("LC-CFG-NS-05",), "test_config_namespaces", "test_cgroup_namespace_roots and on"),
+    "IgnoresAmbientCaps": (("LC-CFG-SEC-01",), "test_config_security", "test_capability_sets_of_a_root and init"),
     "StatsMemoryInKiB": (("LC-CFG-STATS-01",), "test_config_resources", "test_stats_memory_usage_grows"),
     "StatsCpuInMicroseconds": (("LC-CFG-STATS-02",), "test_config_resources", "test_stats_cpu_usage_grows"),
     "StatsPidsWithoutInit": (("LC-CFG-STATS-03",), "test_config_resources", "test_stats_pids_current"),
