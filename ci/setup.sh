@@ -12,13 +12,10 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-# Debian's /usr/bin/python3.11 by default: it is built with optimisation (PGO/LTO), and measured here it
-# ran the reference's Python 1.7-2x faster than an unoptimised build such as pyenv's (json round trip
-# 31 against 54 us; vm/README.md has the guest measurements). $PYTHON overrides.
-if [ -z "${PYTHON:-}" ] && [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=${PYTHON:-python3}; fi
+PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
-# byte-compile the project once: a supervisor or adapter monitor started as `python -I -m` is a fresh interpreter, and with
+# byte-compile the project once: the per-container monitor is a fresh interpreter, and with
 # PYTHONDONTWRITEBYTECODE set it would otherwise compile every module on each container start
 .venv/bin/python -m compileall -q spec plumbing reference conformance libcontainer cli >/dev/null
 .venv/bin/python -c "import libcontainer.spec, libcontainer.plumbing, libcontainer.reference, libcontainer.conformance, libcontainer.cli"
