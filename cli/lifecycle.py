@@ -9,6 +9,7 @@ import json
 import os
 import signal as signals
 
+from libcontainer.plumbing import statedir
 from libcontainer.spec import ProcessNotFound, Status, SystemFailure
 
 from . import bundle as bundle_mod
@@ -16,8 +17,10 @@ from . import keeper
 from .errors import CliError
 from .store import Store
 
-#: the cgroup parent when config.json names no linux.cgroupsPath
-DEFAULT_CGROUP_PARENT = "libcontainer/lcrun"
+#: the cgroup parent when config.json names no linux.cgroupsPath: one per container, so the create
+#: makes it and the delete removes it (LC-HOST-04 removes only parents its create made; a parent
+#: shared by all lcrun containers outlived the last one whenever two lived at once)
+DEFAULT_CGROUP_PARENT = "libcontainer/lcrun-{name}"
 
 
 def parse_signal(text: str) -> int:
@@ -39,7 +42,8 @@ def create(store: Store, args, start: bool):
         raise CliError("--no-pivot is not supported: the reference always uses pivot_root(2) "
                        "(it has no MS_MOVE+chroot fallback, which does not isolate the old root)")
     bundle = os.path.abspath(args.bundle or os.getcwd())
-    config, annotations = bundle_mod.config_of(bundle, args.console_socket, DEFAULT_CGROUP_PARENT)
+    config, annotations = bundle_mod.config_of(bundle, args.console_socket,
+                                               DEFAULT_CGROUP_PARENT.format(name=statedir.cgroup_name(args.id)))
     if not config.process.terminal:
         config = dataclasses.replace(config, process=dataclasses.replace(config.process, stdin=0, stdout=1, stderr=2))
     try:

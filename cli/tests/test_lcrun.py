@@ -3,6 +3,7 @@ answers (run beside it on the same bundle when runc is installed)."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -162,3 +163,20 @@ def test_detached_exec_is_reaped_by_the_callers_subreaper(bundle):
     run = subprocess.run([sys.executable, "-c", REAPER, LCRUN, str(bundle.path / "state"), str(pid_file)],
                          capture_output=True, text=True, timeout=60)
     assert (run.returncode, run.stdout) == (0, "5\n"), run.stderr
+
+
+def test_default_cgroup_parent_is_gone_after_overlapping_containers(bundle):
+    """Without linux.cgroupsPath, two containers living at once and deleted in turn leave no cgroup
+    behind: a parent shared by every lcrun container (libcontainer/lcrun) was made by the first
+    create only, so LC-HOST-04 kept it after the last delete."""
+    del bundle.spec["linux"]["cgroupsPath"]
+    (bundle.path / "config.json").write_text(json.dumps(bundle.spec))
+    ids = [f"dp{os.getpid()}a", f"dp{os.getpid()}b"]
+    for cid in ids:
+        run = bundle("run", "--detach", cid)
+        assert run.returncode == 0, run.stderr
+    for cid in ids:
+        assert bundle("delete", "--force", cid).returncode == 0
+    left = [p for p in glob.glob("/sys/fs/cgroup/*/libcontainer/lcrun*")
+            if any(cid in p for cid in ids) or p.endswith("/lcrun")]
+    assert left == []
