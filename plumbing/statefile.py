@@ -63,7 +63,9 @@ class ContainerState:
 
     def to_json(self) -> str:
         """The record as one JSON object (None fields left out)."""
-        return json.dumps({k: v for k, v in dataclasses.asdict(self).items() if v is not None})
+        # the fields one level deep: ``config`` and ``cgroup`` are JSON data already (dataclasses.asdict
+        # would deep-copy them, thousands of calls for a config with a seccomp profile)
+        return json.dumps({f.name: v for f in dataclasses.fields(self) if (v := getattr(self, f.name)) is not None})
 
     @classmethod
     def from_json(cls, text: str | bytes, container_id: str | None = None,

@@ -55,9 +55,7 @@ def kill_cgroup(cgroup: CgroupDriver) -> None:
             pids = cgroup.pids()
             if not pids:
                 break
-            for pid in pids:
-                # through a pidfd, after checking that the pid is (still) in the cgroup
-                linux.kill_verified(pid, None, signal.SIGKILL, check=lambda p: p in cgroup.pids())
+            kill_members(cgroup, pids)
             if frozen:
                 cgroup.thaw()
                 frozen = False
@@ -66,6 +64,33 @@ def kill_cgroup(cgroup: CgroupDriver) -> None:
         if frozen or cgroup.freezer_state() != THAWED:
             with contextlib.suppress(FileNotFoundError):
                 cgroup.thaw()
+
+
+def kill_members(cgroup: CgroupDriver, pids: list[int], sig: int = signal.SIGKILL, batch: int = 256) -> int:
+    """Send ``sig`` to each of ``pids`` that is (still) in ``cgroup``: a pidfd is opened to every one
+    of a batch first, then the cgroup's processes are read once, and only a pid held and found there
+    is signalled, so a pid reused by another process meanwhile is never hit (its pidfd names the old
+    process: ESRCH). One read of the cgroup per ``batch`` processes (at most that many fds open at
+    once), where one read per process made destroying n processes O(n^2). The number signalled."""
+    sent = 0
+    for first in range(0, len(pids), batch):
+        held = []
+        try:
+            for pid in pids[first:first + batch]:
+                try:
+                    held.append((pid, linux.pidfd_open(pid)))
+                except ProcessLookupError:
+                    continue
+            members = set(cgroup.pids()) if held else set()
+            for pid, pidfd in held:
+                if pid in members:
+                    with contextlib.suppress(ProcessLookupError):
+                        signal.pidfd_send_signal(pidfd, sig)
+                        sent += 1
+        finally:
+            for _pid, pidfd in held:
+                os.close(pidfd)
+    return sent
 
 
 def force_remove(state_dir: str) -> None:
