@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import os
 import shutil
 import statistics
@@ -38,6 +39,12 @@ WRAPPED = [
     ("process", "run_init"), ("process", "join_cgroup"), ("process", "init_namespaces"), ("process", "finish"),
     ("rootfs", "setup"), ("rootfs", "make_dev"), ("rootfs", "mount_config"), ("rootfs", "pivot"),
     ("rootfs", "mask_path"), ("rootfs", "readonly_path"), ("rootfs", "make_cwd"),
+    ("process", "wait_cgroup"), ("process", "CgroupMove.move"), ("monitor_startup", "MonitorStartup.__init__"),
+    ("kept", "Kept.listen"), ("plumbing.statefile", "save"), ("supervision", "drop"),
+    ("cgroups.driver", "CgroupDriver.destroy"), ("plumbing.statedir", "remove_state_dir"),
+    # start_process (with --exec)
+    ("container", "LinuxContainer.start_process"), ("container", "LinuxContainer.wait_process"),
+    ("kept", "Kept.exec"), ("process", "run_exec"),
 ]
 
 
@@ -105,6 +112,14 @@ INTERVALS = [
      ("E", "finish"), ("X", "MonitorStartup.spawn")),
     ("spawn exit to create exit (init's report to the caller, state.json, commit) [supervisor+caller]",
      ("X", "MonitorStartup.spawn"), ("X", "LinuxFactory.create")),
+    ("start_process entry to Kept.exec entry (the caller's checks, the hand-off) [caller+supervisor]",
+     ("E", "LinuxContainer.start_process"), ("E", "Kept.exec")),
+    ("Kept.exec entry to run_exec entry (the supervisor forks) [supervisor+child]",
+     ("E", "Kept.exec"), ("E", "run_exec")),
+    ("finish entry to Kept.exec exit (the child's last steps and exec; the supervisor sees it) [child+supervisor]",
+     ("E", "finish"), ("X", "Kept.exec")),
+    ("Kept.exec exit to start_process exit (the reply) [supervisor+caller]",
+     ("X", "Kept.exec"), ("X", "LinuxContainer.start_process")),
 ]
 
 
@@ -121,26 +136,29 @@ def durations(log_path: str) -> dict[str, list[float]]:
             elif (kind, label) == end and begun is not None:
                 out[name].append((float(t) - begun) * 1000)
                 begun = None
-    kinds = {pid: "caller" for kind, pid, label, _t in events if label == "LinuxFactory.create"}
-    kinds.update({pid: "supervisor" for kind, pid, label, _t in events if label in ("run_forked", "Supervisor.create")})
+    kinds = {pid: "caller" for kind, pid, label, _t in events if label in ("LinuxFactory.create", "LinuxContainer.start_process")}
+    kinds.update({pid: "supervisor" for kind, pid, label, _t in events if label in ("run_forked", "Supervisor.create", "Kept.exec")})
     stacks: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
     init_start: dict[str, float] = {}
     for kind, pid, label, t in events:
         t = float(t)
         if kind == "E":
             stacks[(pid, label)].append(t)
-            if label == "run_init":
-                init_start[pid] = t
+            if label in ("run_init", "run_exec"):
+                init_start[pid] = (t, label)
             elif label == "finish" and pid in init_start:
-                out["init set-up (run_init to finish) [init]"].append((t - init_start.pop(pid)) * 1000)
+                begun, first = init_start.pop(pid)
+                out[f"child's set-up ({first} to finish) [child]"].append((t - begun) * 1000)
         elif stacks[(pid, label)]:
-            out[f"{label} [{kinds.get(pid, 'init')}]"].append((t - stacks[(pid, label)].pop()) * 1000)
+            out[f"{label} [{kinds.get(pid, 'child')}]"].append((t - stacks[(pid, label)].pop()) * 1000)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=30)
+    p.add_argument("--exec", action="store_true",
+                   help="time start_process(true) + wait_process in a running container instead of lifecycles")
     args = p.parse_args(argv)
     if not housekeeping.require_root():
         return 2
@@ -156,23 +174,31 @@ def main(argv: list[str] | None = None) -> int:
         rootfs = build_busybox_rootfs(os.path.join(work, "rootfs"))
         factory = LinuxFactory(os.path.join(work, "root"))
         cfg = Config(rootfs=rootfs, process=Process(args=["true"]), cgroup_parent=parent)
+        open(log_path, "w").close()
+        install(log_path)  # before the supervisor is forked (by the first create), so it runs the wrappers
+        # a running container keeps the supervisor alive between rounds, as in bench/bare.py
+        long = factory.create("long", dataclasses.replace(cfg, process=Process(args=["sleep", "86400"])))
         c = factory.create("warm", cfg)  # imports and first-use costs out of the way
         c.wait()
         c.destroy()
-        open(log_path, "w").close()
-        install(log_path)
+        long.wait_process(long.start_process(Process(args=["true"])))
+        os.truncate(log_path, 0)  # O_APPEND writers go on at the start
         for i in range(args.runs):
+            if args.exec:
+                long.wait_process(long.start_process(Process(args=["true"])))
+                continue
             c = factory.create(f"p{i}", cfg)
             c.wait()
             c.destroy()
         got = durations(log_path)
+        long.destroy()
     finally:
         housekeeping.remove_cgroup_parent(parent)
         shutil.rmtree(work, ignore_errors=True)
     load.append(os.getloadavg()[0])
-    print(f"{args.runs} lifecycles; load {load[0]:.2f} before, {load[1]:.2f} after; ms per lifecycle "
-          "(calls per lifecycle x median ms per call)")
-    print("| phase [process] | calls per lifecycle | median ms per call | ms per lifecycle |")
+    print(f"{args.runs} {'start_process' if args.exec else 'lifecycle'}s; load {load[0]:.2f} before, {load[1]:.2f} after; ms per lifecycle "
+          "(calls per round x median ms per call)")
+    print("| phase [process] | calls per round | median ms per call | ms per round |")
     print("|---|---|---|---|")
     rows = []
     for label, values in got.items():
