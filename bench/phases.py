@@ -39,7 +39,7 @@ WRAPPED = [
     ("process", "run_init"), ("process", "join_cgroup"), ("process", "init_namespaces"), ("process", "finish"),
     ("rootfs", "setup"), ("rootfs", "make_dev"), ("rootfs", "mount_config"), ("rootfs", "pivot"),
     ("rootfs", "mask_path"), ("rootfs", "readonly_path"), ("rootfs", "make_cwd"),
-    ("process", "wait_cgroup"), ("process", "CgroupMove.move"), ("monitor_startup", "MonitorStartup.__init__"),
+    ("process", "wait_cgroup"), ("process", "CgroupMove.move"), ("process", "single_threaded"), ("monitor_startup", "MonitorStartup.__init__"),
     ("kept", "Kept.listen"), ("plumbing.statefile", "save"), ("supervision", "drop"),
     ("cgroups.driver", "CgroupDriver.destroy"), ("plumbing.statedir", "remove_state_dir"),
     # start_process (with --exec)

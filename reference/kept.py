@@ -204,14 +204,17 @@ class Kept(MonitorStartup):
         with open(os.devnull, "r+b") as null:
             stdio = [fds[i] if i < len(fds) else null.fileno() for i in range(3)]
             try:
-                move = process_mod.CgroupMove(self.procs_files)  # in parallel with the child's setns
+                # v2: moved in parallel with the child's setns; v1: the child moves itself first (self_move)
+                move = None if self.self_move else process_mod.CgroupMove(self.procs_files)
                 try:
                     with self.sup.in_pid_namespace(self):
                         pid, err = self.spawn(lambda errfd: process_mod.run_exec(
                             self.init_pid, self.config.namespaces, self.procs_files, process, stdio, errfd,
-                            self.filter, cgroup_sync=move.child_end()), during=move.move)
+                            self.filter, cgroup_sync=move.child_end() if move else None),
+                            during=move.move if move else None)
                 finally:
-                    move.close()
+                    if move:
+                        move.close()
             except OSError as e:
                 if not self.init_alive(settle=2.0 if e.errno in (errno.ENOMEM, errno.ENOENT) else 0.0):
                     return stopped  # fork into a pid namespace whose init died: ENOMEM (LC-FAULT-06)

@@ -41,6 +41,9 @@ class MonitorStartup:
         st = statefile.load(os.path.join(state_dir, statedir.STATE))
         self.config = Config.from_dict(st.config)
         self.procs_files = st.cgroup["procs_files"]
+        # cgroup v1: a child moves itself (process.join_cgroup: ``0`` into ``tasks``, no grace period
+        # to wait for); v2: the supervisor moves it while it sets up (process.CgroupMove)
+        self.self_move = st.cgroup.get("version") == 1
         # create(start=False): the init waits on this pipe before its exec; StartRequest writes "s" (LC-CREATED-*)
         self.start_gate = os.pipe2(os.O_CLOEXEC) if st.await_start else None
         self.init_pid = 0
@@ -65,25 +68,29 @@ class MonitorStartup:
             elif "pid" in config.namespaces:
                 linux.unshare(linux.CLONE_NEWPID)
             net = self._network_pipes()
-            move = process_mod.CgroupMove(self.procs_files)  # in parallel with the init's set-up
+            # v2: in parallel with the init's set-up; v1: the init moves itself first (self_move)
+            move = None if self.self_move else process_mod.CgroupMove(self.procs_files)
 
             def init(errfd):
                 # nothing of the supervisor's (other containers' sockets, gates, its own address) stays
                 # open in an init that waits (CREATED) or fails before its exec
-                cgroup_sync = move.child_end()
+                cgroup_sync = move.child_end() if move else None
                 gate = [self.start_gate[0]] if self.start_gate else []
-                linux.close_fds_except([0, 1, 2, errfd, cgroup_sync] + list(net[1] if net else ()) + gate)
+                linux.close_fds_except([0, 1, 2, errfd] + ([cgroup_sync] if move else [])
+                                       + list(net[1] if net else ()) + gate)
                 process_mod.run_init(config, self.procs_files, errfd, self.filter, net and net[1],
                                      cgroup_sync=cgroup_sync, start_gate=self.start_gate and self.start_gate[0])
 
             def during(pid):
-                move.move(pid)  # a failed move closes its end too: the init reads EOF and gives up
+                if move:
+                    move.move(pid)  # a failed move closes its end too: the init reads EOF and gives up
                 if net:
                     self._network(pid, net[0], net[1])
             try:
                 pid, err = self.spawn(init, during=during)
             finally:
-                move.close()
+                if move:
+                    move.close()
                 for fd in net[0] if net else ():
                     os.close(fd)
         if self.start_gate is not None:
