@@ -68,13 +68,22 @@ def cgroup_name(container_id: str) -> str:
     return name
 
 
-def write_atomic(path: str, text: str) -> None:
+def write_atomic(path: str, text: str, unlink_first: bool = False) -> None:
     """Write ``text`` to ``path`` atomically: a temporary file beside it, renamed over it (rename(2)),
-    so a reader sees the old content or the new, never a part. OSError (ENOSPC, EROFS) as open(2)."""
+    so a reader sees the old content or the new, never a part. OSError (ENOSPC, EROFS) as open(2).
+
+    ``unlink_first``: remove the old ``path`` just before the rename, so a reader may also see no
+    file in between (for a file no reader may rely on meanwhile: the ``creating`` state.json, under
+    the creator's lock). Why: ext4 (``auto_da_alloc``, ext4(5)) starts writing back a file renamed
+    over another, which its unlink at destroy then waits for (0.2-1.3 ms measured here, against
+    0.08 ms for a file renamed onto no file)."""
     tmp = f"{path}.tmp{os.getpid()}-{threading.get_ident()}"
     try:
         with open(tmp, "w") as f:
             f.write(text)
+        if unlink_first:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
         os.rename(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

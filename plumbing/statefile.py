@@ -144,9 +144,10 @@ def load(path: str, container_id: str | None = None, require: tuple[str, ...] = 
         raise StateCorrupt(f"{path}: {e}") from None
 
 
-def save(path: str, state: ContainerState) -> None:
-    """Write ``state`` to ``path`` atomically (:func:`.statedir.write_atomic`). OSError."""
-    statedir.write_atomic(path, state.to_json())
+def save(path: str, state: ContainerState, unlink_first: bool = False) -> None:
+    """Write ``state`` to ``path`` atomically (:func:`.statedir.write_atomic`, whose ``unlink_first``
+    this passes on). OSError."""
+    statedir.write_atomic(path, state.to_json(), unlink_first)
 
 
 def incarnation(path: str) -> str | None:

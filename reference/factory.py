@@ -171,7 +171,8 @@ class LinuxFactory(Factory):
                 existing, cgroup = cgroup, None  # not ours: never removed by _undo
                 _refuse_frozen(existing)
                 raise SystemFailure(f"cgroup {existing.paths()[0]} already exists")
-            statedir.write_json(os.path.join(state_dir, statedir.CGROUP), _cgroup_info(cgroup))
+            info = _cgroup_info(cgroup)
+            statedir.write_json(os.path.join(state_dir, statedir.CGROUP), info)
             try:
                 cgroup.create(config.resources)
             except OSError as e:
@@ -180,7 +181,10 @@ class LinuxFactory(Factory):
                     raise ConfigInvalid(f"resources: the kernel refused a limit: {e}") from e
                 raise
             # again with the parents create() made: a destroy by id from cgroup.json removes them too
-            statedir.write_json(os.path.join(state_dir, statedir.CGROUP), _cgroup_info(cgroup))
+            # (only when it made some: the same file again costs a write, and ext4 starts writing back
+            # a file renamed over another, which its unlink at destroy then waits for)
+            if _cgroup_info(cgroup) != info:
+                statedir.write_json(os.path.join(state_dir, statedir.CGROUP), _cgroup_info(cgroup))
             _refuse_frozen(cgroup)
             state = statefile.ContainerState(id=container_id, config=config.to_dict(), cgroup=_cgroup_info(cgroup),
                                              created=time.time(), incarnation=statedir.new_incarnation(),
@@ -189,7 +193,9 @@ class LinuxFactory(Factory):
             statefile.save(statefile.path_in(state_dir), state)
             commit, started = self._start_init(state_dir, config.process)
             state = dataclasses.replace(state, creating=False, **{k: getattr(started, k) for k in statefile.STARTED})
-            statefile.save(statefile.path_in(state_dir), state)
+            # the creating state goes first: a reader without the lock takes no file as it takes a
+            # creating one (not created yet: load, adopt_all, committed), and the supervisor read it
+            statefile.save(statefile.path_in(state_dir), state, unlink_first=True)
             with contextlib.suppress(OSError):
                 commit.sendall(b"c\n")  # committed: the supervisor keeps the init
             commit.close()
@@ -264,7 +270,7 @@ def _refuse_frozen(cgroup) -> None:
 
 def _cgroup_info(cgroup) -> dict:
     info = {"version": cgroup.version, "parent": cgroup.parent, "name": cgroup.name,
-            "procs_files": cgroup.procs_files(), "made": cgroup.made}
+            "procs_files": cgroup.procs_files(), "made": list(cgroup.made)}
     if isinstance(cgroup, CgroupV1):
         info["hierarchies"] = cgroup.hierarchies
     else:

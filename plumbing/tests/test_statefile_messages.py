@@ -188,3 +188,17 @@ def test_the_request_loop_answers_waits_and_refuses_unknown_requests(tmp_path, m
     assert reply.error == "SystemError" and "unknown op 'exec'" in reply.message
     statedir.write_exit(".", 42, 1)
     assert _ask(server, messages.WaitRequest(42)) == messages.StatusReply(1)  # from exits/<pid>
+
+
+def test_write_atomic_unlink_first_replaces_the_file_and_leaves_no_temporary(tmp_path):
+    """statedir.write_atomic(unlink_first=True), as create writes the committed state.json over the
+    creating one: the new content in place, no temporary file left, also when there was no file."""
+    from libcontainer.plumbing import statedir
+    path = tmp_path / "state.json"
+    statedir.write_atomic(str(path), "old")
+    old_inode = path.stat().st_ino
+    statedir.write_atomic(str(path), "new", unlink_first=True)
+    assert path.read_text() == "new"
+    assert path.stat().st_ino != old_inode  # a new file, renamed into place
+    statedir.write_atomic(str(tmp_path / "absent.json"), "x", unlink_first=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["absent.json", "state.json"]

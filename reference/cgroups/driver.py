@@ -165,6 +165,14 @@ class CgroupDriver(abc.ABC):
         """
         deadline = time.monotonic() + timeout
         for top in self.paths():
+            try:
+                os.rmdir(top)  # the common case: no sub-cgroup, no process left (no directory walk)
+                continue
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                if e.errno != errno.EBUSY:
+                    raise
             for path in reversed(subtree(top)):
                 while True:
                     try:
