@@ -2,7 +2,9 @@
 
 As root: ``.venv/bin/python bench/abtree.py BEFORE_TREE [AFTER_TREE] [--runs 30]``, where a tree is a
 checkout of this repository (``git archive main | tar -x -C /tmp/before``); AFTER_TREE defaults to
-this one. Each tree's reference runs in a server process of its own (this script with ``--serve``,
+this one; ``--before-python``/``--after-python`` run a tree's server under another venv's interpreter
+(one tree under two interpreters: ``abtree.py . . --before-python .venv/bin/python --after-python
+.venv-deb/bin/python``). Each tree's reference runs in a server process of its own (this script with ``--serve``,
 its ``libcontainer`` imported from that tree), kept for the whole run; per round, in turn: one
 round of :class:`bare.Reference` in each tree (lifecycle of ``true``, ``start_process(true)`` to its
 exit, pause + resume, stats), then the peers' command lines (:class:`bare.Peers`: ``runc run``,
@@ -61,8 +63,8 @@ def serve(tree: str, top: str, rootfs: str, parent: str) -> int:
 
 
 class Server:
-    def __init__(self, tree: str, top: str, rootfs: str, parent: str):
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", tree, top, rootfs, parent],
+    def __init__(self, tree: str, top: str, rootfs: str, parent: str, python: str = sys.executable):
+        self.proc = subprocess.Popen([python, __file__, "--serve", tree, top, rootfs, parent],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def round(self) -> dict[str, float]:
@@ -78,7 +80,7 @@ class Server:
         self.proc.wait()
 
 
-def measure(trees: dict[str, str], runs: int) -> dict:
+def measure(trees: dict[str, str], runs: int, pythons: dict[str, str] | None = None) -> dict:
     import bare
     from libcontainer.conformance.rootfs import build_busybox_rootfs
     top = tempfile.mkdtemp(prefix="lc-ab-")
@@ -91,7 +93,8 @@ def measure(trees: dict[str, str], runs: int) -> dict:
         rootfs = build_busybox_rootfs(os.path.join(top, "rootfs"))
         for name, tree in trees.items():
             os.makedirs(os.path.join(top, name))
-            servers[name] = Server(tree, os.path.join(top, name), rootfs, f"{parent}/{name}")
+            servers[name] = Server(tree, os.path.join(top, name), rootfs, f"{parent}/{name}",
+                                   (pythons or {}).get(name) or sys.executable)
         peers = bare.Peers(top, rootfs, f"{parent}/peers")
         runtimes = [rt for rt in ("runc", "crun") if getattr(peers, rt)]
         for rt in runtimes:
@@ -107,7 +110,7 @@ def measure(trees: dict[str, str], runs: int) -> dict:
     finally:
         housekeeping.end_run(parent, top, *(server.close for server in servers.values()), peers and peers.close)
     load.append(os.getloadavg()[0])
-    return {"samples": samples, "load": load, "runs": runs, "trees": trees}
+    return {"samples": samples, "load": load, "runs": runs, "trees": trees, "pythons": pythons or {}}
 
 
 def summary(result: dict) -> str:
@@ -116,7 +119,9 @@ def summary(result: dict) -> str:
     med = {name: {op: statistics.median(v) for op, v in ops.items()} for name, ops in s.items() if ops}
     wrapper = med.get("wrapper", {}).get("alone")
     trees = list(result["trees"])
-    lines = [f"{result['runs']} rounds; 1-minute load {result['load'][0]:.2f} before, {result['load'][1]:.2f} after",
+    pythons = ", ".join(f"{t}: {p}" for t, p in result.get("pythons", {}).items() if p)
+    lines = [f"{result['runs']} rounds; 1-minute load {result['load'][0]:.2f} before, {result['load'][1]:.2f} after"
+             + (f"; interpreters {pythons}" if pythons else ""),
              "", "| operation | " + " | ".join(trees) + " | runc | crun net | " + "/".join(trees[::-1]) + " |",
              "|---|" + "---|" * (len(trees) + 3)]
     wrapped = {"lifecycle": 1, "exec": 1, "pause_resume": 2}
@@ -151,10 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("after", nargs="?", default=REPO)
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--out", help="write the raw samples (ms) here as JSON")
+    p.add_argument("--before-python", help="the interpreter of BEFORE_TREE's server (default: this one's); a venv's "
+                   "python with this project installed editable (its finder is pointed at the tree)")
+    p.add_argument("--after-python", help="the same for AFTER_TREE: one tree under two interpreters, paired")
     args = p.parse_args(argv)
     if not housekeeping.require_root():
         return 2
-    result = measure({"before": os.path.abspath(args.before), "after": os.path.abspath(args.after)}, args.runs)
+    result = measure({"before": os.path.abspath(args.before), "after": os.path.abspath(args.after)}, args.runs,
+                     {"before": args.before_python, "after": args.after_python})
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f)
