@@ -82,14 +82,12 @@ def self_move_files(procs_files: list[str]) -> list[str]:
     """For each ``cgroup.procs`` of ``procs_files``, the ``tasks`` file beside it when there is one
     (a cgroup v1 hierarchy; cgroup v2 has none), else the ``cgroup.procs`` itself.
 
-    Why (kernel/cgroup/cgroup.c ``cgroup_procs_write_start``): writing a pid to ``cgroup.procs``
-    moves a whole thread group under ``cgroup_threadgroup_rwsem``, whose write lock starts with an
-    RCU grace period (``rcu_sync_enter``: 4-15 ms measured on this 2-CPU host, loaded; the other
-    hierarchies' writes after it ride the same one). Writing ``0`` (the writing thread itself) to
-    ``tasks`` is documented to skip that lock ("If the thread is `current`, it won't exit(2)
-    under our hands or change PID through exec(2)"): 0.3 ms for eight hierarchies, against 8-13 ms
-    through ``cgroup.procs`` (bench/RESULTS.md). For a single-threaded process the thread is the
-    process, so the result is the same. Kernels that still take the lock there cost as before."""
+    Why (kernel/cgroup/cgroup.c ``cgroup_procs_write_start``): a pid written to ``cgroup.procs``
+    moves a thread group under ``cgroup_threadgroup_rwsem``, whose write lock begins with an RCU
+    grace period (4-15 ms here, loaded); ``0`` written to ``tasks`` (the writing thread, "If the
+    thread is `current`, it won't exit(2) under our hands or change PID through exec(2)") skips
+    it: 0.3 ms for eight hierarchies against 8-13 ms (bench/RESULTS.md, run 6). For a
+    single-threaded process the thread is the process. Kernels that take the lock cost as before."""
     out = []
     for path in procs_files:
         tasks = os.path.join(os.path.dirname(path), "tasks")
