@@ -1,13 +1,16 @@
 """Where a create's wall-clock time goes, by phase, in all three processes (caller, supervisor, init).
 
-As root: ``.venv/bin/python bench/phases.py [--runs 30]``. py-spy (bench/profile.py) samples the
+As root: ``.venv/bin/python bench/phases.py [--runs 30] [--exec]``: lifecycles (create ``true``,
+wait, destroy) or, with ``--exec``, ``start_process(true)`` + ``wait_process`` in a running
+container; a container running throughout keeps the supervisor between rounds, as in the bench
+(bench/bare.py). py-spy (bench/profile.py) samples the
 init before its exec only now and then: it lives a few milliseconds. Here, in this process only,
 the reference's public functions on the create path are wrapped (the files in reference/ are not
 changed): each wrapper appends ``enter``/``exit`` events with ``time.perf_counter()`` (one clock,
 CLOCK_MONOTONIC, in every process) to a file opened O_APPEND. The supervisor is forked from this
 process (once, at the first create) and the init from it, so they run the wrappers too. ``finish`` (the init's last
 step, which exec's) and ``run_init`` never return: their entries mark the init's start and the end
-of its set-up. Prints the median ms per lifecycle of each phase. The wrappers add a few
+of its set-up. Prints the median ms per round of each phase. The wrappers add a few
 microseconds per call (fstat, write); the numbers are for shares, not absolute speed.
 """
 

@@ -75,3 +75,14 @@ def test_abtree_summary_pairs_the_trees_with_the_peers_net_of_the_wrapper():
     assert "before: start_process to exit <= crun exec (minus wrapper): measured 1.00 -> met" in text
     assert "load 1.00 before, 2.00 after" in text
     assert "after/before paired round by round (median of the ratios): lifecycle 0.50, exec 0.50" in text
+
+
+def test_abtree_summary_names_the_interpreters_of_a_paired_run():
+    """abtree --before-python/--after-python: the summary's first line names each tree's interpreter
+    (one tree under two interpreters is otherwise two identical names); none given, none named."""
+    ops = {"lifecycle": [10.0], "exec": [3.0], "pause_resume": [0.5], "stats": [0.4]}
+    result = {"samples": {"before": ops, "after": ops}, "load": [1.0, 2.0], "runs": 1,
+              "trees": {"before": "/t", "after": "/t"}}
+    assert "interpreters" not in abtree.summary(result).splitlines()[0]
+    first = abtree.summary(dict(result, pythons={"before": "/v1/bin/python", "after": "/v2/bin/python"})).splitlines()[0]
+    assert first.endswith("; interpreters before: /v1/bin/python, after: /v2/bin/python")
