@@ -10,7 +10,8 @@ for a CreateRequest (reference/supervisor.py draws the protocol with the creator
     ------------------------                                  ----
     fork (pid ns first; user ns: an intermediate child,
     maps written on its "u", answered "m")  --------------->  set-up; errfd: one JSON line on
-    cgroup joined: "c" on a pipe  ------------------------->  failure, EOF on exec
+    cgroup v2: moved, "c" on a pipe  ---------------------->  failure, EOF on exec (v1: the init
+                                                              joins the cgroup itself, first)
     veth: init says "n", the supervisor "g"/"x"
     returns {"init_pid", "init_start"} or {"error": {...}}
 
