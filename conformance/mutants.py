@@ -143,3 +143,14 @@ from .mutants_process import (DefaultSeccompProfile, HostnameUnset, IgnoresNoNew
 from .mutants_process import IgnoresAmbientCaps, IgnoresCgroupNamespace, IgnoresIpcNamespace  # noqa: E402,F401
 
 MUTANTS.update(PROCESS_MUTANTS)
+
+from .mutants_setup import (SETUP_MUTANTS, DeviceNodesNotAllowed, LoopbackLeftDown,  # noqa: E402,F401
+                            NamespacePathTypeUnchecked, NetworkWithoutRoute, RootfsCopied, StderrMergedIntoStdout,
+                            SysctlNamespaceUnchecked, TerminalOutputOnly)
+
+MUTANTS.update(SETUP_MUTANTS)
+
+from .mutants_threads import (THREAD_MUTANTS, DestroyRefusedWhileDestroying, ExecRacingPauseFails,  # noqa: E402,F401
+                              HandleNotThreadSafe, ResumePausingNoop, WaitRetriesDestroyed)
+
+MUTANTS.update(THREAD_MUTANTS)
