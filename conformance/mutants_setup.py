@@ -7,17 +7,14 @@ namespaces, its init's processes and a copy under the factory root are touched."
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import os
 import shutil
 
 from libcontainer.spec import Config, DeviceRule, Process
+from libcontainer.spec.validation import NAMESPACE_TYPES, namespace_type
 
 from .mutants_base import MutantFactory, ignoring, mutant
 
-NS_GET_NSTYPE = 0xB703  # ioctl_ns(2): _IO(0xb7, 0x3)
-CLONE_FLAGS = {"mnt": 0x00020000, "uts": 0x04000000, "ipc": 0x08000000, "user": 0x10000000,
-               "pid": 0x20000000, "net": 0x40000000, "cgroup": 0x02000000}
 IPC_SYSCTLS = ("kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue.")
 
 
@@ -63,27 +60,13 @@ def _loopback_left_down(self, container_id, config, start=True):
     return self.container_class(container)
 
 
-def _namespace_type(path: str) -> int | None:
-    """The CLONE_NEW* flag of the namespace file ``path`` (ioctl_ns(2) NS_GET_NSTYPE), None if it is none."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        return fcntl.ioctl(fd, NS_GET_NSTYPE)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
 def _namespace_paths_unchecked(config: Config) -> Config:
     """A path of the wrong type (or no namespace at all) skipped and a fresh namespace made, not refused."""
     paths = getattr(config, "namespace_paths", None)
     if not isinstance(paths, dict):
         return config
     kept = {key: path for key, path in paths.items()
-            if not isinstance(path, str) or _namespace_type(path) == CLONE_FLAGS.get(key)}
+            if not isinstance(path, str) or namespace_type(path) == NAMESPACE_TYPES.get(key)}
     return dataclasses.replace(config, namespace_paths=kept) if kept != paths else config
 
 
@@ -133,7 +116,8 @@ def _stderr_merged(process: Process) -> Process:
 
 
 def _terminal_output_only(process: Process) -> Process:
-    """With ``terminal``, only stdout and stderr on the pseudo-terminal; stdin stays /dev/null (``-t`` without ``-i``)."""
+    """With ``terminal``, only stdout and stderr on the pseudo-terminal; stdin stays /dev/null (``docker run -t``
+    without ``-i``)."""
     if not dataclasses.is_dataclass(process) or not process.terminal or not process.args:
         return process
     return dataclasses.replace(process, args=["sh", "-c", 'exec 0</dev/null; exec "$0" "$@"', *process.args])
