@@ -189,10 +189,12 @@ def test_racing_pauses_all_succeed_and_end_paused(container):
 
 
 @pytest.mark.clause("LC-RESUME-04")
-def test_resume_issued_while_pausing_ends_running(container):
+def test_resume_issued_while_pausing_ends_running(container, request):
     """The PAUSING cell of the table mostly meets PAUSED (a freeze of a few processes takes well under a
-    millisecond), so it cannot tell resume of PAUSING from resume of PAUSED. This repeats "pause() in a
-    thread, resume() as soon as status() says PAUSING" until that happened RESUME_OF_PAUSING times."""
+    millisecond), so it seldom tells resume of PAUSING from resume of PAUSED. This repeats "pause() in a
+    thread, resume() as soon as status() says PAUSING or PAUSED, RUNNING once pause() returned" until the
+    call met PAUSING RESUME_OF_PAUSING times or PAUSE_TRIES pauses were made. Exact whichever it met
+    (SPEC.md, "Testing PAUSING"); how often it met PAUSING is the user property ``met_pausing``."""
     container.start_process(Process(args=["sleep", "86400"]))  # two processes: a freeze seen FREEZING more often
     met_pausing = tries = 0
 
@@ -205,16 +207,11 @@ def test_resume_issued_while_pausing_ends_running(container):
         pauser = Call(container.pause)
         met = eventually(frozen_or_freezing, timeout=10, step=0.0002)
         assert met, "pause() never made the container PAUSING or PAUSED"
-        if met == Status.PAUSING:
-            met_pausing += 1
-            assert container.resume() is None
+        met_pausing += met == Status.PAUSING
+        assert container.resume() is None
         assert pauser.get(15) is None
-        if met == Status.PAUSING:
-            assert container.status() == Status.RUNNING, f"resume() while PAUSING (try {tries}) left it paused"
-        else:
-            container.resume()
-    if not met_pausing:
-        pytest.skip(f"status() never reported PAUSING in {tries} pauses: the freeze is too fast here to test it")
+        assert container.status() == Status.RUNNING, f"resume() while {met.name} (try {tries}) left it paused"
+    request.node.user_properties.append(("met_pausing", f"{met_pausing} of {tries}"))
     _, out, status = exec_probe(container, "echo thawed")
     assert (out, status) == ("thawed\n", 0)
 
