@@ -182,32 +182,48 @@ class MonitorStartup:
                 os._exit(127)
         for fd in (err_w, up_w, down_r) + (net[1] if net else ()):
             os.close(fd)
+        init, failure = 0, None
         try:
-            if new_user:
-                if os.read(up_r, 1) == b"u":
+            if new_user and os.read(up_r, 1) == b"u":
+                try:
                     self._write_maps(stage1)
+                except OSError as e:
+                    failure = e  # stage 1 reads EOF instead of "m" and gives up
+                else:
                     os.write(down_w, b"m")
             os.close(down_w)
+            down_w = -1
             data = b""
             while chunk := os.read(up_r, 64):
                 data += chunk
             os.waitpid(stage1, 0)
             init = int(data) if data else 0
-            if init and net:
-                self._network(init, net[0])
+            if init:
+                self.children.add(init)  # reparented here: kept (and killed on a failure) from now on
+            if init and net and failure is None:
+                try:
+                    self._network(init, net[0])
+                except Exception as e:  # noqa: BLE001 - reported below, as spawn reports its during()'s
+                    failure = e
+            for fd in net[0] if net else ():
+                os.close(fd)  # an init still waiting for "g" reads EOF and gives up
+            net = None
             with os.fdopen(err_r, "rb") as f:
                 err_r = -1
                 report = f.read()
         finally:
-            for fd in (up_r, err_r) + (net[0] if net else ()):
+            for fd in (up_r, err_r, down_w) + (net[0] if net else ()):
                 if fd >= 0:
                     os.close(fd)
-        if report or not init:
+        if report or not init or failure is not None:
             if init:
                 os.waitpid(init, 0)  # reparented here when stage 1 exited
+                self.children.discard(init)
+            if failure is not None:  # the monitor's own failure is the cause; the init only gave up after it
+                return init, {"kind": "system", "errno": getattr(failure, "errno", None),
+                              "message": f"{type(failure).__name__}: {failure}"}
             return init, json.loads(report) if report else {"kind": "system", "errno": None,
                                                             "message": "user namespace set-up failed"}
-        self.children.add(init)
         if "pid" in config.namespaces:
             self._setns_path(f"/proc/{init}/ns/pid", linux.CLONE_NEWPID)
         return init, None

@@ -161,12 +161,12 @@ def validate(config: Any) -> None:
 
 
 #: clone(2) flag of each namespace, as ioctl NS_GET_NSTYPE returns it (ioctl_ns(2))
-_NS_TYPES = {"mnt": 0x00020000, "uts": 0x04000000, "ipc": 0x08000000, "user": 0x10000000, "pid": 0x20000000,
-             "net": 0x40000000, "cgroup": 0x02000000}
+NAMESPACE_TYPES = {"mnt": 0x00020000, "uts": 0x04000000, "ipc": 0x08000000, "user": 0x10000000, "pid": 0x20000000,
+                   "net": 0x40000000, "cgroup": 0x02000000}
 _NS_GET_NSTYPE = 0xB703
 
 
-def _namespace_type(path: str) -> int | None:
+def namespace_type(path: str) -> int | None:
     """The CLONE_NEW* type of the namespace file ``path`` (ioctl_ns(2) NS_GET_NSTYPE), None if it is not one."""
     import fcntl
     try:
@@ -192,9 +192,9 @@ def _validate_security(config: Config) -> None:
         _need(ns in config.namespaces, f"namespace_paths.{ns}", "must name a namespace listed in namespaces")
         _need(isinstance(path, str) and path.startswith("/") and os.path.exists(path),
               f"namespace_paths.{ns}", "must be an existing absolute path")
-        kind = _namespace_type(path)
+        kind = namespace_type(path)
         _need(kind is not None, f"namespace_paths.{ns}", f"{path!r} is not a namespace file (nsfs)")
-        _need(kind == _NS_TYPES[ns], f"namespace_paths.{ns}", f"{path!r} is a namespace of another type")
+        _need(kind == NAMESPACE_TYPES[ns], f"namespace_paths.{ns}", f"{path!r} is a namespace of another type")
     for name in ("uid_mappings", "gid_mappings"):
         maps = getattr(config, name)
         _need(isinstance(maps, list) and all(isinstance(m, IDMap) for m in maps), name, "must be a list of IDMap")

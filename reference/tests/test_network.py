@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -98,3 +99,55 @@ def test_network_bad_address_is_config_invalid(factory, config):
     cfg = dataclasses.replace(config, network=Network(host_ifname="lcx0", address="192.0.2.300/24"))
     with pytest.raises(ConfigInvalid, match="network.address"):
         factory.create("x", cfg)
+
+
+_FAILED_VETH = r"""
+import json, os, sys
+from libcontainer.plumbing import linux
+from libcontainer.reference import LinuxFactory
+from libcontainer.spec import Config, IDMap, LibcontainerError, Network, Process
+linux.unshare(linux.CLONE_NEWNET)  # this process's own "host" network, as in _VETH
+linux.loopback_up()
+root, rootfs, parent, userns, host_id = sys.argv[1:6]
+host_id = int(host_id)
+# the host end's name is taken ("lo" exists in every net namespace): the veth cannot be made (EEXIST)
+cfg = Config(rootfs=rootfs, cgroup_parent=parent, process=Process(args=["sleep", "60"]),
+             network=Network(host_ifname="lo", address="192.0.2.2/24", host_address="192.0.2.1/24"))
+if userns == "userns":
+    cfg.namespaces.append("user")
+    cfg.uid_mappings = [IDMap(0, host_id, 1000)]
+    cfg.gid_mappings = [IDMap(0, host_id, 1000)]
+try:
+    LinuxFactory(root).create("veth-fails", cfg)
+    raised = None
+except LibcontainerError as e:
+    raised = [type(e).__name__, str(e)]
+
+
+def uid_of(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
+    except (OSError, StopIteration):
+        return None
+
+
+left = [int(p) for p in os.listdir("/proc") if p.isdigit() and uid_of(p) == host_id]
+print(json.dumps({"raised": raised, "left": left, "root": os.listdir(root)}))
+"""
+
+
+@pytest.mark.parametrize("userns", ["", "userns"])
+def test_failed_veth_leaves_no_init(factory_root, rootfs, cgroup_parent, userns):
+    """The host end cannot be made (its name, ``lo``, is taken): create raises SystemFailure, and the init,
+    forked before the network set-up, is gone (reaped by the supervisor) when create returns, with or
+    without a user namespace (the userns path let the set-up's exception escape with the init unreaped)."""
+    pytest.importorskip("pyroute2")
+    host_id = 3_000_000_000 + os.getpid() % 100_000 * 1000  # a uid no other test's container runs as
+    proc = subprocess.run([sys.executable, "-c", _FAILED_VETH, factory_root, rootfs, cgroup_parent, userns,
+                           str(host_id)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res["raised"] and res["raised"][0] == "SystemFailure", res
+    assert res["left"] == [], f"processes of the failed container (host uid {host_id}) outlived create: {res}"
+    assert res["root"] == [], res

@@ -1,4 +1,4 @@
-"""Several threads on one container (SPEC.md LC-CONC-*, LC-DESTROY-05, LC-PAUSE-04, LC-WAIT-06).
+"""Several threads on one container (SPEC.md LC-CONC-*, LC-DESTROY-05, LC-PAUSE-04, LC-RESUME-04, LC-WAIT-06).
 
 Every loop is bounded in time (a few seconds), and every thread is joined
 with a timeout, so a hanging implementation fails the test instead of the
@@ -21,6 +21,8 @@ from .helpers import Call, eventually, exec_probe, is_live, wait_status
 
 RUN_FOR = 2.0  # seconds each stress loop runs
 LIVE_STATES = (Status.RUNNING, Status.PAUSING, Status.PAUSED)
+RESUME_OF_PAUSING = 5  # resumes issued while PAUSING that LC-RESUME-04's test wants to see
+PAUSE_TRIES = 300  # pauses it tries for them
 
 
 def _join_all(container, threads, timeout=30.0):
@@ -184,6 +186,34 @@ def test_racing_pauses_all_succeed_and_end_paused(container):
     assert wait_status(container, Status.PAUSED) == Status.PAUSED
     container.resume()
     assert container.status() == Status.RUNNING
+
+
+@pytest.mark.clause("LC-RESUME-04")
+def test_resume_issued_while_pausing_ends_running(container, request):
+    """The PAUSING cell of the table mostly meets PAUSED (a freeze of a few processes takes well under a
+    millisecond), so it seldom tells resume of PAUSING from resume of PAUSED. This repeats "pause() in a
+    thread, resume() as soon as status() says PAUSING or PAUSED, RUNNING once pause() returned" until the
+    call met PAUSING RESUME_OF_PAUSING times or PAUSE_TRIES pauses were made. Exact whichever it met
+    (SPEC.md, "Testing PAUSING"); how often it met PAUSING is the user property ``met_pausing``."""
+    container.start_process(Process(args=["sleep", "86400"]))  # two processes: a freeze seen FREEZING more often
+    met_pausing = tries = 0
+
+    def frozen_or_freezing():
+        got = container.status()
+        return got if got in (Status.PAUSING, Status.PAUSED) else None
+
+    while met_pausing < RESUME_OF_PAUSING and tries < PAUSE_TRIES:
+        tries += 1
+        pauser = Call(container.pause)
+        met = eventually(frozen_or_freezing, timeout=10, step=0.0002)
+        assert met, "pause() never made the container PAUSING or PAUSED"
+        met_pausing += met == Status.PAUSING
+        assert container.resume() is None
+        assert pauser.get(15) is None
+        assert container.status() == Status.RUNNING, f"resume() while {met.name} (try {tries}) left it paused"
+    request.node.user_properties.append(("met_pausing", f"{met_pausing} of {tries}"))
+    _, out, status = exec_probe(container, "echo thawed")
+    assert (out, status) == ("thawed\n", 0)
 
 
 @pytest.mark.clause("LC-DESTROY-05")

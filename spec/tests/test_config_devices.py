@@ -39,7 +39,8 @@ def test_device_nodes_have_type_numbers_mode_and_owner(factory, config):
 @pytest.mark.clause("LC-CFG-DEV-02")
 def test_device_nodes_can_be_used(factory, config):
     script = "head -c 8 /dev/lc/zero | od -An -tx1; echo gone > /dev/lc-null && echo null-ok"
-    c, out, status = run_init(factory, "devices-use", dataclasses.replace(config, devices=DEVICES), script + " 2>&1")
+    c, out, status = run_init(factory, "devices-use", dataclasses.replace(config, devices=DEVICES),
+                              "exec 2>&1; " + script)
     try:
         assert status == 0, out
         assert out.split("\n")[0].split() == ["00"] * 8, f"/dev/lc/zero (1:5) reads zeros: {out!r}"
