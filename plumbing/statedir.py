@@ -79,8 +79,14 @@ def write_atomic(path: str, text: str, unlink_first: bool = False) -> None:
     0.08 ms for a file renamed onto no file)."""
     tmp = f"{path}.tmp{os.getpid()}-{threading.get_ident()}"
     try:
-        with open(tmp, "w") as f:
-            f.write(text)
+        # os.open + os.write: no text file object (its buffer and encoder cost 0.1 ms per file, loaded)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        try:
+            data = memoryview(text.encode())
+            while data:
+                data = data[os.write(fd, data):]
+        finally:
+            os.close(fd)
         if unlink_first:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)

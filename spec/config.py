@@ -67,8 +67,7 @@ class Process:
 
     def to_dict(self) -> dict:
         """The process as JSON-ready data, without the stdio fields."""
-        return {f.name: _plain(getattr(self, f.name))
-                for f in dataclasses.fields(self) if f.name not in self.STDIO}
+        return {name: _plain(getattr(self, name)) for name in _field_names(type(self)) if name not in self.STDIO}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Process":
@@ -236,8 +235,8 @@ class Config:
 
     def to_dict(self) -> dict:
         """The config as JSON-ready data (the process without its stdio)."""
-        data = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
-        data["process"] = self.process.to_dict()
+        data = {name: self.process.to_dict() if name == "process" else _plain(getattr(self, name))
+                for name in _field_names(type(self))}
         return data
 
     @classmethod
@@ -270,9 +269,23 @@ class Config:
         return config_from_bundle(bundle_dir, console_socket)
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # a dataclass's field names, looked up once per class
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def _plain(value):
-    if dataclasses.is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    """JSON-ready data of a dataclass instance, list, tuple or dict, recursively (as
+    ``dataclasses.asdict``, without its deep copies; ``dataclasses.fields`` is looked up once per class:
+    it was most of a create's ``Config.to_dict``)."""
+    cls = type(value)
+    if hasattr(cls, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in _field_names(cls)}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import abtree  # noqa: E402
 import bare  # noqa: E402
+import forkcost  # noqa: E402
 import scale  # noqa: E402
 
 
@@ -86,3 +87,13 @@ def test_abtree_summary_names_the_interpreters_of_a_paired_run():
     assert "interpreters" not in abtree.summary(result).splitlines()[0]
     first = abtree.summary(dict(result, pythons={"before": "/v1/bin/python", "after": "/v2/bin/python"})).splitlines()[0]
     assert first.endswith("; interpreters before: /v1/bin/python, after: /v2/bin/python")
+
+
+def test_forkcost_times_a_fork_its_first_statement_and_its_exec_in_order():
+    """bench/forkcost.py (no root needed): each median positive, the child's first statement after
+    fork's return in the parent, its exec after its first statement; an unknown mode is refused."""
+    times = forkcost.measure(20)
+    assert 0 < times["fork in parent"] <= times["fork to first statement"] <= times["fork to exec"]
+    assert forkcost.load("heap") and forkcost.load("mod:json") == []
+    with pytest.raises(SystemExit):
+        forkcost.load("nonsense")

@@ -202,3 +202,22 @@ def test_write_atomic_unlink_first_replaces_the_file_and_leaves_no_temporary(tmp
     assert path.stat().st_ino != old_inode  # a new file, renamed into place
     statedir.write_atomic(str(tmp_path / "absent.json"), "x", unlink_first=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["absent.json", "state.json"]
+
+
+def test_write_atomic_writes_all_of_a_long_or_non_ascii_text_with_the_umask_mode(tmp_path):
+    """statedir.write_atomic writes through os.open/os.write (no text file object): every byte of a
+    1 MiB text and of non-ASCII text (UTF-8), the file's mode 0666 less the umask, as open(path, "w")
+    made it; a shorter text over a longer file leaves none of the old bytes."""
+    from libcontainer.plumbing import statedir
+    path = tmp_path / "f.json"
+    long_text = "x" * (1 << 20) + "end"
+    statedir.write_atomic(str(path), long_text)
+    assert path.read_text() == long_text
+    statedir.write_atomic(str(path), "é→✓")
+    assert path.read_bytes() == "é→✓".encode()
+    old = os.umask(0o027)
+    try:
+        statedir.write_atomic(str(tmp_path / "g"), "y")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "g").stat().st_mode & 0o777 == 0o640

@@ -7,6 +7,7 @@ What does not cross (``network``, ``cgroup_parent``, ``console_socket``, ``cpu_w
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -110,6 +111,20 @@ def test_config_to_oci_to_config_is_the_identity(config):
     validate(config)  # the strategies make valid configs only
     data = json.loads(json.dumps(config_json(config, "/libcontainer/roundtrip")))  # through JSON text
     assert config_from_dict(data, "/") == config
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(configs())
+def test_to_dict_is_asdict_without_the_stdio(config):
+    """Config.to_dict (its field names cached per class, for create's speed) gives what
+    dataclasses.asdict gives (tuples as lists, as JSON has them), the process's stdio fields left out,
+    with the fields in the same order."""
+    expected = json.loads(json.dumps(dataclasses.asdict(config)))
+    for name in Process.STDIO:
+        del expected["process"][name]
+    got = config.to_dict()
+    assert got == expected
+    assert list(got) == list(expected) and list(got["process"]) == list(expected["process"])
 
 
 def test_rlimit_infinity_reads_as_minus_one():
