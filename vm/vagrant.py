@@ -146,6 +146,11 @@ class VagrantBackend(Backend):
                 subprocess.run(virsh + ["vol-delete", name, "--pool", "default"], capture_output=True)
 
     # -- run -----------------------------------------------------------------
+    def sync_folders(self) -> str:
+        """``LCVM_SYNC``: the project and, unless the box has it (:func:`python_share`), the .venv's interpreter."""
+        share = python_share(self.python)
+        return ":".join(dict.fromkeys([self.project] + ([share] if share else [])))
+
     def run(self, vm, request: Request, on_event: EventSink | None = None) -> Result:
         t0 = time.monotonic()
         out = os.path.abspath(request.out)
@@ -156,8 +161,7 @@ class VagrantBackend(Backend):
         with open(os.path.join(out, "request.json"), "w") as f:
             json.dump({"argv": request.argv, "cwd": request.cwd, "env": request.env}, f)
         console, log = os.path.join(out, "console.log"), os.path.join(out, "vagrant.log")
-        shares = ":".join(dict.fromkeys([self.project] + [p for p in [python_share(self.python)] if p]))
-        extra = {"LCVM_SYNC": shares, "LCVM_SYNC_LIVE": out, "LCVM_CONSOLE": console,
+        extra = {"LCVM_SYNC": self.sync_folders(), "LCVM_SYNC_LIVE": out, "LCVM_CONSOLE": console,
                  "LCVM_BOOT_TIMEOUT": str(int(request.timeout))}
         v = self._vagrant(vm, extra, log)
         deadline = t0 + request.timeout
