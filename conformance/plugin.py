@@ -39,6 +39,7 @@ reference may not be named: a deviation of the reference is a bug to fix.
 from __future__ import annotations
 
 import collections
+import functools
 import importlib.util
 import os
 
@@ -212,14 +213,21 @@ def deviation_marks(item, runtime: str, extra: tuple = ()) -> list:
     return marks
 
 
+@functools.lru_cache(maxsize=None)
+def _real(path: str) -> str:
+    """os.path.realpath, once per path: collection asks it twice per test, and under emulation over 9p
+    each of its lstat(2)s is a round trip."""
+    return os.path.realpath(path)
+
+
 def suite_nodeid(item) -> str:
     """The test's id as the suite names it wherever pytest runs from: ``spec/tests/test_x.py::test_y[p]``
     (pytest's node id depends on the rootdir: ``::test_y[p]`` for ``--pyargs`` from another directory)."""
     if getattr(item, "path", None) is None:
         return item.nodeid
-    path = os.path.realpath(str(item.path))
+    path = _real(str(item.path))
     for name, d in suite_dirs().items():
-        d = os.path.realpath(d)
+        d = _real(d)
         if path.startswith(d + "/"):
             tail = item.nodeid.split("::", 1)[1] if "::" in item.nodeid else item.name
             return f"{name}/tests/{os.path.relpath(path, d)}::{tail}"

@@ -4,7 +4,8 @@
 # makes OUTDIR/NAME.box (metadata.json + box.img, qcow2, ext4 root on /dev/vda, no bootloader) and, beside it,
 # vmlinuz and initrd.img for the Vagrantfile's direct kernel boot (libvirt.kernel/initrd). The box has systemd,
 # sshd with Vagrant's well-known key for user vagrant (sudo without password), systemd-networkd (DHCP),
-# busybox-static (the tests' root filesystem), kmod (the 9p synced folders) and the shared libraries a
+# busybox-static (the tests' root filesystem), kmod (the 9p synced folders), python3 (Debian's 3.11: the guest runs it
+# over the shared .venv when that is built on /usr/bin/python3) and the shared libraries a
 # host-built Python (the project's .venv, shared over 9p) links to.
 set -euo pipefail
 name=$1 deb=$(readlink -f "$2") out=$(readlink -m "$3")
@@ -20,7 +21,7 @@ trap cleanup EXIT
 pub=$( (find /usr/share/rubygems-integration /usr/lib/ruby /usr/share/vagrant -name vagrant.pub -path "*keys*" 2>/dev/null || true) | head -1)
 [ -n "$pub" ] || { echo "no vagrant.pub (apt-get install vagrant)" >&2; exit 1; }
 debootstrap --variant=minbase \
-  --include=systemd-sysv,udev,openssh-server,sudo,kmod,busybox-static,iproute2,linux-base,initramfs-tools,zstd,libffi8,libssl3,libsqlite3-0,libbz2-1.0,liblzma5,libreadline8,libncursesw6,libexpat1,libuuid1,libtirpc3 \
+  --include=systemd-sysv,udev,openssh-server,sudo,kmod,busybox-static,iproute2,linux-base,initramfs-tools,zstd,python3,libffi8,libssl3,libsqlite3-0,libbz2-1.0,liblzma5,libreadline8,libncursesw6,libexpat1,libuuid1,libtirpc3 \
   bookworm "$root" "$mirror" > "$work/debootstrap.log" 2>&1 || { tail -30 "$work/debootstrap.log"; exit 1; }
 mount -t proc proc "$root/proc"  # /dev: the nodes debootstrap made; no host /dev or /sys in the chroot
 printf 'virtio_pci\nvirtio_blk\nvirtio_net\next4\n9pnet_virtio\n9p\n' > "$root/etc/initramfs-tools/modules"

@@ -153,6 +153,23 @@ def precompile(python: str, project: str, suites=()) -> None:
     for suite in dict.fromkeys(tuple(s) for s in suites):
         subprocess.run([python, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q", *suite],
                        cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if suites:
+        # hypothesis's caches in PROJECT/.hypothesis (the guests' working directory): the Unicode table text()
+        # draws from, made from every code point on first use (35 s of an emulated guest's CPU, measured in the
+        # first guest to reach test_hostile), and the constants of the project's modules (also written by the
+        # collection above)
+        subprocess.run([python, "-c", HYPOTHESIS_WARM], cwd=project, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+#: one example of a text() strategy: builds hypothesis's Unicode cache (public API only)
+HYPOTHESIS_WARM = """
+try:
+    from hypothesis import given, settings, strategies
+except ImportError:
+    raise SystemExit(0)
+given(strategies.text(min_size=1))(settings(max_examples=1, database=None)(lambda s: None))()
+"""
 
 
 def run_matrix(backend: Backend, vms, project: str, out: str, runtimes: list[str], python: str,

@@ -6,8 +6,8 @@
   runs there too (a wrapper in the cache puts it there), so nothing touches the host's network.
 * ``vm/Vagrantfile`` is parametrised by ``LCVM_*`` variables (box, cgroup mode, direct kernel boot, 9p shares).
 * In the guest, ``vagrant ssh`` runs ``sudo PYTHON -m libcontainer.vm.guest OUT`` (:mod:`libcontainer.vm.guest`,
-  not PID 1 there, so it does not power off); the project, the report folder and the Python of the project's
-  .venv are shared over 9p at their host paths.
+  not PID 1 there, so it does not power off); the project and the report folder are shared over 9p at their
+  host paths, and the Python of the project's .venv too unless it is the distribution's (:func:`python_share`).
 * A run never outlives ``Request.timeout``: each vagrant call gets what is left (``timeout(1)``), then the VM is
   destroyed in any case.
 
@@ -17,6 +17,7 @@ Status: works as a smoke test (``python -m libcontainer.vm smoke``); see vm/READ
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import subprocess
@@ -29,6 +30,29 @@ from .backend import Backend, EventSink, Request, Result
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NETNS = "lcvm-libvirt"
+
+
+#: where a distribution installs its interpreter: the box has its own there (vm/box.sh installs python3)
+SYSTEM_PREFIXES = ("/usr", "/")
+
+
+def python_share(python: str) -> str | None:
+    """The host folder to share with the guest so that ``python`` (the project's ``.venv/bin/python``) runs there:
+    the installation prefix of the interpreter it links to (a pyenv or self-built Python), or None for the
+    distribution's own (prefix ``/usr``): the box has that ``python3.X`` itself, and mounting the host's
+    ``/usr`` over the guest's fails ``vagrant up`` at "Mounting 9p shared folders". The guest then runs its own
+    ``python3.X`` over the shared ``.venv`` (its ``pyvenv.cfg`` names ``/usr/bin``), as the qemu backend's
+    guests do (:mod:`libcontainer.vm.guestpython`)."""
+    real = os.path.realpath(python)
+    base = os.path.realpath(sys.base_prefix)
+    prefix = base if real.startswith(base.rstrip("/") + "/") else os.path.dirname(os.path.dirname(real))
+    return None if prefix in SYSTEM_PREFIXES else prefix
+
+
+def box_recipe_digest() -> str:
+    """SHA-256 of vm/box.sh: a box built by another version of it (another package set) is built again."""
+    with open(os.path.join(HERE, "box.sh"), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 class VagrantBackend(Backend):
@@ -86,9 +110,14 @@ class VagrantBackend(Backend):
         self._wrapper()
         self.libvirtd("start")
         v = self._vagrant(vm)
-        if any(b.name == vm.box for b in v.box_list()):
-            return
         box_file = os.path.join(self.box_dir(vm), vm.box.split("/")[-1] + ".box")
+        stamp = os.path.join(self.box_dir(vm), "box.sh.sha256")
+        current = box_recipe_digest()
+        built = open(stamp).read().strip() if os.path.exists(stamp) else None
+        if built == current and any(b.name == vm.box for b in v.box_list()):
+            return
+        if built != current and os.path.exists(box_file):  # built by another vm/box.sh: build it again
+            os.unlink(box_file)
         if not os.path.exists(box_file):
             k = kernel_mod.fetch(vm.package, self.cache)
             debs = glob.glob(os.path.join(self.cache, "debs", f"{kernel_mod.resolve_package(vm.package)}_*.deb"))
@@ -100,6 +129,8 @@ class VagrantBackend(Backend):
                 raise RuntimeError(f"box.sh failed: {r.stdout[-2000:]}{r.stderr[-2000:]}")
         self._drop_stale_volumes(vm.box)
         v.box_add(vm.box, box_file, provider="libvirt", force=True)
+        with open(stamp, "w") as f:
+            f.write(current + "\n")
 
     @staticmethod
     def _drop_stale_volumes(box: str) -> None:
@@ -115,6 +146,11 @@ class VagrantBackend(Backend):
                 subprocess.run(virsh + ["vol-delete", name, "--pool", "default"], capture_output=True)
 
     # -- run -----------------------------------------------------------------
+    def sync_folders(self) -> str:
+        """``LCVM_SYNC``: the project and, unless the box has it (:func:`python_share`), the .venv's interpreter."""
+        share = python_share(self.python)
+        return ":".join(dict.fromkeys([self.project] + ([share] if share else [])))
+
     def run(self, vm, request: Request, on_event: EventSink | None = None) -> Result:
         t0 = time.monotonic()
         out = os.path.abspath(request.out)
@@ -125,10 +161,7 @@ class VagrantBackend(Backend):
         with open(os.path.join(out, "request.json"), "w") as f:
             json.dump({"argv": request.argv, "cwd": request.cwd, "env": request.env}, f)
         console, log = os.path.join(out, "console.log"), os.path.join(out, "vagrant.log")
-        base = os.path.realpath(sys.base_prefix) if os.path.realpath(self.python).startswith(sys.base_prefix) else \
-            os.path.dirname(os.path.dirname(os.path.realpath(self.python)))
-        shares = ":".join(dict.fromkeys([self.project, base]))
-        extra = {"LCVM_SYNC": shares, "LCVM_SYNC_LIVE": out, "LCVM_CONSOLE": console,
+        extra = {"LCVM_SYNC": self.sync_folders(), "LCVM_SYNC_LIVE": out, "LCVM_CONSOLE": console,
                  "LCVM_BOOT_TIMEOUT": str(int(request.timeout))}
         v = self._vagrant(vm, extra, log)
         deadline = t0 + request.timeout

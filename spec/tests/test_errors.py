@@ -38,10 +38,13 @@ def _host_sleeper() -> subprocess.Popen:
     return subprocess.Popen(["sleep", "60"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
 
-def _unused_pid() -> int:
+def _unused_pid(avoid=()) -> int:
+    """The highest pid no process has, other than ``avoid``: the pids a container's start_process returned,
+    which stay the container's to wait on after they exit (LC-WAITPROC-04) even if the pid is free (with
+    pid_max 32768 a busy host wraps around, and a probe that exited may have had exactly pid_max - 1)."""
     with open("/proc/sys/kernel/pid_max") as f:
         pid = int(f.read()) - 1
-    while os.path.exists(f"/proc/{pid}"):
+    while os.path.exists(f"/proc/{pid}") or pid in avoid:
         pid -= 1
     return pid
 
@@ -129,7 +132,7 @@ def test_wait_process_on_pids_outside_the_container(factory, config):
     s = enter(factory, config, "RUNNING")
     host = _host_sleeper()
     try:
-        for pid in (host.pid, _unused_pid(), os.getpid()):
+        for pid in (host.pid, _unused_pid(avoid={s.init, s.sleeper, s.exited}), os.getpid()):
             call = Call(s.c.wait_process, pid)
             assert call.join(5), f"wait_process({pid}) blocked for a pid outside the container"
             assert isinstance(call.error, ProcessNotFound), (call.result, call.error)
