@@ -201,6 +201,9 @@ def _validate_security(config: Config) -> None:
         for i, m in enumerate(maps):
             _need(all(_is_int(v) and 0 <= v < 2**32 - 1 for v in (m.container_id, m.host_id))
                   and _is_int(m.size) and 0 < m.size < 2**32, f"{name}[{i}]", "ids must be 0..2^32-2, size > 0")
+            _need(max(m.container_id, m.host_id) + m.size < 2**32, f"{name}[{i}]",
+                  "the range runs past id 2^32-1 (user_namespaces(7); the kernel's map_write refuses a range "
+                  "whose first id + size wraps 32 bits with EINVAL)")
         _need(len(maps) <= MAX_ID_MAP_LINES, name, f"must hold at most {MAX_ID_MAP_LINES} ranges (user_namespaces(7))")
         for side in ("container_id", "host_id"):
             ranges = sorted((getattr(m, side), getattr(m, side) + m.size, i) for i, m in enumerate(maps))

@@ -37,6 +37,16 @@ BAD_CONFIGS = {
                                         "uid_mappings": [IDMap(0, 100000, 1000)],
                                         "gid_mappings": [IDMap(0, 100000, 1000), IDMap(1000, 100500, 10)]},
                              "gid_mappings[1]"),
+    # found by the mutant work of 2026-12-01: a host range past 2^32-1 passed validation and the kernel's
+    # refusal of the uid_map write came out as SystemFailure
+    "uid-map-host-range-past-2^32": (lambda c: {"namespaces": c.namespaces + ["user"],
+                                                "uid_mappings": [IDMap(0, 4294967000, 1000)],
+                                                "gid_mappings": [IDMap(0, 100000, 1000)]}, "uid_mappings[0]"),
+    "gid-map-container-range-past-2^32": (lambda c: {"namespaces": c.namespaces + ["user"],
+                                                     "uid_mappings": [IDMap(0, 100000, 1000)],
+                                                     "gid_mappings": [IDMap(0, 100000, 1000),
+                                                                      IDMap(4294967000, 200000, 1000)]},
+                                          "gid_mappings[1]"),
 }
 
 
