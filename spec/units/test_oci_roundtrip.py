@@ -85,7 +85,8 @@ def configs(draw) -> Config:
                                          unique=True))
     namespaces = draw(st.permutations(namespaces))
     user = "user" in namespaces
-    idmaps = st.builds(lambda host, size: [IDMap(0, host, size)], ID, st.integers(1, 65536)) if user else st.just([])
+    idmaps = st.builds(lambda host, size: [IDMap(0, min(host, 2**32 - 1 - size), size)], ID, st.integers(1, 65536)) \
+        if user else st.just([])  # a range ends at id 2^32-1 at most (LC-HOST-05, user_namespaces(7))
     mounts = st.lists(st.one_of(
         st.builds(Mount, PATH.map(lambda p: "/mnt" + p), st.just("tmpfs"), st.just("tmpfs"),
                   st.lists(st.sampled_from(["ro", "nosuid", "nodev", "mode=755"]), unique=True)),
